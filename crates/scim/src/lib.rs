@@ -1,0 +1,28 @@
+//! SCIM 2.0 protocol library (RFC 7643 core schema, RFC 7644 protocol).
+//!
+//! Pure, synchronous and storage-agnostic: it knows nothing about HTTP, gRPC or databases.
+//! It provides the static schemas and their discovery documents, the filter and PATCH path
+//! grammars, validation and normalisation of client-sent resources, the PATCH engine (with the
+//! Microsoft Entra ID and Okta deviations documented in `IDP-WIRE.md`) and response projection.
+//!
+//! No function of this crate panics on any input; hostile input yields a [`ScimError`].
+
+#![forbid(unsafe_code)]
+
+pub mod discovery;
+pub mod error;
+pub mod filter;
+pub mod patch;
+pub mod path;
+pub mod projection;
+pub mod resource;
+pub mod schema;
+
+mod json;
+
+pub use error::{ScimError, ScimType};
+pub use filter::{AttrPath, CompValue, CompareOp, Filter};
+pub use patch::{PatchOpKind, PatchOperation};
+pub use path::PatchPath;
+pub use resource::WriteMode;
+pub use schema::{GROUP, ResourceTypeDef, USER};

@@ -1,0 +1,133 @@
+//! `make run`: identity and the SCIM gateway in one process on an embedded
+//! SQLite database, no Redis. On first start it creates the tenant `demo`
+//! with a token and prints the two lines to paste into Entra ID or Okta:
+//!
+//! ```text
+//! Tenant URL: http://127.0.0.1:8080/scim/v2/demo
+//! Secret token: scim_…
+//! ```
+//!
+//! With `SCIM_DEV_TOKEN` set, that value is the demo token (on every start).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use identity::domain::TenantId;
+use identity::store::{NewToken, Store};
+use identity::{SqlStore, StoreOptions, token};
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+#[command(version, about = "All services in one process, on SQLite")]
+struct Cli {
+    /// Directory of the SQLite database.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// SCIM (HTTP) listen address.
+    #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    scim_listen: SocketAddr,
+    /// identity gRPC listen address (for scimctl and grpcurl).
+    #[arg(long, env = "IDENTITY_LISTEN", default_value = "127.0.0.1:50051")]
+    identity_listen: SocketAddr,
+    /// Public base URL printed and used in `Location` headers.
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    public_base_url: Option<String>,
+    /// Use this value as the demo tenant's token.
+    #[arg(long, env = "SCIM_DEV_TOKEN", hide_env_values = true)]
+    dev_token: Option<String>,
+}
+
+const DEMO_TENANT: &str = "demo";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    telemetry::init();
+    let cli = Cli::parse();
+    std::fs::create_dir_all(&cli.data_dir)?;
+    let db = cli.data_dir.join("identity.db");
+    let store = SqlStore::connect(&StoreOptions {
+        url: format!("sqlite:{}", db.display()),
+        max_connections: 4,
+    })
+    .await?;
+    store.migrate().await?;
+    let secret = ensure_demo(&store, cli.dev_token.clone()).await?;
+
+    let identity_listener = TcpListener::bind(cli.identity_listen).await?;
+    let identity = identity::Application::with_store(store, identity_listener, false)?;
+    let identity_addr = identity.local_addr();
+
+    let scim_listener = TcpListener::bind(cli.scim_listen).await?;
+    let gateway_config = gateway::Config {
+        listen: cli.scim_listen,
+        identity_url: format!("http://{identity_addr}"),
+        public_base_url: cli.public_base_url.clone(),
+        auth_cache_ttl_seconds: 10,
+        max_body_bytes: 1 << 20,
+    };
+    let gateway = gateway::Application::build(&gateway_config, scim_listener)?;
+    let base = cli
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", gateway.local_addr()));
+
+    println!(
+        "Tenant URL: {}/scim/v2/{DEMO_TENANT}",
+        base.trim_end_matches('/')
+    );
+    match secret {
+        Some(s) => println!("Secret token: {s}"),
+        None => println!(
+            "Secret token: (shown on first start only; issue another with `scimctl token issue {DEMO_TENANT}`)"
+        ),
+    }
+    println!("identity gRPC: http://{identity_addr}");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut identity_stop = stop_rx.clone();
+    let identity_task = tokio::spawn(identity.run_until_stopped(async move {
+        let _ = identity_stop.wait_for(|s| *s).await;
+    }));
+    let mut gateway_stop = stop_rx;
+    let gateway_task = tokio::spawn(gateway.run_until_stopped(async move {
+        let _ = gateway_stop.wait_for(|s| *s).await;
+    }));
+    telemetry::shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    gateway_task.await??;
+    identity_task.await??;
+    Ok(())
+}
+
+/// Creates the demo tenant and its token when missing; returns a secret to
+/// print when one was issued now (or chosen through `SCIM_DEV_TOKEN`).
+async fn ensure_demo(
+    store: &SqlStore,
+    dev_token: Option<String>,
+) -> Result<Option<String>, identity::IdentityError> {
+    let tenant = TenantId::parse(DEMO_TENANT)?;
+    let fresh = store.get_tenant(&tenant).await?.is_none();
+    if fresh {
+        store.create_tenant(&tenant, "Demo").await?;
+    }
+    let minted = match dev_token {
+        Some(secret) => {
+            let minted = token::from_secret(secret);
+            if store.authenticate(&minted.hash).await?.is_some() {
+                return Ok(Some(minted.secret));
+            }
+            minted
+        }
+        None if fresh => token::mint()?,
+        None => return Ok(None),
+    };
+    let new = NewToken {
+        hash: minted.hash,
+        hint: minted.hint,
+        description: "demo token".into(),
+        expires: None,
+    };
+    store.insert_token(&tenant, &new).await?;
+    Ok(Some(minted.secret))
+}

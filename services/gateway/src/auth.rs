@@ -1,0 +1,96 @@
+//! Bearer-token authentication: the answer of identity's `AuthenticateToken`
+//! cached briefly per token (negative answers too, so that guessing costs no
+//! database work). The tenant in the URL must be the token's tenant.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::header;
+use axum::http::request::Parts;
+use moka::future::Cache;
+use proto::identity::v1::AuthenticateTokenRequest;
+use sha2::{Digest, Sha256};
+use tonic::Code;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The caller of a SCIM request, once authenticated.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant_id: String,
+    pub token_id: String,
+}
+
+/// Remembered answers, keyed by the SHA-256 of the token (never the token).
+#[derive(Clone)]
+pub struct AuthCache {
+    cache: Cache<[u8; 32], Option<Caller>>,
+}
+
+impl AuthCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            cache: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        let tenant = params.get("tenant").ok_or_else(ApiError::not_found)?;
+        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cached = state.auth.cache.get(&key).await;
+        let caller = match cached {
+            Some(answer) => answer,
+            None => {
+                let mut client = state.identity.clone();
+                let answer = match client
+                    .authenticate_token(AuthenticateTokenRequest {
+                        secret: token.to_owned(),
+                    })
+                    .await
+                {
+                    Ok(r) => {
+                        let r = r.into_inner();
+                        Some(Caller {
+                            tenant_id: r.tenant_id,
+                            token_id: r.token_id,
+                        })
+                    }
+                    Err(s) if s.code() == Code::Unauthenticated => None,
+                    Err(s) => return Err(s.into()),
+                };
+                state.auth.cache.insert(key, answer.clone()).await;
+                answer
+            }
+        };
+        match caller {
+            Some(c) if &c.tenant_id == tenant => Ok(c),
+            Some(_) => {
+                tracing::warn!(tenant = %tenant, "token used on another tenant's URL");
+                Err(ApiError::unauthorized())
+            }
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}

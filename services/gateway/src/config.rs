@@ -1,0 +1,31 @@
+//! Configuration: defaults, then environment variables, then flags.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// HTTP listen address of the SCIM API.
+    #[arg(long, env = "GATEWAY_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// gRPC address of the identity service.
+    #[arg(long, env = "IDENTITY_URL", default_value = "http://127.0.0.1:50051")]
+    pub identity_url: String,
+    /// The public base URL clients use (for `Location` and `meta.location`);
+    /// defaults to `http://<listen address>`.
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
+    /// How long an authentication answer is cached: a revoked token stops
+    /// working on every replica within this time.
+    #[arg(long, env = "AUTH_CACHE_TTL_SECONDS", default_value_t = 10)]
+    pub auth_cache_ttl_seconds: u64,
+    /// Largest accepted request body (413 above).
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    pub fn auth_cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.auth_cache_ttl_seconds)
+    }
+}

@@ -1,0 +1,177 @@
+//! The gateway's one error type, rendered as a SCIM error body
+//! (RFC 7644 §3.12), and the one table from gRPC status to HTTP status.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use scim::{ScimError, ScimType};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::response::SCIM_CONTENT_TYPE;
+
+/// A SCIM error on its way to the client.
+#[derive(Debug, Clone)]
+pub struct ApiError(pub ScimError);
+
+/// Marks a 5xx response whose detail the request-id layer completes.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerFault;
+
+impl ApiError {
+    pub fn new(status: StatusCode, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
+        Self(ScimError::new(status.as_u16(), scim_type, detail.into()))
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            None,
+            "missing, unknown or revoked bearer token",
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, None, "resource not found")
+    }
+
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error")
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl From<ScimError> for ApiError {
+    fn from(e: ScimError) -> Self {
+        Self(e)
+    }
+}
+
+/// The SCIM error document.
+pub fn error_body(error: &ScimError) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "schemas": [scim::schema::ERROR_SCHEMA],
+        "status": error.status.to_string(),
+    });
+    if let Some(t) = error.scim_type {
+        body["scimType"] = t.as_str().into();
+    }
+    body["detail"] = error.detail.clone().into();
+    body
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = (status, error_body(&self.0).to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(SCIM_CONTENT_TYPE),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"SCIM\""),
+            );
+        }
+        if status.is_server_error() {
+            response.extensions_mut().insert(ServerFault);
+        }
+        response
+    }
+}
+
+/// Maps a status from identity or policy. 4xx messages from our services are
+/// written for clients; any other message stays in the logs.
+impl From<tonic::Status> for ApiError {
+    fn from(s: tonic::Status) -> Self {
+        let reason = s.get_details_error_info().map(|info| info.reason);
+        let message = s.message().to_owned();
+        match s.code() {
+            Code::InvalidArgument => {
+                let t = reason
+                    .as_deref()
+                    .and_then(ScimType::parse)
+                    .unwrap_or(ScimType::InvalidValue);
+                Self::new(StatusCode::BAD_REQUEST, Some(t), message)
+            }
+            Code::NotFound => Self::not_found(),
+            Code::AlreadyExists => {
+                Self::new(StatusCode::CONFLICT, Some(ScimType::Uniqueness), message)
+            }
+            Code::FailedPrecondition => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                None,
+                "the resource has changed since the version in If-Match",
+            ),
+            Code::OutOfRange => Self::new(StatusCode::PAYLOAD_TOO_LARGE, None, message),
+            Code::Unauthenticated => Self::unauthorized(),
+            Code::PermissionDenied => Self::new(StatusCode::FORBIDDEN, None, message),
+            Code::ResourceExhausted => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, None, "too many requests")
+            }
+            Code::Unavailable | Code::DeadlineExceeded => {
+                tracing::warn!(code = ?s.code(), %message, "upstream unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    None,
+                    "service temporarily unavailable",
+                )
+            }
+            Code::Ok
+            | Code::Cancelled
+            | Code::Unknown
+            | Code::Aborted
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::DataLoss => {
+                tracing::error!(code = ?s.code(), %message, "upstream failure");
+                Self::internal()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn body_has_string_status_and_scim_type() {
+        let e = ApiError::new(StatusCode::CONFLICT, Some(ScimType::Uniqueness), "taken");
+        let body = error_body(&e.0);
+        assert_eq!(body["status"], "409");
+        assert_eq!(body["scimType"], "uniqueness");
+        assert_eq!(
+            body["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+    }
+
+    #[test]
+    fn internal_status_text_is_not_shown() {
+        let e = ApiError::from(tonic::Status::internal("relation users does not exist"));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.0.detail.contains("relation"));
+    }
+
+    #[test]
+    fn invalid_argument_keeps_the_scim_type_from_error_info() {
+        let status = tonic::Status::with_error_details(
+            Code::InvalidArgument,
+            "bad filter",
+            tonic_types::ErrorDetails::with_error_info(
+                "invalidFilter",
+                "identity.v1",
+                std::collections::HashMap::<String, String>::new(),
+            ),
+        );
+        let e = ApiError::from(status);
+        assert_eq!(e.0.scim_type, Some(ScimType::InvalidFilter));
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+    }
+}

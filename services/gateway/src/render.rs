@@ -1,0 +1,108 @@
+//! Turns stored resources into SCIM documents: `id` and `meta` added to the
+//! canonical document, then `attributes`/`excludedAttributes` applied.
+
+use prost_types::Timestamp;
+use proto::identity::v1 as pb;
+use scim::AttrPath;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// `attributes` and `excludedAttributes` (RFC 7644 §3.4.2.5) as given in a
+/// query string or a `.search` body.
+#[derive(Debug, Default, Clone)]
+pub struct Projection {
+    pub attributes: Vec<AttrPath>,
+    pub excluded: Vec<AttrPath>,
+}
+
+/// Query parameters that shape a returned resource.
+#[derive(Debug, Default, Deserialize)]
+pub struct ProjectionParams {
+    pub attributes: Option<String>,
+    #[serde(rename = "excludedAttributes")]
+    pub excluded_attributes: Option<String>,
+}
+
+impl Projection {
+    pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Result<Self, ApiError> {
+        let list = |s: Option<&str>| match s.map(str::trim) {
+            None | Some("") => Ok(Vec::new()),
+            Some(s) => scim::filter::parse_attribute_list(s).map_err(ApiError::from),
+        };
+        Ok(Self {
+            attributes: list(attributes)?,
+            excluded: list(excluded)?,
+        })
+    }
+
+    pub fn from_params(p: &ProjectionParams) -> Result<Self, ApiError> {
+        Self::parse(p.attributes.as_deref(), p.excluded_attributes.as_deref())
+    }
+}
+
+pub fn rfc3339(ts: Option<&Timestamp>) -> String {
+    let (seconds, nanos) = ts.map_or((0, 0), |t| (t.seconds, t.nanos));
+    let nanos = i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// `base` is the tenant's SCIM base URL (`…/scim/v2/{tenant}`).
+pub fn user(user: &pb::User, base: &str, projection: &Projection) -> Result<Value, ApiError> {
+    let doc: Map<String, Value> = serde_json::from_str(&user.resource_json).map_err(|e| {
+        tracing::error!(error = %e, user_id = %user.id, "stored user is not a JSON object");
+        ApiError::internal()
+    })?;
+    let mut out = Map::with_capacity(doc.len() + 2);
+    out.insert(
+        "schemas".into(),
+        doc.get("schemas")
+            .cloned()
+            .unwrap_or_else(|| Value::from(vec![scim::schema::USER_SCHEMA])),
+    );
+    out.insert("id".into(), user.id.clone().into());
+    out.extend(doc.into_iter().filter(|(k, _)| k != "schemas"));
+    out.insert(
+        "meta".into(),
+        serde_json::json!({
+            "resourceType": "User",
+            "created": rfc3339(user.created.as_ref()),
+            "lastModified": rfc3339(user.last_modified.as_ref()),
+            "location": format!("{base}/Users/{}", user.id),
+            "version": etag(user.version),
+        }),
+    );
+    let full = Value::Object(out);
+    if projection.attributes.is_empty() && projection.excluded.is_empty() {
+        return Ok(full);
+    }
+    Ok(scim::projection::project(
+        &scim::USER,
+        &full,
+        &projection.attributes,
+        &projection.excluded,
+    ))
+}
+
+/// An RFC 7644 §3.4.2 ListResponse.
+pub fn list(total: u64, start_index: u32, resources: Vec<Value>) -> Value {
+    let items = resources.len();
+    serde_json::json!({
+        "schemas": [scim::schema::LIST_RESPONSE_SCHEMA],
+        "totalResults": total,
+        "Resources": resources,
+        "startIndex": start_index,
+        "itemsPerPage": items,
+    })
+}

@@ -1,0 +1,280 @@
+//! `/Users`: SCIM requests turned into `identity.v1` calls.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::http::header;
+use proto::identity::v1 as pb;
+use serde_json::Value;
+use tracing::instrument;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::listing::ListParams;
+use crate::render::{self, Projection, ProjectionParams};
+use crate::response::{ScimJson, ScimResponse};
+
+/// The version named by `If-Match`, if any. `*` and absence impose nothing;
+/// a header naming no version of ours can never match (412).
+pub fn if_match(headers: &HeaderMap) -> Option<i64> {
+    let value = headers
+        .get(header::IF_MATCH)?
+        .to_str()
+        .unwrap_or("\"?\"")
+        .trim();
+    if value == "*" {
+        return None;
+    }
+    let first = value.split(',').next().unwrap_or_default().trim();
+    let tag = first.strip_prefix("W/").unwrap_or(first).trim_matches('"');
+    Some(tag.parse().unwrap_or(-1))
+}
+
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+}
+
+fn user_of<T>(user: Option<pb::User>) -> Result<pb::User, ApiError> {
+    user.ok_or_else(|| {
+        tracing::error!(
+            kind = std::any::type_name::<T>(),
+            "identity answered without a user"
+        );
+        ApiError::internal()
+    })
+}
+
+fn respond(
+    state: &AppState,
+    user: &pb::User,
+    projection: &Projection,
+) -> Result<ScimResponse, ApiError> {
+    let body = render::user(user, &state.tenant_base(&user.tenant_id), projection)?;
+    Ok(ScimResponse::ok(body).etag(&render::etag(user.version)))
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<ScimResponse, ApiError> {
+    let params = ListParams::from_query(&query)?;
+    list_with(&state, &caller, params).await
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    ScimJson(body): ScimJson,
+) -> Result<ScimResponse, ApiError> {
+    let params = ListParams::from_search(&body)?;
+    list_with(&state, &caller, params).await
+}
+
+async fn list_with(
+    state: &AppState,
+    caller: &Caller,
+    params: ListParams,
+) -> Result<ScimResponse, ApiError> {
+    let response = state
+        .identity
+        .clone()
+        .list_users(pb::ListUsersRequest {
+            tenant_id: caller.tenant_id.clone(),
+            filter: params.filter.map(|f| f.to_string()).unwrap_or_default(),
+            start_index: params.start_index,
+            count: params.count,
+            sort_by: params.sort_by.map(|p| p.to_string()).unwrap_or_default(),
+            sort_order: if params.descending {
+                pb::SortOrder::Descending as i32
+            } else {
+                pb::SortOrder::Ascending as i32
+            },
+        })
+        .await?
+        .into_inner();
+    let base = state.tenant_base(&caller.tenant_id);
+    let resources = response
+        .users
+        .iter()
+        .map(|u| render::user(u, &base, &params.projection))
+        .collect::<Result<Vec<Value>, _>>()?;
+    Ok(ScimResponse::ok(render::list(
+        response.total_results,
+        params.start_index,
+        resources,
+    )))
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ProjectionParams>,
+    ScimJson(body): ScimJson,
+) -> Result<ScimResponse, ApiError> {
+    let projection = Projection::from_params(&params)?;
+    let response = state
+        .identity
+        .clone()
+        .create_user(pb::CreateUserRequest {
+            tenant_id: caller.tenant_id.clone(),
+            resource_json: body.to_string(),
+        })
+        .await?
+        .into_inner();
+    let user = user_of::<pb::CreateUserResponse>(response.user)?;
+    let base = state.tenant_base(&caller.tenant_id);
+    let location = format!("{base}/Users/{}", user.id);
+    let body = render::user(&user, &base, &projection)?;
+    Ok(ScimResponse::created(body, &location).etag(&render::etag(user.version)))
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id, user_id = %id))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+    Query(params): Query<ProjectionParams>,
+    headers: HeaderMap,
+) -> Result<ScimResponse, ApiError> {
+    let projection = Projection::from_params(&params)?;
+    let response = state
+        .identity
+        .clone()
+        .get_user(pb::GetUserRequest {
+            tenant_id: caller.tenant_id.clone(),
+            user_id: id,
+        })
+        .await?
+        .into_inner();
+    let user = user_of::<pb::GetUserResponse>(response.user)?;
+    let etag = render::etag(user.version);
+    if if_none_match(&headers, &etag) {
+        return Ok(ScimResponse::not_modified(&etag));
+    }
+    respond(&state, &user, &projection)
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id, user_id = %id))]
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+    Query(params): Query<ProjectionParams>,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> Result<ScimResponse, ApiError> {
+    let projection = Projection::from_params(&params)?;
+    let response = state
+        .identity
+        .clone()
+        .replace_user(pb::ReplaceUserRequest {
+            tenant_id: caller.tenant_id.clone(),
+            user_id: id,
+            resource_json: body.to_string(),
+            if_version: if_match(&headers),
+        })
+        .await?
+        .into_inner();
+    respond(
+        &state,
+        &user_of::<pb::ReplaceUserResponse>(response.user)?,
+        &projection,
+    )
+}
+
+/// PATCH ops parsed and checked here (400 before any write), sent typed.
+pub fn patch_operations(body: &Value) -> Result<Vec<pb::PatchOperation>, ApiError> {
+    let ops = scim::patch::parse_patch_request(body)?;
+    Ok(ops
+        .into_iter()
+        .map(
+            |scim::PatchOperation { op, path, value }| pb::PatchOperation {
+                op: match op {
+                    scim::PatchOpKind::Add => pb::PatchOp::Add,
+                    scim::PatchOpKind::Replace => pb::PatchOp::Replace,
+                    scim::PatchOpKind::Remove => pb::PatchOp::Remove,
+                } as i32,
+                path: path.map(|p| p.to_string()).unwrap_or_default(),
+                value_json: value.map(|v| v.to_string()).unwrap_or_default(),
+            },
+        )
+        .collect())
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id, user_id = %id))]
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+    Query(params): Query<ProjectionParams>,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> Result<ScimResponse, ApiError> {
+    let projection = Projection::from_params(&params)?;
+    let operations = patch_operations(&body)?;
+    let response = state
+        .identity
+        .clone()
+        .patch_user(pb::PatchUserRequest {
+            tenant_id: caller.tenant_id.clone(),
+            user_id: id,
+            operations,
+            if_version: if_match(&headers),
+        })
+        .await?
+        .into_inner();
+    respond(
+        &state,
+        &user_of::<pb::PatchUserResponse>(response.user)?,
+        &projection,
+    )
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id, user_id = %id))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<ScimResponse, ApiError> {
+    state
+        .identity
+        .clone()
+        .delete_user(pb::DeleteUserRequest {
+            tenant_id: caller.tenant_id.clone(),
+            user_id: id,
+            if_version: if_match(&headers),
+        })
+        .await?;
+    Ok(ScimResponse::no_content())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_if_match(v: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_MATCH, HeaderValue::from_static(v));
+        h
+    }
+
+    #[test]
+    fn if_match_forms() {
+        assert_eq!(if_match(&HeaderMap::new()), None);
+        assert_eq!(if_match(&with_if_match("*")), None);
+        assert_eq!(if_match(&with_if_match("W/\"3\"")), Some(3));
+        assert_eq!(if_match(&with_if_match("\"7\"")), Some(7));
+        assert_eq!(if_match(&with_if_match("\"abc\"")), Some(-1));
+    }
+}

@@ -1,0 +1,402 @@
+//! The `identity.v1.IdentityService` gRPC server.
+
+use std::sync::Arc;
+
+use proto::identity::v1 as pb;
+use proto::identity::v1::identity_service_server::IdentityService;
+use serde_json::Value;
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+
+use crate::convert;
+use crate::domain::{ResourceId, TenantId, UserColumns};
+use crate::error::IdentityError;
+use crate::store::{ListQuery, NewToken, SortKey, Store};
+use crate::token;
+
+/// The largest page a list returns (advertised as `filter.maxResults`).
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// The gRPC API over a [`Store`].
+#[derive(Clone)]
+pub struct IdentityApi {
+    store: Arc<dyn Store>,
+    allow_chosen_secrets: bool,
+}
+
+impl IdentityApi {
+    /// `allow_chosen_secrets` lets `IssueToken` take a caller-chosen secret
+    /// (the local one-process mode's fixed demo token); off in production.
+    pub fn new(store: Arc<dyn Store>, allow_chosen_secrets: bool) -> Self {
+        Self {
+            store,
+            allow_chosen_secrets,
+        }
+    }
+}
+
+fn tenant(id: &str) -> Result<TenantId, Status> {
+    TenantId::parse(id).map_err(Status::from)
+}
+
+/// An id that is not a UUID names nothing: the same 404 as an unknown id.
+fn user_id(id: &str) -> Result<ResourceId, Status> {
+    ResourceId::parse(id).ok_or_else(|| IdentityError::NotFound("user").into())
+}
+
+fn parse_json(text: &str) -> Result<Value, IdentityError> {
+    serde_json::from_str(text)
+        .map_err(|e| scim::ScimError::invalid_syntax(format!("body is not valid JSON: {e}")).into())
+}
+
+/// A new user's columns; a user created without `active` is active, and
+/// says so in its document.
+fn new_user_columns(resource_json: &str) -> Result<UserColumns, IdentityError> {
+    let mut doc = scim::resource::normalize(
+        &scim::USER,
+        &parse_json(resource_json)?,
+        scim::WriteMode::Create,
+    )?;
+    if let Some(object) = doc.as_object_mut() {
+        object.entry("active").or_insert(Value::Bool(true));
+    }
+    UserColumns::from_canonical(&doc)
+}
+
+fn patch_operations(
+    ops: Vec<pb::PatchOperation>,
+) -> Result<Vec<scim::PatchOperation>, IdentityError> {
+    if ops.is_empty() {
+        return Err(scim::ScimError::invalid_syntax("a PATCH needs at least one operation").into());
+    }
+    ops.into_iter()
+        .map(
+            |pb::PatchOperation {
+                 op,
+                 path,
+                 value_json,
+             }| {
+                let op = match pb::PatchOp::try_from(op) {
+                    Ok(pb::PatchOp::Add) => scim::PatchOpKind::Add,
+                    Ok(pb::PatchOp::Replace) => scim::PatchOpKind::Replace,
+                    Ok(pb::PatchOp::Remove) => scim::PatchOpKind::Remove,
+                    Ok(pb::PatchOp::Unspecified) | Err(_) => {
+                        return Err(scim::ScimError::invalid_syntax("unknown PATCH op").into());
+                    }
+                };
+                let path = match path.as_str() {
+                    "" => None,
+                    p => Some(scim::path::parse_patch_path(p)?),
+                };
+                let value = match value_json.as_str() {
+                    "" => None,
+                    v => Some(parse_json(v)?),
+                };
+                Ok(scim::PatchOperation { op, path, value })
+            },
+        )
+        .collect()
+}
+
+#[tonic::async_trait]
+impl IdentityService for IdentityApi {
+    #[instrument(skip_all, fields(tenant = %request.get_ref().id))]
+    async fn create_tenant(
+        &self,
+        request: Request<pb::CreateTenantRequest>,
+    ) -> Result<Response<pb::CreateTenantResponse>, Status> {
+        let pb::CreateTenantRequest { id, display_name } = request.into_inner();
+        let id = tenant(&id)?;
+        let name = if display_name.is_empty() {
+            id.to_string()
+        } else {
+            display_name
+        };
+        let record = self.store.create_tenant(&id, &name).await?;
+        Ok(Response::new(pb::CreateTenantResponse {
+            tenant: Some(convert::tenant(record)),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().id))]
+    async fn get_tenant(
+        &self,
+        request: Request<pb::GetTenantRequest>,
+    ) -> Result<Response<pb::GetTenantResponse>, Status> {
+        let id = tenant(&request.into_inner().id)?;
+        let record = self
+            .store
+            .get_tenant(&id)
+            .await?
+            .ok_or(IdentityError::NotFound("tenant"))?;
+        Ok(Response::new(pb::GetTenantResponse {
+            tenant: Some(convert::tenant(record)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_tenants(
+        &self,
+        _request: Request<pb::ListTenantsRequest>,
+    ) -> Result<Response<pb::ListTenantsResponse>, Status> {
+        let tenants = self.store.list_tenants().await?;
+        Ok(Response::new(pb::ListTenantsResponse {
+            tenants: tenants.into_iter().map(convert::tenant).collect(),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    async fn issue_token(
+        &self,
+        request: Request<pb::IssueTokenRequest>,
+    ) -> Result<Response<pb::IssueTokenResponse>, Status> {
+        let pb::IssueTokenRequest {
+            tenant_id,
+            description,
+            ttl_seconds,
+            secret,
+        } = request.into_inner();
+        let tenant = tenant(&tenant_id)?;
+        let minted = if secret.is_empty() {
+            token::mint().map_err(IdentityError::from)?
+        } else if !self.allow_chosen_secrets {
+            return Err(IdentityError::ChosenSecretRefused.into());
+        } else if secret.len() < 16 || secret.chars().any(char::is_whitespace) {
+            return Err(IdentityError::InvalidArgument(
+                "a chosen secret needs at least 16 characters and no spaces".into(),
+            )
+            .into());
+        } else {
+            token::from_secret(secret)
+        };
+        let expires = match ttl_seconds {
+            0 => None,
+            ttl => {
+                let ttl = i64::try_from(ttl).unwrap_or(i64::MAX / 2_000_000);
+                Some(crate::domain::now_micros().saturating_add(ttl.saturating_mul(1_000_000)))
+            }
+        };
+        let new = NewToken {
+            hash: minted.hash,
+            hint: minted.hint,
+            description,
+            expires,
+        };
+        let record = self.store.insert_token(&tenant, &new).await?;
+        tracing::info!(token_id = %record.id, "token issued");
+        Ok(Response::new(pb::IssueTokenResponse {
+            token: Some(convert::token(record)),
+            secret: minted.secret,
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    async fn list_tokens(
+        &self,
+        request: Request<pb::ListTokensRequest>,
+    ) -> Result<Response<pb::ListTokensResponse>, Status> {
+        let tenant = tenant(&request.into_inner().tenant_id)?;
+        let tokens = self.store.list_tokens(&tenant).await?;
+        Ok(Response::new(pb::ListTokensResponse {
+            tokens: tokens.into_iter().map(convert::token).collect(),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, token_id = %request.get_ref().token_id))]
+    async fn revoke_token(
+        &self,
+        request: Request<pb::RevokeTokenRequest>,
+    ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
+        let pb::RevokeTokenRequest {
+            tenant_id,
+            token_id,
+        } = request.into_inner();
+        let record = self
+            .store
+            .revoke_token(&tenant(&tenant_id)?, &token_id)
+            .await?;
+        tracing::info!("token revoked");
+        Ok(Response::new(pb::RevokeTokenResponse {
+            token: Some(convert::token(record)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn authenticate_token(
+        &self,
+        request: Request<pb::AuthenticateTokenRequest>,
+    ) -> Result<Response<pb::AuthenticateTokenResponse>, Status> {
+        let secret = request.into_inner().secret;
+        // Malformed secrets cost no database work (unless chosen secrets are on).
+        if !self.allow_chosen_secrets && !token::well_formed(&secret) {
+            return Err(IdentityError::Unauthenticated.into());
+        }
+        let owner = self
+            .store
+            .authenticate(&token::hash(&secret))
+            .await?
+            .ok_or(IdentityError::Unauthenticated)?;
+        Ok(Response::new(pb::AuthenticateTokenResponse {
+            tenant_id: owner.tenant_id,
+            token_id: owner.token_id,
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::CreateUserResponse>, Status> {
+        let pb::CreateUserRequest {
+            tenant_id,
+            resource_json,
+        } = request.into_inner();
+        let tenant = tenant(&tenant_id)?;
+        let cols = new_user_columns(&resource_json)?;
+        let (record, restored) = self.store.create_user(&tenant, &cols).await?;
+        tracing::info!(user_id = %record.id, restored, "user created");
+        Ok(Response::new(pb::CreateUserResponse {
+            user: Some(convert::user(record)),
+            restored,
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, user_id = %request.get_ref().user_id))]
+    async fn get_user(
+        &self,
+        request: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::GetUserResponse>, Status> {
+        let pb::GetUserRequest {
+            tenant_id,
+            user_id: id,
+        } = request.into_inner();
+        let record = self
+            .store
+            .get_user(&tenant(&tenant_id)?, &user_id(&id)?)
+            .await?
+            .ok_or(IdentityError::NotFound("user"))?;
+        Ok(Response::new(pb::GetUserResponse {
+            user: Some(convert::user(record)),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, user_id = %request.get_ref().user_id))]
+    async fn replace_user(
+        &self,
+        request: Request<pb::ReplaceUserRequest>,
+    ) -> Result<Response<pb::ReplaceUserResponse>, Status> {
+        let pb::ReplaceUserRequest {
+            tenant_id,
+            user_id: id,
+            resource_json,
+            if_version,
+        } = request.into_inner();
+        let (tenant, id) = (tenant(&tenant_id)?, user_id(&id)?);
+        let doc = scim::resource::normalize(
+            &scim::USER,
+            &parse_json(&resource_json)?,
+            scim::WriteMode::Replace,
+        )
+        .map_err(IdentityError::from)?;
+        // A PUT without `active` keeps the current state: Okta's AIW apps
+        // send whole objects, and omitting `active` must never flip it.
+        let change = move |current: &crate::store::UserRecord| {
+            let mut doc = doc.clone();
+            if let Some(object) = doc.as_object_mut() {
+                if !object.contains_key("active") {
+                    object.insert("active".into(), current.active.into());
+                }
+            }
+            UserColumns::from_canonical(&doc)
+        };
+        let record = self
+            .store
+            .modify_user(&tenant, &id, if_version, &change)
+            .await?;
+        Ok(Response::new(pb::ReplaceUserResponse {
+            user: Some(convert::user(record)),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, user_id = %request.get_ref().user_id))]
+    async fn patch_user(
+        &self,
+        request: Request<pb::PatchUserRequest>,
+    ) -> Result<Response<pb::PatchUserResponse>, Status> {
+        let pb::PatchUserRequest {
+            tenant_id,
+            user_id: id,
+            operations,
+            if_version,
+        } = request.into_inner();
+        let (tenant, id) = (tenant(&tenant_id)?, user_id(&id)?);
+        let ops = patch_operations(operations)?;
+        let change = move |current: &crate::store::UserRecord| {
+            let doc = parse_json(&current.resource)?;
+            let patched = scim::patch::apply_patch(&scim::USER, &doc, &ops, &current.id)?;
+            UserColumns::from_canonical(&patched)
+        };
+        let record = self
+            .store
+            .modify_user(&tenant, &id, if_version, &change)
+            .await?;
+        Ok(Response::new(pb::PatchUserResponse {
+            user: Some(convert::user(record)),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, user_id = %request.get_ref().user_id))]
+    async fn delete_user(
+        &self,
+        request: Request<pb::DeleteUserRequest>,
+    ) -> Result<Response<pb::DeleteUserResponse>, Status> {
+        let pb::DeleteUserRequest {
+            tenant_id,
+            user_id: id,
+            if_version,
+        } = request.into_inner();
+        self.store
+            .delete_user(&tenant(&tenant_id)?, &user_id(&id)?, if_version)
+            .await?;
+        tracing::info!("user deleted");
+        Ok(Response::new(pb::DeleteUserResponse {}))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
+        let pb::ListUsersRequest {
+            tenant_id,
+            filter,
+            start_index,
+            count,
+            sort_by,
+            sort_order,
+        } = request.into_inner();
+        let tenant = tenant(&tenant_id)?;
+        let filter = match filter.trim() {
+            "" => None,
+            f => Some(scim::filter::parse_filter(f).map_err(IdentityError::from)?),
+        };
+        let sort = match sort_by.trim() {
+            "" => None,
+            s => Some(SortKey {
+                path: scim::filter::parse_attr_path(s).map_err(IdentityError::from)?,
+                descending: sort_order == pb::SortOrder::Descending as i32,
+            }),
+        };
+        let query = ListQuery {
+            filter,
+            offset: u64::from(start_index.max(1) - 1),
+            limit: u64::from(count.min(MAX_PAGE_SIZE)),
+            sort,
+        };
+        let page = self.store.list_users(&tenant, &query).await?;
+        Ok(Response::new(pb::ListUsersResponse {
+            total_results: page.total,
+            users: page.items.into_iter().map(convert::user).collect(),
+        }))
+    }
+}

@@ -1,0 +1,110 @@
+//! The identity service: tenants, SCIM tokens and users, served over gRPC
+//! (`identity.v1`). It is the only writer of identity data; every write also
+//! commits a change record (transactional outbox).
+
+pub mod config;
+pub mod convert;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod store;
+pub mod token;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use proto::identity::v1::identity_service_server::IdentityServiceServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use config::Config;
+pub use error::IdentityError;
+pub use grpc::IdentityApi;
+pub use store::{SqlStore, StoreOptions};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database")]
+    Database(#[source] IdentityError),
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot build gRPC reflection")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("cannot read the listener address")]
+    Io(#[from] std::io::Error),
+}
+
+/// A built identity server on an already-bound listener.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    api: IdentityApi,
+    store: SqlStore,
+}
+
+impl Application {
+    /// Connects the store (migrating it when `config.migrate` is set) and
+    /// prepares the server on `listener`.
+    pub async fn build(config: &Config, listener: TcpListener) -> Result<Self, StartupError> {
+        let store = SqlStore::connect(&config.store_options())
+            .await
+            .map_err(StartupError::Database)?;
+        if config.migrate {
+            store.migrate().await?;
+        }
+        Self::with_store(store, listener, config.allow_chosen_secrets)
+    }
+
+    pub fn with_store(
+        store: SqlStore,
+        listener: TcpListener,
+        allow_chosen_secrets: bool,
+    ) -> Result<Self, StartupError> {
+        let addr = listener.local_addr()?;
+        let api = IdentityApi::new(Arc::new(store.clone()), allow_chosen_secrets);
+        Ok(Self {
+            listener,
+            addr,
+            api,
+            store,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn store(&self) -> &SqlStore {
+        &self.store
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight calls.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), StartupError> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<IdentityServiceServer<IdentityApi>>()
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        tracing::info!(addr = %self.addr, "identity serving gRPC");
+        tonic::transport::Server::builder()
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(reflection_alpha)
+            .add_service(IdentityServiceServer::new(self.api))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
+            .await
+            .map_err(|e| StartupError::Io(std::io::Error::other(e)))
+    }
+}

@@ -1,0 +1,522 @@
+//! SCIM filters compiled into parameterised SQL over the `users` table (alias
+//! `u`). Attribute names come from the static schema, values are always bound
+//! parameters; no text of the filter is ever spliced into SQL.
+//!
+//! Attributes that IdPs match on are columns with indexes (`userName`,
+//! `externalId`, `displayName`, `active`, `meta.*`) or rows (`emails`); every
+//! other attribute is read from the JSON document by the database itself.
+
+use scim::schema::{AttrType, AttributeDef, ResolvedAttr};
+use scim::{AttrPath, CompValue, CompareOp, Filter, ScimError};
+
+use crate::domain::{fold_case, parse_rfc3339_micros};
+
+/// The SQL flavour of a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+impl Dialect {
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else {
+            None
+        }
+    }
+
+    /// Row lock for read-modify-write; SQLite has one writer and needs none.
+    pub(super) fn for_update(self) -> &'static str {
+        match self {
+            Self::Postgres => " FOR UPDATE",
+            Self::Sqlite => "",
+        }
+    }
+}
+
+/// A value bound to a `$n` placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Bind {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+}
+
+/// SQL text under construction with its parameters, numbered `$1…`.
+#[derive(Debug, Clone)]
+pub(super) struct SqlBuf {
+    pub dialect: Dialect,
+    pub sql: String,
+    pub binds: Vec<Bind>,
+}
+
+impl SqlBuf {
+    pub fn new(dialect: Dialect) -> Self {
+        Self {
+            dialect,
+            sql: String::new(),
+            binds: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, s: &str) {
+        self.sql.push_str(s);
+    }
+
+    /// Adds a parameter and returns its placeholder.
+    pub fn bind(&mut self, b: Bind) -> String {
+        self.binds.push(b);
+        format!("${}", self.binds.len())
+    }
+}
+
+/// How a comparison reads the attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text {
+        folded_column: bool,
+        case_exact: bool,
+    },
+    Bool {
+        json: bool,
+    },
+    Micros,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+struct Operand {
+    expr: String,
+    kind: Kind,
+}
+
+/// Where the attributes of a (sub-)filter live.
+#[derive(Clone, Copy)]
+enum Scope {
+    User,
+    /// Inside `emails[...]`: rows of `user_emails e`.
+    EmailRow,
+    /// Inside another multi-valued attribute: JSON elements `j.value`.
+    JsonElement(&'static AttributeDef),
+}
+
+/// Appends the SQL condition for `filter` to `buf`.
+pub(super) fn compile(filter: &Filter, buf: &mut SqlBuf) -> Result<(), ScimError> {
+    compile_in(filter, Scope::User, buf, 0)
+}
+
+const MAX_DEPTH: usize = 64;
+
+fn compile_in(
+    filter: &Filter,
+    scope: Scope,
+    buf: &mut SqlBuf,
+    depth: usize,
+) -> Result<(), ScimError> {
+    if depth > MAX_DEPTH {
+        return Err(ScimError::invalid_filter("filter is nested too deeply"));
+    }
+    match filter {
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            let joiner = if matches!(filter, Filter::And(..)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            buf.push("(");
+            compile_in(a, scope, buf, depth + 1)?;
+            buf.push(joiner);
+            compile_in(b, scope, buf, depth + 1)?;
+            buf.push(")");
+        }
+        Filter::Not(inner) => {
+            buf.push("(NOT ");
+            compile_in(inner, scope, buf, depth + 1)?;
+            buf.push(")");
+        }
+        Filter::Present(path) => presence(path, scope, buf)?,
+        Filter::Compare { path, op, value } => comparison(path, *op, value, scope, buf)?,
+        Filter::ValuePath { path, filter } => {
+            let Scope::User = scope else {
+                return Err(ScimError::invalid_filter("value filters cannot be nested"));
+            };
+            let resolved = resolve(path)?;
+            if !resolved.attr.multi_valued || resolved.sub.is_some() {
+                return Err(ScimError::invalid_filter(format!(
+                    "'{path}[...]' needs a multi-valued attribute"
+                )));
+            }
+            let inner_scope = open_elements(&resolved, buf)?;
+            compile_in(filter, inner_scope, buf, depth + 1)?;
+            buf.push("))");
+        }
+    }
+    Ok(())
+}
+
+fn resolve(path: &AttrPath) -> Result<ResolvedAttr, ScimError> {
+    scim::USER
+        .resolve(path)
+        .ok_or_else(|| ScimError::invalid_filter(format!("unknown attribute '{path}'")))
+}
+
+/// Writes `EXISTS (SELECT 1 FROM <elements> WHERE (` and returns the element scope.
+fn open_elements(resolved: &ResolvedAttr, buf: &mut SqlBuf) -> Result<Scope, ScimError> {
+    let name = resolved.attr.name;
+    if name == "groups" {
+        return Err(ScimError::invalid_filter(
+            "filtering on groups is not supported",
+        ));
+    }
+    if name == "emails" {
+        buf.push(
+            "EXISTS (SELECT 1 FROM user_emails e \
+             WHERE e.tenant_id = u.tenant_id AND e.user_id = u.id AND (",
+        );
+        return Ok(Scope::EmailRow);
+    }
+    let source = match buf.dialect {
+        Dialect::Postgres => {
+            let key = buf.bind(Bind::Text(name.to_owned()));
+            format!(
+                "jsonb_array_elements(COALESCE(u.resource::jsonb -> {key}::text, '[]'::jsonb)) AS j(value)"
+            )
+        }
+        Dialect::Sqlite => {
+            let p = buf.bind(Bind::Text(json_path(&[name])));
+            format!("json_each(u.resource, {p}) AS j")
+        }
+    };
+    buf.push(&format!("EXISTS (SELECT 1 FROM {source} WHERE ("));
+    Ok(Scope::JsonElement(resolved.attr))
+}
+
+/// `$."a"."b"`: a SQLite JSON path; names come from the schema.
+fn json_path(keys: &[&str]) -> String {
+    let mut p = String::from("$");
+    for k in keys {
+        p.push_str(".\"");
+        p.push_str(k);
+        p.push('"');
+    }
+    p
+}
+
+fn presence(path: &AttrPath, scope: Scope, buf: &mut SqlBuf) -> Result<(), ScimError> {
+    if let Scope::User = scope {
+        let resolved = resolve(path)?;
+        if resolved.attr.multi_valued {
+            let inner = open_elements(&resolved, buf)?;
+            match resolved.sub {
+                Some(sub) => {
+                    let operand = element_operand(inner, sub.name, buf)?;
+                    buf.push(&format!("{} IS NOT NULL", operand.expr));
+                }
+                None => buf.push("TRUE"),
+            }
+            buf.push("))");
+            return Ok(());
+        }
+    }
+    let operand = operand(path, scope, buf)?;
+    buf.push(&format!("({} IS NOT NULL)", operand.expr));
+    Ok(())
+}
+
+fn comparison(
+    path: &AttrPath,
+    op: CompareOp,
+    value: &CompValue,
+    scope: Scope,
+    buf: &mut SqlBuf,
+) -> Result<(), ScimError> {
+    if let Scope::User = scope {
+        let resolved = resolve(path)?;
+        if resolved.attr.multi_valued {
+            // `emails.value eq "x"` / `emails eq "x"`: true when any element matches.
+            let inner = open_elements(&resolved, buf)?;
+            let sub = resolved.sub.map_or("value", |s| s.name);
+            let operand = element_operand(inner, sub, buf)?;
+            compare(&operand, op, value, path, buf)?;
+            buf.push("))");
+            return Ok(());
+        }
+    }
+    let operand = operand(path, scope, buf)?;
+    compare(&operand, op, value, path, buf)
+}
+
+/// The SQL expression of a single-valued attribute in `scope`.
+fn operand(path: &AttrPath, scope: Scope, buf: &mut SqlBuf) -> Result<Operand, ScimError> {
+    match scope {
+        Scope::User => user_operand(path, buf),
+        Scope::EmailRow | Scope::JsonElement(_) => {
+            if path.sub.is_some() || path.uri.is_some() {
+                return Err(ScimError::invalid_filter(format!(
+                    "'{path}' is not a sub-attribute here"
+                )));
+            }
+            element_operand(scope, &path.name, buf)
+        }
+    }
+}
+
+fn user_operand(path: &AttrPath, buf: &mut SqlBuf) -> Result<Operand, ScimError> {
+    let resolved = resolve(path)?;
+    let column = |expr: &str, kind| {
+        Ok(Operand {
+            expr: expr.to_owned(),
+            kind,
+        })
+    };
+    let folded = Kind::Text {
+        folded_column: true,
+        case_exact: false,
+    };
+    let exact = Kind::Text {
+        folded_column: false,
+        case_exact: true,
+    };
+    match (
+        resolved.canonical.uri.is_some(),
+        resolved.attr.name,
+        resolved.sub.map(|s| s.name),
+    ) {
+        (false, "id", None) => column("u.id", exact),
+        (false, "userName", None) => column("u.user_name_ci", folded),
+        (false, "externalId", None) => column("u.external_id", exact),
+        (false, "displayName", None) => column("u.display_name_ci", folded),
+        (false, "active", None) => column("u.active", Kind::Bool { json: false }),
+        (false, "meta", Some("created")) => column("u.created", Kind::Micros),
+        (false, "meta", Some("lastModified")) => column("u.last_modified", Kind::Micros),
+        (false, "meta", Some("resourceType")) => column("'User'", exact),
+        (false, "meta" | "password", _) => Err(ScimError::invalid_filter(format!(
+            "'{path}' cannot be used in a filter"
+        ))),
+        _ => {
+            let mut keys: Vec<&str> = Vec::new();
+            if let Some(uri) = resolved.canonical.uri.as_deref() {
+                keys.push(uri);
+            }
+            keys.push(resolved.attr.name);
+            let def = match resolved.sub {
+                Some(sub) => {
+                    keys.push(sub.name);
+                    sub
+                }
+                None => resolved.attr,
+            };
+            let expr = json_text(buf, "u.resource", &keys);
+            Ok(Operand {
+                expr,
+                kind: json_kind(def),
+            })
+        }
+    }
+}
+
+fn element_operand(scope: Scope, name: &str, buf: &mut SqlBuf) -> Result<Operand, ScimError> {
+    match scope {
+        Scope::EmailRow => {
+            let (expr, kind) = match name.to_ascii_lowercase().as_str() {
+                "value" => (
+                    "e.value_ci",
+                    Kind::Text {
+                        folded_column: true,
+                        case_exact: false,
+                    },
+                ),
+                "type" => (
+                    "e.type",
+                    Kind::Text {
+                        folded_column: false,
+                        case_exact: false,
+                    },
+                ),
+                "primary" => ("e.is_primary", Kind::Bool { json: false }),
+                _ => {
+                    return Err(ScimError::invalid_filter(format!(
+                        "emails.{name} cannot be used in a filter"
+                    )));
+                }
+            };
+            Ok(Operand {
+                expr: expr.to_owned(),
+                kind,
+            })
+        }
+        Scope::JsonElement(parent) => {
+            let sub = parent
+                .sub_attributes
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| {
+                    ScimError::invalid_filter(format!("unknown attribute '{}.{name}'", parent.name))
+                })?;
+            let expr = json_text(buf, "j.value", &[sub.name]);
+            Ok(Operand {
+                expr,
+                kind: json_kind(sub),
+            })
+        }
+        Scope::User => Err(ScimError::invalid_filter(format!(
+            "unknown attribute '{name}'"
+        ))),
+    }
+}
+
+fn json_kind(def: &AttributeDef) -> Kind {
+    match def.ty {
+        AttrType::Boolean => Kind::Bool { json: true },
+        AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary => {
+            Kind::Text {
+                folded_column: false,
+                case_exact: def.case_exact,
+            }
+        }
+        AttrType::Complex | AttrType::Integer | AttrType::Decimal => Kind::Other,
+    }
+}
+
+/// The text at `keys` inside the JSON document `doc`.
+fn json_text(buf: &mut SqlBuf, doc: &str, keys: &[&str]) -> String {
+    match buf.dialect {
+        Dialect::Postgres => {
+            let base = if doc == "j.value" {
+                doc.to_owned()
+            } else {
+                format!("{doc}::jsonb")
+            };
+            let mut expr = base;
+            for (i, k) in keys.iter().enumerate() {
+                let p = buf.bind(Bind::Text((*k).to_owned()));
+                let arrow = if i + 1 == keys.len() { "->>" } else { "->" };
+                expr = format!("({expr} {arrow} {p}::text)");
+            }
+            expr
+        }
+        Dialect::Sqlite => {
+            let p = buf.bind(Bind::Text(json_path(keys)));
+            format!("json_extract({doc}, {p})")
+        }
+    }
+}
+
+fn compare(
+    operand: &Operand,
+    op: CompareOp,
+    value: &CompValue,
+    path: &AttrPath,
+    buf: &mut SqlBuf,
+) -> Result<(), ScimError> {
+    let bad = |why: &str| ScimError::invalid_filter(format!("'{path}': {why}"));
+    if let CompValue::Null = value {
+        let sql = match op {
+            CompareOp::Eq => format!("({} IS NULL)", operand.expr),
+            CompareOp::Ne => format!("({} IS NOT NULL)", operand.expr),
+            _ => return Err(bad("null can only be compared with eq or ne")),
+        };
+        buf.push(&sql);
+        return Ok(());
+    }
+    let (lhs, param) = match operand.kind {
+        Kind::Text {
+            folded_column,
+            case_exact,
+        } => {
+            let CompValue::String(s) = value else {
+                return Err(bad("expects a string value"));
+            };
+            if case_exact {
+                (operand.expr.clone(), buf.bind(Bind::Text(s.clone())))
+            } else if folded_column {
+                (operand.expr.clone(), buf.bind(Bind::Text(fold_case(s))))
+            } else {
+                (
+                    format!("lower({})", operand.expr),
+                    buf.bind(Bind::Text(fold_case(s))),
+                )
+            }
+        }
+        Kind::Bool { json } => {
+            let b = match value {
+                CompValue::Bool(b) => *b,
+                CompValue::String(s) if s.eq_ignore_ascii_case("true") => true,
+                CompValue::String(s) if s.eq_ignore_ascii_case("false") => false,
+                _ => return Err(bad("expects true or false")),
+            };
+            if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
+                return Err(bad("booleans can only be compared with eq or ne"));
+            }
+            let bind = match (json, buf.dialect) {
+                (false, _) => Bind::Bool(b),
+                (true, Dialect::Postgres) => Bind::Text(b.to_string()),
+                (true, Dialect::Sqlite) => Bind::Int(i64::from(b)),
+            };
+            (operand.expr.clone(), buf.bind(bind))
+        }
+        Kind::Micros => {
+            let CompValue::String(s) = value else {
+                return Err(bad("expects an RFC 3339 date-time string"));
+            };
+            let micros = parse_rfc3339_micros(s)
+                .ok_or_else(|| bad("expects an RFC 3339 date-time string"))?;
+            if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
+                return Err(bad("date-times cannot be compared with co, sw or ew"));
+            }
+            (operand.expr.clone(), buf.bind(Bind::Int(micros)))
+        }
+        Kind::Other => return Err(bad("this attribute cannot be compared")),
+    };
+    let condition = match op {
+        CompareOp::Eq => format!("{lhs} = {param}"),
+        CompareOp::Ne => format!("NOT COALESCE({lhs} = {param}, FALSE)"),
+        CompareOp::Gt => format!("{lhs} > {param}"),
+        CompareOp::Ge => format!("{lhs} >= {param}"),
+        CompareOp::Lt => format!("{lhs} < {param}"),
+        CompareOp::Le => format!("{lhs} <= {param}"),
+        CompareOp::Co => match buf.dialect {
+            Dialect::Postgres => format!("strpos({lhs}, {param}) > 0"),
+            Dialect::Sqlite => format!("instr({lhs}, {param}) > 0"),
+        },
+        CompareOp::Sw => format!("substr({lhs}, 1, length({param})) = {param}"),
+        CompareOp::Ew => match buf.dialect {
+            Dialect::Postgres => format!("right({lhs}, length({param})) = {param}"),
+            Dialect::Sqlite => {
+                format!("(length({param}) = 0 OR substr({lhs}, -length({param})) = {param})")
+            }
+        },
+    };
+    // Two-valued logic: an absent attribute makes a comparison false, so that
+    // `not (...)` includes resources that lack the attribute.
+    if op == CompareOp::Ne {
+        buf.push(&format!("({condition})"));
+    } else {
+        buf.push(&format!("COALESCE({condition}, FALSE)"));
+    }
+    Ok(())
+}
+
+/// The ORDER BY expression for `sortBy`.
+pub(super) fn sort_expression(path: &AttrPath, buf: &mut SqlBuf) -> Result<String, ScimError> {
+    let resolved = scim::USER.resolve(path).ok_or_else(|| {
+        ScimError::invalid_value(format!("cannot sort by unknown attribute '{path}'"))
+    })?;
+    if resolved.attr.multi_valued {
+        return Err(ScimError::invalid_value(format!(
+            "cannot sort by multi-valued attribute '{path}'"
+        )));
+    }
+    let operand = user_operand(path, buf).map_err(|e| ScimError::invalid_value(e.detail))?;
+    Ok(match operand.kind {
+        Kind::Text {
+            folded_column: false,
+            case_exact: false,
+        } => format!("lower({})", operand.expr),
+        _ => operand.expr,
+    })
+}

@@ -1,0 +1,157 @@
+//! Storage behind one narrow interface. Every query takes the tenant; the
+//! only implementation is [`sql::SqlStore`], which runs the same statements
+//! on Postgres (production) and SQLite (embedded default) through sqlx's
+//! `Any` driver, with a [`Dialect`] for the few places where they differ and
+//! a migration directory per backend.
+
+mod filter_sql;
+mod sql;
+mod users;
+
+use async_trait::async_trait;
+use scim::Filter;
+
+pub use filter_sql::Dialect;
+pub use sql::{SqlStore, StoreOptions};
+
+use crate::domain::{Micros, ResourceId, TenantId, UserColumns};
+use crate::error::IdentityError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantRecord {
+    pub id: String,
+    pub display_name: String,
+    pub created: Micros,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub description: String,
+    pub hint: String,
+    pub created: Micros,
+    pub last_used: Option<Micros>,
+    pub revoked: Option<Micros>,
+    pub expires: Option<Micros>,
+}
+
+/// What storage keeps of a newly issued token: never the secret.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub hash: String,
+    pub hint: String,
+    pub description: String,
+    pub expires: Option<Micros>,
+}
+
+/// The tenant and token a presented secret belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    pub tenant_id: String,
+    pub token_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    pub version: i64,
+    pub created: Micros,
+    pub last_modified: Micros,
+    /// The canonical SCIM document (JSON text) without `id` and `meta`.
+    pub resource: String,
+}
+
+/// A sort key that storage can order by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub path: scim::AttrPath,
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    /// Rows to skip (RFC 7644 `startIndex` - 1).
+    pub offset: u64,
+    /// Page size; 0 asks for the total only.
+    pub limit: u64,
+    pub sort: Option<SortKey>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub total: u64,
+    pub items: Vec<T>,
+}
+
+/// The pure part of a user update, run by [`Store::modify_user`] inside its
+/// transaction on the locked current row.
+pub type UserChange<'a> =
+    &'a (dyn Fn(&UserRecord) -> Result<UserColumns, IdentityError> + Send + Sync);
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn create_tenant(
+        &self,
+        id: &TenantId,
+        display_name: &str,
+    ) -> Result<TenantRecord, IdentityError>;
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, IdentityError>;
+    async fn list_tenants(&self) -> Result<Vec<TenantRecord>, IdentityError>;
+
+    async fn insert_token(
+        &self,
+        tenant: &TenantId,
+        token: &NewToken,
+    ) -> Result<TokenRecord, IdentityError>;
+    async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, IdentityError>;
+    /// Revokes a token of the tenant (idempotent). NotFound for another tenant's token.
+    async fn revoke_token(
+        &self,
+        tenant: &TenantId,
+        token_id: &str,
+    ) -> Result<TokenRecord, IdentityError>;
+    /// The owner of a live (not revoked, not expired) token, recording its use.
+    async fn authenticate(&self, hash: &str) -> Result<Option<TokenOwner>, IdentityError>;
+
+    /// Creates a user, or restores a deleted or deactivated account with the
+    /// same `externalId` (then `true`), keeping its id.
+    async fn create_user(
+        &self,
+        tenant: &TenantId,
+        user: &UserColumns,
+    ) -> Result<(UserRecord, bool), IdentityError>;
+    /// A live user; tombstones are not found.
+    async fn get_user(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+    ) -> Result<Option<UserRecord>, IdentityError>;
+    /// Locks the user, checks `if_version`, applies `change` and writes the
+    /// result with a new version, all in one transaction. A change that
+    /// yields the same document writes nothing and keeps the version.
+    async fn modify_user(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+        if_version: Option<i64>,
+        change: UserChange<'_>,
+    ) -> Result<UserRecord, IdentityError>;
+    /// Turns the user into a tombstone (inactive, hidden from SCIM).
+    async fn delete_user(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+        if_version: Option<i64>,
+    ) -> Result<(), IdentityError>;
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<UserRecord>, IdentityError>;
+}

@@ -1,0 +1,336 @@
+//! The SQL store: connection, migrations, tenants and tokens. User queries
+//! live in `users.rs`, filter compilation in `filter_sql.rs`.
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+use super::filter_sql::Dialect;
+use super::{
+    ListQuery, NewToken, Page, Store, TenantRecord, TokenOwner, TokenRecord, UserChange, UserRecord,
+};
+use crate::domain::{Micros, ResourceId, TenantId, UserColumns, now_micros};
+use crate::error::IdentityError;
+
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Last-used times are written at most this often per token, so that
+/// authentication under load does not turn every request into a write.
+const LAST_USED_RESOLUTION: Micros = 60_000_000;
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `postgres://…` or `sqlite:path/to/file.db` (created when missing).
+    pub url: String,
+    /// Connections in the pool (readers, for SQLite).
+    pub max_connections: u32,
+}
+
+/// Postgres or SQLite behind the same statements.
+#[derive(Clone)]
+pub struct SqlStore {
+    pub(super) dialect: Dialect,
+    /// Reads. On Postgres the same pool as `write`.
+    pub(super) read: AnyPool,
+    /// Writes. On SQLite a single connection: SQLite has one writer, and
+    /// queueing here is cheaper than `SQLITE_BUSY` retries.
+    pub(super) write: AnyPool,
+}
+
+impl SqlStore {
+    pub async fn connect(options: &StoreOptions) -> Result<Self, IdentityError> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::from_url(&options.url).ok_or_else(|| {
+            IdentityError::InvalidArgument("DATABASE_URL must be postgres:// or sqlite:".into())
+        })?;
+        match dialect {
+            Dialect::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .connect(&options.url)
+                    .await?;
+                Ok(Self {
+                    dialect,
+                    read: pool.clone(),
+                    write: pool,
+                })
+            }
+            Dialect::Sqlite => {
+                let url = sqlite_url(&options.url);
+                let write = sqlite_pool(&url, 1).await?;
+                // WAL is set by the writer first, readers then share it.
+                let read = sqlite_pool(&url, options.max_connections.max(1)).await?;
+                Ok(Self {
+                    dialect,
+                    read,
+                    write,
+                })
+            }
+        }
+    }
+
+    /// Applies this backend's migrations.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self.dialect {
+            Dialect::Postgres => POSTGRES_MIGRATIONS.run(&self.write).await,
+            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.write).await,
+        }
+    }
+
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        self.read.execute("SELECT 1").await.is_ok()
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+}
+
+fn sqlite_url(url: &str) -> String {
+    if url.contains('?') {
+        url.to_owned()
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+}
+
+/// Maps a unique-constraint violation (SQLSTATE 23505, SQLite 2067/1555) to `taken`.
+pub(super) fn unique_violation(e: sqlx::Error, taken: IdentityError) -> IdentityError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => taken,
+        _ => IdentityError::Storage(e),
+    }
+}
+
+/// Maps a foreign-key violation (the tenant does not exist) to NotFound.
+pub(super) fn missing_tenant(e: IdentityError) -> IdentityError {
+    match &e {
+        IdentityError::Storage(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+            IdentityError::NotFound("tenant")
+        }
+        _ => e,
+    }
+}
+
+fn tenant_from_row(row: &AnyRow) -> Result<TenantRecord, sqlx::Error> {
+    Ok(TenantRecord {
+        id: row.try_get("id")?,
+        display_name: row.try_get("display_name")?,
+        created: row.try_get("created")?,
+    })
+}
+
+fn token_from_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
+    Ok(TokenRecord {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        description: row.try_get("description")?,
+        hint: row.try_get("hint")?,
+        created: row.try_get("created")?,
+        last_used: row.try_get("last_used")?,
+        revoked: row.try_get("revoked")?,
+        expires: row.try_get("expires")?,
+    })
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, tenant_id, description, hint, created, last_used, revoked, expires";
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create_tenant(
+        &self,
+        id: &TenantId,
+        display_name: &str,
+    ) -> Result<TenantRecord, IdentityError> {
+        let record = TenantRecord {
+            id: id.as_str().to_owned(),
+            display_name: display_name.to_owned(),
+            created: now_micros(),
+        };
+        sqlx::query("INSERT INTO tenants (id, display_name, created) VALUES ($1, $2, $3)")
+            .bind(&record.id)
+            .bind(&record.display_name)
+            .bind(record.created)
+            .execute(&self.write)
+            .await
+            .map_err(|e| unique_violation(e, IdentityError::TenantExists))?;
+        Ok(record)
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, IdentityError> {
+        let row = sqlx::query("SELECT id, display_name, created FROM tenants WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.as_ref().map(tenant_from_row).transpose()?)
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<TenantRecord>, IdentityError> {
+        let rows = sqlx::query("SELECT id, display_name, created FROM tenants ORDER BY id")
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.iter().map(tenant_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn insert_token(
+        &self,
+        tenant: &TenantId,
+        token: &NewToken,
+    ) -> Result<TokenRecord, IdentityError> {
+        let record = TokenRecord {
+            id: ResourceId::new().as_str().to_owned(),
+            tenant_id: tenant.as_str().to_owned(),
+            description: token.description.clone(),
+            hint: token.hint.clone(),
+            created: now_micros(),
+            last_used: None,
+            revoked: None,
+            expires: token.expires,
+        };
+        sqlx::query(
+            "INSERT INTO tokens (id, tenant_id, hash, hint, description, created, expires) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&record.id)
+        .bind(&record.tenant_id)
+        .bind(&token.hash)
+        .bind(&record.hint)
+        .bind(&record.description)
+        .bind(record.created)
+        .bind(record.expires)
+        .execute(&self.write)
+        .await
+        .map_err(|e| {
+            missing_tenant(unique_violation(
+                e,
+                IdentityError::InvalidArgument("this token secret is already in use".into()),
+            ))
+        })?;
+        Ok(record)
+    }
+
+    async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, IdentityError> {
+        let sql =
+            format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = $1 ORDER BY created, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn revoke_token(
+        &self,
+        tenant: &TenantId,
+        token_id: &str,
+    ) -> Result<TokenRecord, IdentityError> {
+        sqlx::query(
+            "UPDATE tokens SET revoked = $3 WHERE tenant_id = $1 AND id = $2 AND revoked IS NULL",
+        )
+        .bind(tenant.as_str())
+        .bind(token_id)
+        .bind(now_micros())
+        .execute(&self.write)
+        .await?;
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(token_id)
+            .fetch_optional(&self.write)
+            .await?
+            .ok_or(IdentityError::NotFound("token"))?;
+        Ok(token_from_row(&row)?)
+    }
+
+    async fn authenticate(&self, hash: &str) -> Result<Option<TokenOwner>, IdentityError> {
+        let now = now_micros();
+        let row = sqlx::query(
+            "SELECT id, tenant_id, last_used FROM tokens \
+             WHERE hash = $1 AND revoked IS NULL AND (expires IS NULL OR expires > $2)",
+        )
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let owner = TokenOwner {
+            tenant_id: row.try_get("tenant_id")?,
+            token_id: row.try_get("id")?,
+        };
+        let last_used: Option<Micros> = row.try_get("last_used")?;
+        if last_used.is_none_or(|t| now - t >= LAST_USED_RESOLUTION) {
+            sqlx::query("UPDATE tokens SET last_used = $2 WHERE id = $1")
+                .bind(&owner.token_id)
+                .bind(now)
+                .execute(&self.write)
+                .await?;
+        }
+        Ok(Some(owner))
+    }
+
+    async fn create_user(
+        &self,
+        tenant: &TenantId,
+        user: &UserColumns,
+    ) -> Result<(UserRecord, bool), IdentityError> {
+        self.create_user_tx(tenant, user)
+            .await
+            .map_err(missing_tenant)
+    }
+
+    async fn get_user(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+    ) -> Result<Option<UserRecord>, IdentityError> {
+        self.get_user_row(tenant, id).await
+    }
+
+    async fn modify_user(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+        if_version: Option<i64>,
+        change: UserChange<'_>,
+    ) -> Result<UserRecord, IdentityError> {
+        self.modify_user_tx(tenant, id, if_version, change).await
+    }
+
+    async fn delete_user(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+        if_version: Option<i64>,
+    ) -> Result<(), IdentityError> {
+        self.delete_user_tx(tenant, id, if_version).await
+    }
+
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<UserRecord>, IdentityError> {
+        self.list_users_query(tenant, query).await
+    }
+}

@@ -1,0 +1,395 @@
+//! User statements of the SQL store. Every write runs in one transaction that
+//! also appends its change record to the outbox (`changes`).
+
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, Row};
+
+use super::filter_sql::{Bind, SqlBuf, compile, sort_expression};
+use super::sql::{SqlStore, unique_violation};
+use super::{ListQuery, Page, UserChange, UserRecord};
+use crate::domain::{Micros, ResourceId, TenantId, UserColumns, fold_case, now_micros};
+use crate::error::IdentityError;
+
+const USER_COLUMNS: &str = "u.id, u.tenant_id, u.user_name, u.external_id, u.active, u.version, u.created, u.last_modified, u.resource";
+
+fn user_from_row(row: &AnyRow) -> Result<UserRecord, sqlx::Error> {
+    Ok(UserRecord {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        user_name: row.try_get("user_name")?,
+        external_id: row.try_get("external_id")?,
+        active: flag(row, "active")?,
+        version: row.try_get("version")?,
+        created: row.try_get("created")?,
+        last_modified: row.try_get("last_modified")?,
+        resource: row.try_get("resource")?,
+    })
+}
+
+/// A boolean column: Postgres BOOLEAN, SQLite INTEGER 0/1 through `Any`.
+fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    match row.try_get::<bool, _>(column) {
+        Ok(b) => Ok(b),
+        Err(_) => Ok(row.try_get::<i64, _>(column)? != 0),
+    }
+}
+
+fn bind_all<'q>(
+    mut query: Query<'q, Any, AnyArguments>,
+    binds: &[Bind],
+) -> Query<'q, Any, AnyArguments> {
+    for b in binds {
+        query = match b {
+            Bind::Text(s) => query.bind(s.clone()),
+            Bind::Int(i) => query.bind(*i),
+            Bind::Bool(v) => query.bind(*v),
+        };
+    }
+    query
+}
+
+/// The kinds of change records users produce.
+#[derive(Clone, Copy)]
+enum ChangeKind {
+    Created,
+    Updated,
+    Restored,
+    Deleted,
+}
+
+impl ChangeKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "user.created",
+            Self::Updated => "user.updated",
+            Self::Restored => "user.restored",
+            Self::Deleted => "user.deleted",
+        }
+    }
+}
+
+async fn record_change(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    kind: ChangeKind,
+    user: &UserRecord,
+) -> Result<(), sqlx::Error> {
+    let payload = serde_json::json!({ "active": user.active }).to_string();
+    sqlx::query(
+        "INSERT INTO changes (tenant_id, kind, resource_id, version, at, payload) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tenant.as_str())
+    .bind(kind.as_str())
+    .bind(&user.id)
+    .bind(user.version)
+    .bind(user.last_modified)
+    .bind(payload)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn replace_emails(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    user_id: &str,
+    cols: &UserColumns,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM user_emails WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant.as_str())
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    for email in &cols.emails {
+        sqlx::query(
+            "INSERT INTO user_emails (tenant_id, user_id, value, value_ci, type, is_primary) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(tenant.as_str())
+        .bind(user_id)
+        .bind(&email.value)
+        .bind(fold_case(&email.value))
+        .bind(email.kind.as_deref().map(fold_case))
+        .bind(email.primary)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+fn record(
+    tenant: &TenantId,
+    id: &str,
+    cols: &UserColumns,
+    version: i64,
+    created: Micros,
+    now: Micros,
+) -> UserRecord {
+    UserRecord {
+        id: id.to_owned(),
+        tenant_id: tenant.as_str().to_owned(),
+        user_name: cols.user_name.clone(),
+        external_id: cols.external_id.clone(),
+        active: cols.active,
+        version,
+        created,
+        last_modified: now,
+        resource: cols.resource.clone(),
+    }
+}
+
+/// Writes `cols` over an existing row (live or tombstone), reviving it.
+async fn overwrite(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    user: &UserRecord,
+    cols: &UserColumns,
+) -> Result<(), IdentityError> {
+    sqlx::query(
+        "UPDATE users SET user_name = $3, user_name_ci = $4, external_id = $5, display_name = $6, \
+         display_name_ci = $7, active = $8, version = $9, last_modified = $10, deleted = NULL, \
+         resource = $11 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(&user.id)
+    .bind(&cols.user_name)
+    .bind(fold_case(&cols.user_name))
+    .bind(&cols.external_id)
+    .bind(&cols.display_name)
+    .bind(cols.display_name.as_deref().map(fold_case))
+    .bind(cols.active)
+    .bind(user.version)
+    .bind(user.last_modified)
+    .bind(&cols.resource)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| unique_violation(e, IdentityError::UserNameTaken))?;
+    replace_emails(conn, tenant, &user.id, cols).await?;
+    Ok(())
+}
+
+impl SqlStore {
+    pub(super) async fn get_user_row(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+    ) -> Result<Option<UserRecord>, IdentityError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted IS NULL"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    pub(super) async fn create_user_tx(
+        &self,
+        tenant: &TenantId,
+        cols: &UserColumns,
+    ) -> Result<(UserRecord, bool), IdentityError> {
+        let mut tx = self.write.begin().await?;
+        let now = now_micros();
+        // Restore rather than duplicate: an IdP that deleted or deactivated a
+        // user and provisions it again sends the same externalId.
+        let restorable = match &cols.external_id {
+            Some(external_id) => {
+                let sql = format!(
+                    "SELECT {USER_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.external_id = $2 \
+                     AND (u.deleted IS NOT NULL OR u.active = $3) \
+                     ORDER BY u.last_modified DESC LIMIT 1{}",
+                    self.dialect.for_update()
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(tenant.as_str())
+                    .bind(external_id)
+                    .bind(false)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => None,
+        };
+        let (user, restored) = match restorable {
+            Some(row) => {
+                let old = user_from_row(&row)?;
+                let user = record(tenant, &old.id, cols, old.version + 1, old.created, now);
+                overwrite(&mut tx, tenant, &user, cols).await?;
+                record_change(&mut tx, tenant, ChangeKind::Restored, &user).await?;
+                (user, true)
+            }
+            None => {
+                let user = record(tenant, ResourceId::new().as_str(), cols, 1, now, now);
+                sqlx::query(
+                    "INSERT INTO users (tenant_id, id, user_name, user_name_ci, external_id, \
+                     display_name, display_name_ci, active, version, created, last_modified, resource) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(tenant.as_str())
+                .bind(&user.id)
+                .bind(&cols.user_name)
+                .bind(fold_case(&cols.user_name))
+                .bind(&cols.external_id)
+                .bind(&cols.display_name)
+                .bind(cols.display_name.as_deref().map(fold_case))
+                .bind(cols.active)
+                .bind(user.version)
+                .bind(user.created)
+                .bind(user.last_modified)
+                .bind(&cols.resource)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| unique_violation(e, IdentityError::UserNameTaken))?;
+                replace_emails(&mut tx, tenant, &user.id, cols).await?;
+                record_change(&mut tx, tenant, ChangeKind::Created, &user).await?;
+                (user, false)
+            }
+        };
+        tx.commit().await?;
+        Ok((user, restored))
+    }
+
+    async fn lock_live_user(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &TenantId,
+        id: &ResourceId,
+        if_version: Option<i64>,
+    ) -> Result<UserRecord, IdentityError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.id = $2 \
+             AND u.deleted IS NULL{}",
+            self.dialect.for_update()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(conn)
+            .await?
+            .ok_or(IdentityError::NotFound("user"))?;
+        let current = user_from_row(&row)?;
+        match if_version {
+            Some(v) if v != current.version => Err(IdentityError::VersionMismatch {
+                current: current.version,
+            }),
+            _ => Ok(current),
+        }
+    }
+
+    pub(super) async fn modify_user_tx(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+        if_version: Option<i64>,
+        change: UserChange<'_>,
+    ) -> Result<UserRecord, IdentityError> {
+        let mut tx = self.write.begin().await?;
+        let current = self.lock_live_user(&mut tx, tenant, id, if_version).await?;
+        let cols = change(&current)?;
+        if cols.resource == current.resource {
+            return Ok(current);
+        }
+        let user = record(
+            tenant,
+            &current.id,
+            &cols,
+            current.version + 1,
+            current.created,
+            now_micros(),
+        );
+        overwrite(&mut tx, tenant, &user, &cols).await?;
+        record_change(&mut tx, tenant, ChangeKind::Updated, &user).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub(super) async fn delete_user_tx(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+        if_version: Option<i64>,
+    ) -> Result<(), IdentityError> {
+        let mut tx = self.write.begin().await?;
+        let current = self.lock_live_user(&mut tx, tenant, id, if_version).await?;
+        let now = now_micros();
+        let tombstone = UserRecord {
+            active: false,
+            version: current.version + 1,
+            last_modified: now,
+            ..current
+        };
+        sqlx::query(
+            "UPDATE users SET deleted = $3, active = $4, version = $5, last_modified = $3 \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(now)
+        .bind(false)
+        .bind(tombstone.version)
+        .execute(&mut *tx)
+        .await?;
+        record_change(&mut tx, tenant, ChangeKind::Deleted, &tombstone).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn list_users_query(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<UserRecord>, IdentityError> {
+        let mut buf = SqlBuf::new(self.dialect);
+        let t = buf.bind(Bind::Text(tenant.as_str().to_owned()));
+        buf.push(&format!(
+            " FROM users u WHERE u.tenant_id = {t} AND u.deleted IS NULL"
+        ));
+        if let Some(filter) = &query.filter {
+            buf.push(" AND ");
+            compile(filter, &mut buf)?;
+        }
+        let condition = buf.clone();
+        if query.limit == 0 {
+            return Ok(Page {
+                total: self.count(condition).await?,
+                items: Vec::new(),
+            });
+        }
+        let order = match &query.sort {
+            Some(key) => {
+                let expr = sort_expression(&key.path, &mut buf)?;
+                let dir = if key.descending { "DESC" } else { "ASC" };
+                format!("{expr} {dir}, u.created {dir}, u.id {dir}")
+            }
+            None => "u.created ASC, u.id ASC".to_owned(),
+        };
+        let limit = buf.bind(Bind::Int(i64::try_from(query.limit).unwrap_or(i64::MAX)));
+        let offset = buf.bind(Bind::Int(i64::try_from(query.offset).unwrap_or(i64::MAX)));
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, count(*) OVER () AS total{} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            buf.sql
+        );
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &buf.binds)
+            .fetch_all(&self.read)
+            .await?;
+        let total = match rows.first() {
+            Some(row) => u64::try_from(row.try_get::<i64, _>("total")?).unwrap_or(0),
+            // Past the last page the window count is not there: ask for it.
+            None if query.offset > 0 => self.count(condition).await?,
+            None => 0,
+        };
+        let items = rows.iter().map(user_from_row).collect::<Result<_, _>>()?;
+        Ok(Page { total, items })
+    }
+
+    async fn count(&self, condition: SqlBuf) -> Result<u64, IdentityError> {
+        let sql = format!("SELECT count(*) AS total{}", condition.sql);
+        let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &condition.binds)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(u64::try_from(row.try_get::<i64, _>("total")?).unwrap_or(0))
+    }
+}

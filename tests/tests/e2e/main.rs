@@ -1,0 +1,10 @@
+//! End-to-end tests: one binary, every scenario on Postgres and on SQLite.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod entra;
+mod filters;
+mod okta;
+mod tenancy;
+mod users;
