@@ -11,6 +11,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
     tonic_prost_build::configure()
         .file_descriptor_set_path(out.join("descriptor.bin"))
-        .compile_with_config(config, &["proto/identity/v1/identity.proto"], &["proto"])?;
+        .compile_with_config(
+            config,
+            &[
+                "proto/identity/v1/identity.proto",
+                "proto/policy/v1/policy.proto",
+            ],
+            &["proto"],
+        )?;
     Ok(())
 }

@@ -9,5 +9,13 @@ pub mod identity {
     }
 }
 
+/// `policy.v1`: roles, assignments, locks, effective roles.
+pub mod policy {
+    pub mod v1 {
+        #![allow(clippy::all, clippy::pedantic, missing_docs)]
+        tonic::include_proto!("policy.v1");
+    }
+}
+
 /// Encoded file descriptors of every package, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("descriptor");

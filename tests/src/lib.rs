@@ -29,6 +29,8 @@ pub enum Backend {
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`
     pub base_url: String,
+    /// `http://127.0.0.1:<port>` of the identity gRPC server.
+    pub identity_url: String,
     pub identity: IdentityServiceClient<Channel>,
     pub http: reqwest::Client,
     pub backend: Backend,
@@ -148,7 +150,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     tokio::spawn(gateway_app.run_until_stopped(std::future::pending()));
 
     // The listeners are bound already: connecting cannot race the servers.
-    let channel = tonic::transport::Endpoint::from_shared(identity_url)
+    let channel = tonic::transport::Endpoint::from_shared(identity_url.clone())
         .unwrap()
         .connect_timeout(Duration::from_secs(5))
         .connect()
@@ -156,6 +158,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         .unwrap();
     TestApp {
         base_url: format!("http://{addr}"),
+        identity_url,
         identity: IdentityServiceClient::new(channel),
         http: reqwest::Client::new(),
         backend,

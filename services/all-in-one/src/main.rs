@@ -55,7 +55,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = ensure_demo(&store, cli.dev_token.clone()).await?;
 
     let identity_listener = TcpListener::bind(cli.identity_listen).await?;
-    let identity = identity::Application::with_store(store, identity_listener, false)?;
+    // A chosen dev token is not in the minted format: identity must accept it.
+    let chosen = cli.dev_token.is_some();
+    let identity = identity::Application::with_store(store, identity_listener, chosen)?;
     let identity_addr = identity.local_addr();
 
     let scim_listener = TcpListener::bind(cli.scim_listen).await?;

@@ -49,6 +49,17 @@ impl From<ScimError> for ApiError {
     }
 }
 
+/// The resource a successful upstream answer must carry.
+pub fn required<T>(resource: Option<T>) -> Result<T, ApiError> {
+    resource.ok_or_else(|| {
+        tracing::error!(
+            kind = std::any::type_name::<T>(),
+            "upstream answered without its resource"
+        );
+        ApiError::internal()
+    })
+}
+
 /// The SCIM error document.
 pub fn error_body(error: &ScimError) -> serde_json::Value {
     let mut body = serde_json::json!({

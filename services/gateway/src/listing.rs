@@ -40,6 +40,26 @@ fn text(v: &Value) -> Option<String> {
 }
 
 impl ListParams {
+    /// Filter, sortBy and sortOrder as `identity.v1` takes them.
+    pub fn wire(&self) -> (String, String, i32) {
+        let order = if self.descending {
+            proto::identity::v1::SortOrder::Descending
+        } else {
+            proto::identity::v1::SortOrder::Ascending
+        };
+        (
+            self.filter
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            self.sort_by
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            order as i32,
+        )
+    }
+
     /// Parameter names are matched case-insensitively.
     pub fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
         let get = |name: &str| {

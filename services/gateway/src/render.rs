@@ -73,6 +73,21 @@ pub fn user(user: &pb::User, base: &str, projection: &Projection) -> Result<Valu
     );
     out.insert("id".into(), user.id.clone().into());
     out.extend(doc.into_iter().filter(|(k, _)| k != "schemas"));
+    if !user.groups.is_empty() {
+        let groups: Vec<Value> = user
+            .groups
+            .iter()
+            .map(|g| {
+                serde_json::json!({
+                    "value": g.id,
+                    "$ref": format!("{base}/Groups/{}", g.id),
+                    "display": g.display_name,
+                    "type": "direct",
+                })
+            })
+            .collect();
+        out.insert("groups".into(), groups.into());
+    }
     out.insert(
         "meta".into(),
         serde_json::json!({
@@ -89,6 +104,73 @@ pub fn user(user: &pb::User, base: &str, projection: &Projection) -> Result<Valu
     }
     Ok(scim::projection::project(
         &scim::USER,
+        &full,
+        &projection.attributes,
+        &projection.excluded,
+    ))
+}
+
+impl Projection {
+    /// Whether a group's members are to be returned (and so loaded).
+    pub fn wants(&self, attribute: &str) -> bool {
+        let named = |list: &[AttrPath]| list.iter().any(|p| p.name.eq_ignore_ascii_case(attribute));
+        if self.attributes.is_empty() {
+            !named(&self.excluded)
+        } else {
+            named(&self.attributes)
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.excluded.is_empty()
+    }
+}
+
+pub fn group(group: &pb::Group, base: &str, projection: &Projection) -> Result<Value, ApiError> {
+    let doc: Map<String, Value> = serde_json::from_str(&group.resource_json).map_err(|e| {
+        tracing::error!(error = %e, group_id = %group.id, "stored group is not a JSON object");
+        ApiError::internal()
+    })?;
+    let mut out = Map::with_capacity(doc.len() + 3);
+    out.insert(
+        "schemas".into(),
+        doc.get("schemas")
+            .cloned()
+            .unwrap_or_else(|| Value::from(vec![scim::schema::GROUP_SCHEMA])),
+    );
+    out.insert("id".into(), group.id.clone().into());
+    out.extend(doc.into_iter().filter(|(k, _)| k != "schemas"));
+    if group.members_included {
+        let members: Vec<Value> = group
+            .members
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "value": m.user_id,
+                    "$ref": format!("{base}/Users/{}", m.user_id),
+                    "display": m.user_name,
+                    "type": "User",
+                })
+            })
+            .collect();
+        out.insert("members".into(), members.into());
+    }
+    out.insert(
+        "meta".into(),
+        serde_json::json!({
+            "resourceType": "Group",
+            "created": rfc3339(group.created.as_ref()),
+            "lastModified": rfc3339(group.last_modified.as_ref()),
+            "location": format!("{base}/Groups/{}", group.id),
+            "version": etag(group.version),
+        }),
+    );
+    let full = Value::Object(out);
+    if projection.is_empty() {
+        return Ok(full);
+    }
+    Ok(scim::projection::project(
+        &scim::GROUP,
         &full,
         &projection.attributes,
         &projection.excluded,

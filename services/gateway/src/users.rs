@@ -4,50 +4,17 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::http::header;
 use proto::identity::v1 as pb;
 use serde_json::Value;
 use tracing::instrument;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, required};
 use crate::listing::ListParams;
+use crate::preconditions::{if_match, if_none_match};
 use crate::render::{self, Projection, ProjectionParams};
 use crate::response::{ScimJson, ScimResponse};
-
-/// The version named by `If-Match`, if any. `*` and absence impose nothing;
-/// a header naming no version of ours can never match (412).
-pub fn if_match(headers: &HeaderMap) -> Option<i64> {
-    let value = headers
-        .get(header::IF_MATCH)?
-        .to_str()
-        .unwrap_or("\"?\"")
-        .trim();
-    if value == "*" {
-        return None;
-    }
-    let first = value.split(',').next().unwrap_or_default().trim();
-    let tag = first.strip_prefix("W/").unwrap_or(first).trim_matches('"');
-    Some(tag.parse().unwrap_or(-1))
-}
-
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-}
-
-fn user_of<T>(user: Option<pb::User>) -> Result<pb::User, ApiError> {
-    user.ok_or_else(|| {
-        tracing::error!(
-            kind = std::any::type_name::<T>(),
-            "identity answered without a user"
-        );
-        ApiError::internal()
-    })
-}
 
 fn respond(
     state: &AppState,
@@ -83,20 +50,17 @@ async fn list_with(
     caller: &Caller,
     params: ListParams,
 ) -> Result<ScimResponse, ApiError> {
+    let (filter, sort_by, sort_order) = params.wire();
     let response = state
         .identity
         .clone()
         .list_users(pb::ListUsersRequest {
             tenant_id: caller.tenant_id.clone(),
-            filter: params.filter.map(|f| f.to_string()).unwrap_or_default(),
+            filter,
             start_index: params.start_index,
             count: params.count,
-            sort_by: params.sort_by.map(|p| p.to_string()).unwrap_or_default(),
-            sort_order: if params.descending {
-                pb::SortOrder::Descending as i32
-            } else {
-                pb::SortOrder::Ascending as i32
-            },
+            sort_by,
+            sort_order,
         })
         .await?
         .into_inner();
@@ -130,7 +94,7 @@ pub async fn create(
         })
         .await?
         .into_inner();
-    let user = user_of::<pb::CreateUserResponse>(response.user)?;
+    let user = required(response.user)?;
     let base = state.tenant_base(&caller.tenant_id);
     let location = format!("{base}/Users/{}", user.id);
     let body = render::user(&user, &base, &projection)?;
@@ -155,7 +119,7 @@ pub async fn get(
         })
         .await?
         .into_inner();
-    let user = user_of::<pb::GetUserResponse>(response.user)?;
+    let user = required(response.user)?;
     let etag = render::etag(user.version);
     if if_none_match(&headers, &etag) {
         return Ok(ScimResponse::not_modified(&etag));
@@ -184,11 +148,7 @@ pub async fn replace(
         })
         .await?
         .into_inner();
-    respond(
-        &state,
-        &user_of::<pb::ReplaceUserResponse>(response.user)?,
-        &projection,
-    )
+    respond(&state, &required(response.user)?, &projection)
 }
 
 /// PATCH ops parsed and checked here (400 before any write), sent typed.
@@ -232,11 +192,7 @@ pub async fn patch(
         })
         .await?
         .into_inner();
-    respond(
-        &state,
-        &user_of::<pb::PatchUserResponse>(response.user)?,
-        &projection,
-    )
+    respond(&state, &required(response.user)?, &projection)
 }
 
 #[instrument(skip_all, fields(tenant = %caller.tenant_id, user_id = %id))]
@@ -256,25 +212,4 @@ pub async fn delete(
         })
         .await?;
     Ok(ScimResponse::no_content())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    fn with_if_match(v: &'static str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::IF_MATCH, HeaderValue::from_static(v));
-        h
-    }
-
-    #[test]
-    fn if_match_forms() {
-        assert_eq!(if_match(&HeaderMap::new()), None);
-        assert_eq!(if_match(&with_if_match("*")), None);
-        assert_eq!(if_match(&with_if_match("W/\"3\"")), Some(3));
-        assert_eq!(if_match(&with_if_match("\"7\"")), Some(7));
-        assert_eq!(if_match(&with_if_match("\"abc\"")), Some(-1));
-    }
 }

@@ -5,7 +5,9 @@ use prost_types::Timestamp;
 use proto::identity::v1 as pb;
 
 use crate::domain::Micros;
-use crate::store::{TenantRecord, TokenRecord, UserRecord};
+use crate::store::{
+    ChangeRecord, GroupRecord, MemberRecord, TenantRecord, TokenRecord, UserRecord,
+};
 
 pub fn timestamp(micros: Micros) -> Timestamp {
     Timestamp {
@@ -50,7 +52,8 @@ pub fn token(record: TokenRecord) -> pb::TokenInfo {
     }
 }
 
-pub fn user(record: UserRecord) -> pb::User {
+/// `groups` are the user's `(group id, displayName)` pairs.
+pub fn user(record: UserRecord, groups: Vec<(String, String)>) -> pb::User {
     let UserRecord {
         id,
         tenant_id,
@@ -72,6 +75,105 @@ pub fn user(record: UserRecord) -> pb::User {
         created: Some(timestamp(created)),
         last_modified: Some(timestamp(last_modified)),
         resource_json: resource,
+        groups: groups
+            .into_iter()
+            .map(|(id, display_name)| pb::GroupRef { id, display_name })
+            .collect(),
+    }
+}
+
+pub fn group(record: GroupRecord) -> pb::Group {
+    let GroupRecord {
+        id,
+        tenant_id,
+        display_name,
+        external_id,
+        version,
+        created,
+        last_modified,
+        resource,
+        members,
+    } = record;
+    let members_included = members.is_some();
+    pb::Group {
+        id,
+        tenant_id,
+        display_name,
+        external_id,
+        version,
+        created: Some(timestamp(created)),
+        last_modified: Some(timestamp(last_modified)),
+        resource_json: resource,
+        members: members
+            .unwrap_or_default()
+            .into_iter()
+            .map(|MemberRecord { user_id, user_name }| pb::MemberRef { user_id, user_name })
+            .collect(),
+        members_included,
+    }
+}
+
+/// A stored change record as a stream message. Unknown kinds (from a newer
+/// writer) travel without a kind rather than failing the stream.
+pub fn change(record: ChangeRecord) -> pb::Change {
+    use pb::change::Kind;
+    let ChangeRecord {
+        seq,
+        tenant_id,
+        kind,
+        resource_id,
+        version,
+        at,
+        payload,
+    } = record;
+    let payload: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
+    let user_ids = || -> Vec<String> {
+        payload["userIds"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let kind = match kind.as_str() {
+        "user.created" | "user.updated" | "user.restored" => {
+            Some(Kind::UserChanged(pb::UserChanged {
+                user_id: resource_id,
+                active: payload["active"].as_bool().unwrap_or(true),
+                version,
+            }))
+        }
+        "user.deleted" => Some(Kind::UserDeleted(pb::UserDeleted {
+            user_id: resource_id,
+        })),
+        "group.created" | "group.updated" => Some(Kind::GroupChanged(pb::GroupChanged {
+            group_id: resource_id,
+            display_name: payload["displayName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        })),
+        "group.deleted" => Some(Kind::GroupDeleted(pb::GroupDeleted {
+            group_id: resource_id,
+            user_ids: user_ids(),
+        })),
+        "members.added" => Some(Kind::MembersAdded(pb::MembersAdded {
+            group_id: resource_id,
+            user_ids: user_ids(),
+        })),
+        "members.removed" => Some(Kind::MembersRemoved(pb::MembersRemoved {
+            group_id: resource_id,
+            user_ids: user_ids(),
+        })),
+        _ => None,
+    };
+    pb::Change {
+        seq,
+        tenant_id,
+        at: Some(timestamp(at)),
+        kind,
     }
 }
 

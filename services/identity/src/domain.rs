@@ -141,6 +141,81 @@ impl UserColumns {
     }
 }
 
+/// The columns of a group kept outside its JSON document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupColumns {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// The canonical SCIM document without `members` (they are rows).
+    pub resource: String,
+}
+
+impl GroupColumns {
+    /// Splits a canonical group document into its columns and its member ids.
+    pub fn from_canonical(doc: &Value) -> Result<(Self, Vec<ResourceId>), IdentityError> {
+        let mut doc = doc.clone();
+        let members = match doc.as_object_mut().and_then(|o| o.remove("members")) {
+            Some(list) => member_ids(&list)?,
+            None => Vec::new(),
+        };
+        let display_name = doc
+            .get("displayName")
+            .and_then(Value::as_str)
+            .ok_or_else(|| scim::ScimError::invalid_value("displayName is required"))?
+            .to_owned();
+        let external_id = doc
+            .get("externalId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Ok((
+            Self {
+                display_name,
+                external_id,
+                resource: doc.to_string(),
+            },
+            members,
+        ))
+    }
+}
+
+/// The user ids of a `members` value: an array of `{"value": id}` (or one
+/// such object). Anything that cannot name a user is `invalidValue`.
+pub fn member_ids(list: &Value) -> Result<Vec<ResourceId>, IdentityError> {
+    let items: Vec<&Value> = match list {
+        Value::Array(items) => items.iter().collect(),
+        Value::Object(_) => vec![list],
+        Value::Null => Vec::new(),
+        _ => {
+            return Err(
+                scim::ScimError::invalid_value("members must be a list of {\"value\": id}").into(),
+            );
+        }
+    };
+    let mut ids = Vec::with_capacity(items.len());
+    for item in items {
+        let value = item
+            .get("value")
+            .and_then(Value::as_str)
+            .ok_or_else(|| scim::ScimError::invalid_value("every member needs a value"))?;
+        let id = ResourceId::parse(value).ok_or_else(|| {
+            scim::ScimError::invalid_value(format!("member '{value}' is not a user of this tenant"))
+        })?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// A change to a group's membership rows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberOp {
+    Add(Vec<ResourceId>),
+    Remove(Vec<ResourceId>),
+    RemoveAll,
+    ReplaceAll(Vec<ResourceId>),
+}
+
 /// Lowercases for the case-insensitive columns (`caseExact: false`).
 pub fn fold_case(s: &str) -> String {
     s.to_lowercase()

@@ -8,11 +8,41 @@ use serde_json::Value;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-use crate::convert;
-use crate::domain::{ResourceId, TenantId, UserColumns};
+use crate::domain::{MemberOp, ResourceId, TenantId, UserColumns};
 use crate::error::IdentityError;
 use crate::store::{ListQuery, NewToken, SortKey, Store};
 use crate::token;
+use crate::{convert, groups, watch};
+
+fn group_id(id: &str) -> Result<ResourceId, Status> {
+    ResourceId::parse(id).ok_or_else(|| IdentityError::NotFound("group").into())
+}
+
+fn list_query(
+    filter: &str,
+    start_index: u32,
+    count: u32,
+    sort_by: &str,
+    sort_order: i32,
+) -> Result<ListQuery, IdentityError> {
+    let filter = match filter.trim() {
+        "" => None,
+        f => Some(scim::filter::parse_filter(f)?),
+    };
+    let sort = match sort_by.trim() {
+        "" => None,
+        s => Some(SortKey {
+            path: scim::filter::parse_attr_path(s)?,
+            descending: sort_order == pb::SortOrder::Descending as i32,
+        }),
+    };
+    Ok(ListQuery {
+        filter,
+        offset: u64::from(start_index.max(1) - 1),
+        limit: u64::from(count.min(MAX_PAGE_SIZE)),
+        sort,
+    })
+}
 
 /// The largest page a list returns (advertised as `filter.maxResults`).
 pub const MAX_PAGE_SIZE: u32 = 1000;
@@ -25,6 +55,31 @@ pub struct IdentityApi {
 }
 
 impl IdentityApi {
+    /// Users as messages, with their groups (one query for all of them).
+    async fn users_with_groups(
+        &self,
+        tenant: &TenantId,
+        records: Vec<crate::store::UserRecord>,
+    ) -> Result<Vec<pb::User>, IdentityError> {
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        let mut groups = self.store.groups_of_users(tenant, &ids).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let g = groups.remove(&r.id).unwrap_or_default();
+                convert::user(r, g)
+            })
+            .collect())
+    }
+
+    async fn user_with_groups(
+        &self,
+        tenant: &TenantId,
+        record: crate::store::UserRecord,
+    ) -> Result<Option<pb::User>, IdentityError> {
+        Ok(self.users_with_groups(tenant, vec![record]).await?.pop())
+    }
+
     /// `allow_chosen_secrets` lets `IssueToken` take a caller-chosen secret
     /// (the local one-process mode's fixed demo token); off in production.
     pub fn new(store: Arc<dyn Store>, allow_chosen_secrets: bool) -> Self {
@@ -256,7 +311,7 @@ impl IdentityService for IdentityApi {
         let (record, restored) = self.store.create_user(&tenant, &cols).await?;
         tracing::info!(user_id = %record.id, restored, "user created");
         Ok(Response::new(pb::CreateUserResponse {
-            user: Some(convert::user(record)),
+            user: Some(convert::user(record, Vec::new())),
             restored,
         }))
     }
@@ -270,13 +325,14 @@ impl IdentityService for IdentityApi {
             tenant_id,
             user_id: id,
         } = request.into_inner();
+        let tenant = tenant(&tenant_id)?;
         let record = self
             .store
-            .get_user(&tenant(&tenant_id)?, &user_id(&id)?)
+            .get_user(&tenant, &user_id(&id)?)
             .await?
             .ok_or(IdentityError::NotFound("user"))?;
         Ok(Response::new(pb::GetUserResponse {
-            user: Some(convert::user(record)),
+            user: self.user_with_groups(&tenant, record).await?,
         }))
     }
 
@@ -303,9 +359,7 @@ impl IdentityService for IdentityApi {
         let change = move |current: &crate::store::UserRecord| {
             let mut doc = doc.clone();
             if let Some(object) = doc.as_object_mut() {
-                if !object.contains_key("active") {
-                    object.insert("active".into(), current.active.into());
-                }
+                object.entry("active").or_insert(current.active.into());
             }
             UserColumns::from_canonical(&doc)
         };
@@ -314,7 +368,7 @@ impl IdentityService for IdentityApi {
             .modify_user(&tenant, &id, if_version, &change)
             .await?;
         Ok(Response::new(pb::ReplaceUserResponse {
-            user: Some(convert::user(record)),
+            user: self.user_with_groups(&tenant, record).await?,
         }))
     }
 
@@ -341,7 +395,7 @@ impl IdentityService for IdentityApi {
             .modify_user(&tenant, &id, if_version, &change)
             .await?;
         Ok(Response::new(pb::PatchUserResponse {
-            user: Some(convert::user(record)),
+            user: self.user_with_groups(&tenant, record).await?,
         }))
     }
 
@@ -376,27 +430,206 @@ impl IdentityService for IdentityApi {
             sort_order,
         } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
-        let filter = match filter.trim() {
-            "" => None,
-            f => Some(scim::filter::parse_filter(f).map_err(IdentityError::from)?),
-        };
-        let sort = match sort_by.trim() {
-            "" => None,
-            s => Some(SortKey {
-                path: scim::filter::parse_attr_path(s).map_err(IdentityError::from)?,
-                descending: sort_order == pb::SortOrder::Descending as i32,
-            }),
-        };
-        let query = ListQuery {
-            filter,
-            offset: u64::from(start_index.max(1) - 1),
-            limit: u64::from(count.min(MAX_PAGE_SIZE)),
-            sort,
-        };
+        let query = list_query(&filter, start_index, count, &sort_by, sort_order)?;
         let page = self.store.list_users(&tenant, &query).await?;
         Ok(Response::new(pb::ListUsersResponse {
             total_results: page.total,
-            users: page.items.into_iter().map(convert::user).collect(),
+            users: self.users_with_groups(&tenant, page.items).await?,
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    async fn create_group(
+        &self,
+        request: Request<pb::CreateGroupRequest>,
+    ) -> Result<Response<pb::CreateGroupResponse>, Status> {
+        let pb::CreateGroupRequest {
+            tenant_id,
+            resource_json,
+        } = request.into_inner();
+        let tenant = tenant(&tenant_id)?;
+        let (cols, members) = groups::group_document(&resource_json, scim::WriteMode::Create)?;
+        let record = self.store.create_group(&tenant, &cols, &members).await?;
+        tracing::info!(group_id = %record.id, members = members.len(), "group created");
+        let group = groups::respond(self.store.as_ref(), &tenant, record, true).await?;
+        Ok(Response::new(pb::CreateGroupResponse {
+            group: Some(group),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, group_id = %request.get_ref().group_id))]
+    async fn get_group(
+        &self,
+        request: Request<pb::GetGroupRequest>,
+    ) -> Result<Response<pb::GetGroupResponse>, Status> {
+        let pb::GetGroupRequest {
+            tenant_id,
+            group_id: id,
+            include_members,
+        } = request.into_inner();
+        let record = self
+            .store
+            .get_group(&tenant(&tenant_id)?, &group_id(&id)?, include_members)
+            .await?
+            .ok_or(IdentityError::NotFound("group"))?;
+        Ok(Response::new(pb::GetGroupResponse {
+            group: Some(convert::group(record)),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, group_id = %request.get_ref().group_id))]
+    async fn replace_group(
+        &self,
+        request: Request<pb::ReplaceGroupRequest>,
+    ) -> Result<Response<pb::ReplaceGroupResponse>, Status> {
+        let pb::ReplaceGroupRequest {
+            tenant_id,
+            group_id: id,
+            resource_json,
+            if_version,
+            include_members,
+        } = request.into_inner();
+        let (tenant, id) = (tenant(&tenant_id)?, group_id(&id)?);
+        let (cols, members) = groups::group_document(&resource_json, scim::WriteMode::Replace)?;
+        let change = move |_: &crate::store::GroupRecord| {
+            Ok((cols.clone(), vec![MemberOp::ReplaceAll(members.clone())]))
+        };
+        let record = self
+            .store
+            .modify_group(&tenant, &id, if_version, &change)
+            .await?;
+        let group = groups::respond(self.store.as_ref(), &tenant, record, include_members).await?;
+        Ok(Response::new(pb::ReplaceGroupResponse {
+            group: Some(group),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, group_id = %request.get_ref().group_id))]
+    async fn patch_group(
+        &self,
+        request: Request<pb::PatchGroupRequest>,
+    ) -> Result<Response<pb::PatchGroupResponse>, Status> {
+        let pb::PatchGroupRequest {
+            tenant_id,
+            group_id: id,
+            operations,
+            if_version,
+            include_members,
+        } = request.into_inner();
+        let (tenant, id) = (tenant(&tenant_id)?, group_id(&id)?);
+        let (doc_ops, member_ops) = groups::split_patch(patch_operations(operations)?)?;
+        let change = move |current: &crate::store::GroupRecord| {
+            Ok((
+                groups::patch_document(current, &doc_ops)?,
+                member_ops.clone(),
+            ))
+        };
+        let record = self
+            .store
+            .modify_group(&tenant, &id, if_version, &change)
+            .await?;
+        let group = groups::respond(self.store.as_ref(), &tenant, record, include_members).await?;
+        Ok(Response::new(pb::PatchGroupResponse { group: Some(group) }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, group_id = %request.get_ref().group_id))]
+    async fn delete_group(
+        &self,
+        request: Request<pb::DeleteGroupRequest>,
+    ) -> Result<Response<pb::DeleteGroupResponse>, Status> {
+        let pb::DeleteGroupRequest {
+            tenant_id,
+            group_id: id,
+            if_version,
+        } = request.into_inner();
+        self.store
+            .delete_group(&tenant(&tenant_id)?, &group_id(&id)?, if_version)
+            .await?;
+        tracing::info!("group deleted");
+        Ok(Response::new(pb::DeleteGroupResponse {}))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    async fn list_groups(
+        &self,
+        request: Request<pb::ListGroupsRequest>,
+    ) -> Result<Response<pb::ListGroupsResponse>, Status> {
+        let pb::ListGroupsRequest {
+            tenant_id,
+            filter,
+            start_index,
+            count,
+            sort_by,
+            sort_order,
+            include_members,
+        } = request.into_inner();
+        let tenant = tenant(&tenant_id)?;
+        let query = list_query(&filter, start_index, count, &sort_by, sort_order)?;
+        let page = self
+            .store
+            .list_groups(&tenant, &query, include_members)
+            .await?;
+        Ok(Response::new(pb::ListGroupsResponse {
+            total_results: page.total,
+            groups: page.items.into_iter().map(convert::group).collect(),
+        }))
+    }
+
+    type WatchStream = watch::WatchStream;
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, after_seq = request.get_ref().after_seq))]
+    async fn watch(
+        &self,
+        request: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let pb::WatchRequest {
+            after_seq,
+            tenant_id,
+        } = request.into_inner();
+        let tenant = match tenant_id.as_str() {
+            "" => None,
+            t => Some(tenant(t)?),
+        };
+        Ok(Response::new(watch::watch(
+            self.store.clone(),
+            after_seq,
+            tenant,
+        )))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    async fn snapshot(
+        &self,
+        request: Request<pb::SnapshotRequest>,
+    ) -> Result<Response<pb::SnapshotResponse>, Status> {
+        let pb::SnapshotRequest {
+            tenant_id,
+            after_user_id,
+            page_size,
+        } = request.into_inner();
+        let tenant = tenant(&tenant_id)?;
+        let limit = match page_size {
+            0 => 500,
+            n => n.min(MAX_PAGE_SIZE),
+        };
+        let (as_of_seq, users) = self.store.snapshot(&tenant, &after_user_id, limit).await?;
+        let next_after_user_id = if users.len() == limit as usize {
+            users.last().map(|u| u.user_id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::SnapshotResponse {
+            as_of_seq,
+            users: users
+                .into_iter()
+                .map(|u| pb::SnapshotUser {
+                    user_id: u.user_id,
+                    active: u.active,
+                    deleted: u.deleted,
+                    group_ids: u.group_ids,
+                })
+                .collect(),
+            next_after_user_id,
         }))
     }
 }

@@ -6,9 +6,11 @@ pub mod config;
 pub mod convert;
 pub mod domain;
 pub mod error;
+pub mod groups;
 pub mod grpc;
 pub mod store;
 pub mod token;
+pub mod watch;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -6,5 +6,6 @@ mod bad_input;
 mod entra;
 mod filters;
 mod okta;
+mod scimctl;
 mod tenancy;
 mod users;

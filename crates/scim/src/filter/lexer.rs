@@ -142,7 +142,7 @@ impl<'a> Lexer<'a> {
             CompValue::Bool(false)
         } else if bare.eq_ignore_ascii_case("null") {
             CompValue::Null
-        } else if let Ok(n) = serde_json::from_str::<serde_json::Number>(bare) {
+        } else if let Some(n) = parse_number(bare) {
             CompValue::Number(n)
         } else {
             CompValue::String(bare.to_owned())
@@ -178,6 +178,18 @@ impl<'a> Lexer<'a> {
             }
         }
         Err(SyntaxError::new(start, "unterminated string"))
+    }
+}
+
+/// A JSON number. serde_json validates the grammar; floats are re-read with the standard
+/// library, which rounds correctly (serde_json without `float_roundtrip` may be 1 ULP off, and
+/// the canonical printer must round-trip).
+fn parse_number(s: &str) -> Option<serde_json::Number> {
+    let n = serde_json::from_str::<serde_json::Number>(s).ok()?;
+    if n.is_f64() {
+        serde_json::Number::from_f64(s.parse::<f64>().ok()?)
+    } else {
+        Some(n)
     }
 }
 

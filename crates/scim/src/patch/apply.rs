@@ -9,7 +9,7 @@ use crate::error::{ScimError, clip};
 use crate::filter::parse_attr_path;
 use crate::json::{eq_ci, find_key, take_ci};
 use crate::path::PatchPath;
-use crate::resource::{WriteMode, normalize};
+use crate::resource::{WriteMode, client_writable, normalize, normalize_attr};
 use crate::schema::{AttributeDef, Mutability, ResourceTypeDef, SchemaDef};
 
 /// Apply operations in order to a canonical document produced by `normalize`; all or nothing: on error the input is untouched and the error returned; on success the result is re-normalised (WriteMode::Replace) so it is canonical. `resource_id` is the resource's id (a no-path value containing `"id"` equal to it is ignored, Okta sends that).
@@ -160,14 +160,21 @@ impl Engine<'_> {
                 (_, None) => Err(ScimError::invalid_syntax("'value' is required")),
             };
         }
-        let label = path.to_string();
+        // Error details name attributes only, never the filter (it carries values).
         let resolved = self.rt.resolve(&path.attr).ok_or_else(|| {
-            ScimError::invalid_path(format!("unknown attribute '{}'", clip(&label)))
+            ScimError::invalid_path(format!(
+                "unknown attribute '{}'",
+                clip(&path.attr.to_string())
+            ))
         })?;
         let attr = resolved.attr;
         let sub = match (&path.filter, &path.sub) {
             (Some(_), Some(name)) => Some(attr.sub_attribute(name).ok_or_else(|| {
-                ScimError::invalid_path(format!("unknown sub-attribute '{}'", clip(&label)))
+                ScimError::invalid_path(format!(
+                    "unknown sub-attribute '{}.{}'",
+                    attr.name,
+                    clip(name)
+                ))
             })?),
             (Some(_), None) => None,
             (None, _) => resolved.sub,
@@ -193,8 +200,15 @@ impl Engine<'_> {
             sub,
             filter: path.filter.as_ref(),
         };
-        if let Some(new) = ops::apply(kind, &target, current, value)? {
-            container.insert(attr.name.to_owned(), new);
+        let new = ops::apply(kind, &target, current, value)?;
+        // Each operation leaves its attribute canonical: a bad value is reported by the
+        // operation that sent it (even if a later one removes it), and later operations see
+        // normalised values. writeOnly values (`password`) are dropped unchecked, as on POST.
+        if !client_writable(attr) {
+            return Ok(());
+        }
+        if let Some(v) = new.map(|v| normalize_attr(attr, &v)).transpose()?.flatten() {
+            container.insert(attr.name.to_owned(), v);
         }
         Ok(())
     }

@@ -2,6 +2,8 @@
 //! attribute. Each function takes the current value (`None` = absent) and returns the new
 //! one; the caller stores it, and the final `normalize` re-checks types and canonicalises.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::PatchOpKind;
@@ -99,8 +101,9 @@ fn multi_whole(
         PatchOpKind::Add if clears(value) => Ok(current),
         PatchOpKind::Add => {
             let mut elems = items_of(current);
+            let mut seen: HashSet<String> = elems.iter().map(Value::to_string).collect();
             for item in items(value.clone()) {
-                if !elems.contains(&item) {
+                if seen.insert(item.to_string()) {
                     elems.push(item);
                 }
             }
@@ -149,21 +152,17 @@ fn filtered(
     value: &Value,
 ) -> Outcome {
     let mut elems = items_of(current);
+    let drop_matched = sub.is_none() && (kind == PatchOpKind::Remove || clears(value));
+    if drop_matched {
+        elems.retain(|e| !matches_element(filter, attr, e));
+        return Ok(Some(Value::Array(elems)));
+    }
     let matched: Vec<usize> = elems
         .iter()
         .enumerate()
         .filter(|(_, e)| matches_element(filter, attr, e))
         .map(|(i, _)| i)
         .collect();
-    let drop_matched = sub.is_none() && (kind == PatchOpKind::Remove || clears(value));
-    if drop_matched {
-        let mut index = 0;
-        elems.retain(|_| {
-            index += 1;
-            !matched.contains(&(index - 1))
-        });
-        return Ok(Some(Value::Array(elems)));
-    }
     if matched.is_empty() {
         if kind == PatchOpKind::Remove || clears(value) {
             return Ok(Some(Value::Array(elems)));

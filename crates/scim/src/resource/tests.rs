@@ -17,7 +17,12 @@ fn err(body: Value) -> crate::ScimError {
 #[test]
 fn body_must_be_an_object() {
     for body in [json!([]), json!("x"), json!(null), json!(1)] {
-        assert_eq!(normalize(&USER, &body, WriteMode::Replace).unwrap_err().scim_type, Some(ScimType::InvalidSyntax));
+        assert_eq!(
+            normalize(&USER, &body, WriteMode::Replace)
+                .unwrap_err()
+                .scim_type,
+            Some(ScimType::InvalidSyntax)
+        );
     }
 }
 
@@ -44,9 +49,14 @@ fn extensions_under_urn_and_urn_prefixed_keys() {
     }));
     assert_eq!(doc["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));
     assert_eq!(doc["displayName"], "U");
-    assert_eq!(doc[ENTERPRISE_USER_SCHEMA], json!({"employeeNumber": "42", "department": "Sales"}));
+    assert_eq!(
+        doc[ENTERPRISE_USER_SCHEMA],
+        json!({"employeeNumber": "42", "department": "Sales"})
+    );
     // Announced but empty extension: not in `schemas`.
-    let doc = ok(json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA], "userName": "u", ENTERPRISE_USER_SCHEMA: {}}));
+    let doc = ok(
+        json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA], "userName": "u", ENTERPRISE_USER_SCHEMA: {}}),
+    );
     assert_eq!(doc, json!({"schemas": [USER_SCHEMA], "userName": "u"}));
 }
 
@@ -57,13 +67,18 @@ fn read_only_and_write_only_attributes_are_dropped() {
         "userName": "u", "password": "1mz050nq",
         ENTERPRISE_USER_SCHEMA: {"manager": {"value": "m", "displayName": "Boss"}},
     }));
-    assert_eq!(doc, json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA], "userName": "u", ENTERPRISE_USER_SCHEMA: {"manager": {"value": "m"}}}));
+    assert_eq!(
+        doc,
+        json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA], "userName": "u", ENTERPRISE_USER_SCHEMA: {"manager": {"value": "m"}}})
+    );
     assert!(!doc.to_string().contains("1mz050nq"));
 }
 
 #[test]
 fn unassigned_values_are_dropped() {
-    let doc = ok(json!({"userName": "u", "title": null, "nickName": "", "roles": [], "emails": [null], "name": {"givenName": ""}, "addresses": null}));
+    let doc = ok(
+        json!({"userName": "u", "title": null, "nickName": "", "roles": [], "emails": [null], "name": {"givenName": ""}, "addresses": null}),
+    );
     assert_eq!(doc, json!({"schemas": [USER_SCHEMA], "userName": "u"}));
     // Unknown attributes with null (Microsoft's legacy sample) are dropped too.
     let doc = ok(json!({"userName": "u", "department": null, "manager": null}));
@@ -90,12 +105,27 @@ fn types_are_checked_without_echoing_values() {
         (json!({"userName": "u", "active": "yes"}), "active"),
         (json!({"userName": 7}), "userName"),
         (json!({"userName": "u", "name": "Barbara"}), "name"),
-        (json!({"userName": "u", "name": {"givenName": ["x"]}}), "name.givenName"),
+        (
+            json!({"userName": "u", "name": {"givenName": ["x"]}}),
+            "name.givenName",
+        ),
         (json!({"userName": "u", "emails": ["a@b.c"]}), "emails"),
-        (json!({"userName": "u", "emails": [{"primary": "maybe", "value": "x"}]}), "emails.primary"),
-        (json!({"userName": "u", "x509Certificates": [{"value": "not base64!"}]}), "x509Certificates.value"),
-        (json!({"userName": "u", "password": 5, "active": {}}), "active"),
-        (json!({"userName": "u", ENTERPRISE_USER_SCHEMA: "Sales"}), ENTERPRISE_USER_SCHEMA),
+        (
+            json!({"userName": "u", "emails": [{"primary": "maybe", "value": "x"}]}),
+            "emails.primary",
+        ),
+        (
+            json!({"userName": "u", "x509Certificates": [{"value": "not base64!"}]}),
+            "x509Certificates.value",
+        ),
+        (
+            json!({"userName": "u", "password": 5, "active": {}}),
+            "active",
+        ),
+        (
+            json!({"userName": "u", ENTERPRISE_USER_SCHEMA: "Sales"}),
+            ENTERPRISE_USER_SCHEMA,
+        ),
     ] {
         let e = err(body.clone());
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{body}");
@@ -106,10 +136,21 @@ fn types_are_checked_without_echoing_values() {
 
 #[test]
 fn booleans_accept_entra_strings() {
-    for (sent, stored) in [("True", true), ("false", false), ("FALSE", false), ("true", true)] {
-        assert_eq!(ok(json!({"userName": "u", "active": sent}))["active"], stored);
+    for (sent, stored) in [
+        ("True", true),
+        ("false", false),
+        ("FALSE", false),
+        ("true", true),
+    ] {
+        assert_eq!(
+            ok(json!({"userName": "u", "active": sent}))["active"],
+            stored
+        );
     }
-    assert_eq!(ok(json!({"userName": "u", "emails": [{"value": "a", "primary": "True"}]}))["emails"][0]["primary"], true);
+    assert_eq!(
+        ok(json!({"userName": "u", "emails": [{"value": "a", "primary": "True"}]}))["emails"][0]["primary"],
+        true
+    );
 }
 
 #[test]
@@ -118,7 +159,11 @@ fn multi_valued_rules() {
         "userName": "u",
         "emails": {"value": "single@x", "type": "work"},
     }));
-    assert_eq!(doc["emails"], json!([{"value": "single@x", "type": "work"}]), "single object wrapped");
+    assert_eq!(
+        doc["emails"],
+        json!([{"value": "single@x", "type": "work"}]),
+        "single object wrapped"
+    );
     let doc = ok(json!({
         "userName": "u",
         "emails": [
@@ -138,16 +183,28 @@ fn multi_valued_rules() {
             {"value": "a@x", "type": "home"},
         ])
     );
-    let doc = ok(json!({"userName": "u", "addresses": [{"type": "work", "locality": "A"}, {"type": "work", "locality": "A", "primary": true}, {"type": "work", "locality": "B"}]}));
+    let doc = ok(
+        json!({"userName": "u", "addresses": [{"type": "work", "locality": "A"}, {"type": "work", "locality": "A", "primary": true}, {"type": "work", "locality": "B"}]}),
+    );
     assert_eq!(doc["addresses"].as_array().unwrap().len(), 2, "{doc}");
 }
 
 #[test]
 fn manager_shapes() {
-    let m = |v: Value| ok(json!({"userName": "u", ENTERPRISE_USER_SCHEMA: {"manager": v}}))[ENTERPRISE_USER_SCHEMA]["manager"].clone();
+    let m = |v: Value| {
+        ok(json!({"userName": "u", ENTERPRISE_USER_SCHEMA: {"manager": v}}))[ENTERPRISE_USER_SCHEMA]
+            ["manager"]
+            .clone()
+    };
     assert_eq!(m(json!("271")), json!({"value": "271"}));
-    assert_eq!(m(json!({"value": "271", "$ref": "../Users/271"})), json!({"value": "271", "$ref": "../Users/271"}));
-    assert_eq!(m(json!([{"$ref": "http://x/Users/9", "value": "9"}])), json!({"value": "9", "$ref": "http://x/Users/9"}));
+    assert_eq!(
+        m(json!({"value": "271", "$ref": "../Users/271"})),
+        json!({"value": "271", "$ref": "../Users/271"})
+    );
+    assert_eq!(
+        m(json!([{"$ref": "http://x/Users/9", "value": "9"}])),
+        json!({"value": "9", "$ref": "http://x/Users/9"})
+    );
     let cleared = ok(json!({"userName": "u", ENTERPRISE_USER_SCHEMA: {"manager": ""}}));
     assert_eq!(cleared, json!({"schemas": [USER_SCHEMA], "userName": "u"}));
     let e = err(json!({"userName": "u", ENTERPRISE_USER_SCHEMA: {"manager": 5}}));
@@ -156,11 +213,15 @@ fn manager_shapes() {
 
 #[test]
 fn roles_must_be_objects_with_plain_values() {
-    let doc = ok(json!({"userName": "u", "roles": [{"primary": true, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]}));
+    let doc = ok(
+        json!({"userName": "u", "roles": [{"primary": true, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]}),
+    );
     assert_eq!(doc["roles"][0]["value"], "Admin");
     let e = err(json!({"userName": "u", "roles": "[{\"value\":\"Admin\"}]"}));
     assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
-    let e = err(json!({"userName": "u", "roles": [{"value": "{\"id\":\"06b0\",\"value\":\"Admin\",\"displayName\":\"Admin\"}"}]}));
+    let e = err(
+        json!({"userName": "u", "roles": [{"value": "{\"id\":\"06b0\",\"value\":\"Admin\",\"displayName\":\"Admin\"}"}]}),
+    );
     assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
     assert!(e.detail.contains("roles.value"));
     let e = err(json!({"userName": "u", "entitlements": [{"value": "[1,2]"}]}));
@@ -187,7 +248,10 @@ fn dates_and_numbers() {
     const WHEN: AttributeDef = AttributeDef::new("when", AttrType::DateTime, "");
     const INT: AttributeDef = AttributeDef::new("n", AttrType::Integer, "");
     const DEC: AttributeDef = AttributeDef::new("d", AttrType::Decimal, "");
-    assert_eq!(normalize_attr(&WHEN, &json!("2011-08-01T18:29:49.793Z")).unwrap(), Some(json!("2011-08-01T18:29:49.793Z")));
+    assert_eq!(
+        normalize_attr(&WHEN, &json!("2011-08-01T18:29:49.793Z")).unwrap(),
+        Some(json!("2011-08-01T18:29:49.793Z"))
+    );
     assert!(normalize_attr(&WHEN, &json!("2011-08-01 18:29")).is_err());
     assert!(normalize_attr(&WHEN, &json!(20110801)).is_err());
     assert_eq!(normalize_attr(&INT, &json!(3)).unwrap(), Some(json!(3)));
@@ -208,7 +272,10 @@ fn groups_keep_members_and_accept_null_refs() {
         WriteMode::Create,
     )
     .unwrap();
-    assert_eq!(doc, json!({"schemas": [GROUP_SCHEMA], "displayName": "G", "members": [{"value": "u1"}, {"value": "u2", "type": "User"}]}));
+    assert_eq!(
+        doc,
+        json!({"schemas": [GROUP_SCHEMA], "displayName": "G", "members": [{"value": "u1"}, {"value": "u2", "type": "User"}]})
+    );
 }
 
 #[test]
@@ -216,4 +283,10 @@ fn both_modes_are_idempotent() {
     let body = json!({"userName": "u", "active": "False", "emails": {"value": "a"}, ENTERPRISE_USER_SCHEMA: {"manager": "m"}});
     let once = normalize(&USER, &body, WriteMode::Create).unwrap();
     assert_eq!(normalize(&USER, &once, WriteMode::Replace).unwrap(), once);
+}
+
+#[test]
+fn keys_differing_only_in_case_last_one_wins() {
+    let doc = ok(json!({"userName": "first", "USERNAME": "second"}));
+    assert_eq!(doc["userName"], "second");
 }

@@ -21,20 +21,42 @@ fn core_names_resolve_case_insensitively_to_canonical_spelling() {
 #[test]
 fn urn_prefixes_select_the_schema() {
     let r = resolve(&USER, "urn:ietf:params:scim:schemas:core:2.0:User:userName").unwrap();
-    assert_eq!(r.canonical.uri, None, "core attributes are canonical without URN");
-    let r = resolve(&USER, "URN:IETF:params:scim:schemas:extension:enterprise:2.0:user:employeeNumber").unwrap();
+    assert_eq!(
+        r.canonical.uri, None,
+        "core attributes are canonical without URN"
+    );
+    let r = resolve(
+        &USER,
+        "URN:IETF:params:scim:schemas:extension:enterprise:2.0:user:employeeNumber",
+    )
+    .unwrap();
     assert_eq!(r.canonical.uri.as_deref(), Some(ENTERPRISE_USER_SCHEMA));
     assert_eq!(r.canonical.name, "employeeNumber");
     // A core URN does not reach extension attributes, and vice versa.
-    assert!(resolve(&USER, "urn:ietf:params:scim:schemas:core:2.0:User:employeeNumber").is_none());
-    assert!(resolve(&USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:userName").is_none());
+    assert!(
+        resolve(
+            &USER,
+            "urn:ietf:params:scim:schemas:core:2.0:User:employeeNumber"
+        )
+        .is_none()
+    );
+    assert!(
+        resolve(
+            &USER,
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:userName"
+        )
+        .is_none()
+    );
     assert!(resolve(&USER, "urn:example:unknown:userName").is_none());
 }
 
 #[test]
 fn bare_names_fall_back_to_extensions() {
     let r = resolve(&USER, "manager.value").unwrap();
-    assert_eq!(r.canonical.to_string(), format!("{ENTERPRISE_USER_SCHEMA}:manager.value"));
+    assert_eq!(
+        r.canonical.to_string(),
+        format!("{ENTERPRISE_USER_SCHEMA}:manager.value")
+    );
     assert!(resolve(&GROUP, "manager").is_none());
 }
 
@@ -44,7 +66,10 @@ fn unknown_names_and_sub_attributes_do_not_resolve() {
     assert!(resolve(&USER, "name.nope").is_none());
     assert!(resolve(&USER, "userName.x").is_none());
     assert!(resolve(&GROUP, "userName").is_none());
-    assert_eq!(resolve(&GROUP, "members.$REF").unwrap().target().name, "$ref");
+    assert_eq!(
+        resolve(&GROUP, "members.$REF").unwrap().target().name,
+        "$ref"
+    );
 }
 
 #[test]
@@ -75,7 +100,10 @@ fn metadata_follows_rfc_7643() {
 
 #[test]
 fn schema_lookup_by_urn() {
-    assert!(std::ptr::eq(USER.schema_by_urn(&USER_SCHEMA.to_uppercase()).unwrap(), &USER_SCHEMA_DEF));
+    assert!(std::ptr::eq(
+        USER.schema_by_urn(&USER_SCHEMA.to_uppercase()).unwrap(),
+        &USER_SCHEMA_DEF
+    ));
     assert!(USER.schema_by_urn(ENTERPRISE_USER_SCHEMA).is_some());
     assert!(GROUP.schema_by_urn(ENTERPRISE_USER_SCHEMA).is_none());
     assert!(USER.is_extension(&ENTERPRISE_USER_SCHEMA_DEF));

@@ -1,5 +1,5 @@
-//! SCIM filters compiled into parameterised SQL over the `users` table (alias
-//! `u`). Attribute names come from the static schema, values are always bound
+//! SCIM filters compiled into parameterised SQL over a resource table
+//! (`users u`, `groups g`). Attribute names come from the static schema, values are always bound
 //! parameters; no text of the filter is ever spliced into SQL.
 //!
 //! Attributes that IdPs match on are columns with indexes (`userName`,
@@ -76,7 +76,7 @@ impl SqlBuf {
 
 /// How a comparison reads the attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Text {
         folded_column: bool,
         case_exact: bool,
@@ -94,19 +94,119 @@ struct Operand {
     kind: Kind,
 }
 
+/// A multi-valued attribute stored as rows of its own table.
+pub(super) struct RowSource {
+    /// The SCIM attribute (`emails`, `members`, `groups`).
+    pub attribute: &'static str,
+    /// `FROM` item and the condition joining it to the resource row.
+    pub from: &'static str,
+    pub join: &'static str,
+    /// Sub-attribute name → column and how to compare it.
+    pub subs: &'static [(&'static str, &'static str, Kind)],
+}
+
+/// A resource table that filters run against.
+pub(super) struct Table {
+    pub rt: &'static scim::ResourceTypeDef,
+    /// The alias the queries give the table (`u`, `g`).
+    pub alias: &'static str,
+    /// Indexed columns: canonical (attribute, sub-attribute) → column.
+    pub columns: &'static [(&'static str, Option<&'static str>, &'static str, Kind)],
+    pub rows: &'static [RowSource],
+}
+
+const FOLDED: Kind = Kind::Text {
+    folded_column: true,
+    case_exact: false,
+};
+const EXACT: Kind = Kind::Text {
+    folded_column: false,
+    case_exact: true,
+};
+const LOWERED: Kind = Kind::Text {
+    folded_column: false,
+    case_exact: false,
+};
+
+pub(super) static USERS: Table = Table {
+    rt: &scim::USER,
+    alias: "u",
+    columns: &[
+        ("id", None, "u.id", EXACT),
+        ("userName", None, "u.user_name_ci", FOLDED),
+        ("externalId", None, "u.external_id", EXACT),
+        ("displayName", None, "u.display_name_ci", FOLDED),
+        ("active", None, "u.active", Kind::Bool { json: false }),
+        ("meta", Some("created"), "u.created", Kind::Micros),
+        (
+            "meta",
+            Some("lastModified"),
+            "u.last_modified",
+            Kind::Micros,
+        ),
+        ("meta", Some("resourceType"), "'User'", EXACT),
+    ],
+    rows: &[
+        RowSource {
+            attribute: "emails",
+            from: "user_emails e",
+            join: "e.tenant_id = u.tenant_id AND e.user_id = u.id",
+            subs: &[
+                ("value", "e.value_ci", FOLDED),
+                ("type", "e.type", LOWERED),
+                ("primary", "e.is_primary", Kind::Bool { json: false }),
+            ],
+        },
+        RowSource {
+            attribute: "groups",
+            from: "group_members gm",
+            join: "gm.tenant_id = u.tenant_id AND gm.user_id = u.id",
+            subs: &[("value", "gm.group_id", EXACT)],
+        },
+    ],
+};
+
+pub(super) static GROUPS: Table = Table {
+    rt: &scim::GROUP,
+    alias: "g",
+    columns: &[
+        ("id", None, "g.id", EXACT),
+        ("displayName", None, "g.display_name_ci", FOLDED),
+        ("externalId", None, "g.external_id", EXACT),
+        ("meta", Some("created"), "g.created", Kind::Micros),
+        (
+            "meta",
+            Some("lastModified"),
+            "g.last_modified",
+            Kind::Micros,
+        ),
+        ("meta", Some("resourceType"), "'Group'", EXACT),
+    ],
+    rows: &[RowSource {
+        attribute: "members",
+        from: "group_members m",
+        join: "m.tenant_id = g.tenant_id AND m.group_id = g.id",
+        subs: &[("value", "m.user_id", EXACT)],
+    }],
+};
+
 /// Where the attributes of a (sub-)filter live.
 #[derive(Clone, Copy)]
 enum Scope {
-    User,
-    /// Inside `emails[...]`: rows of `user_emails e`.
-    EmailRow,
+    Resource(&'static Table),
+    /// Inside a row-stored attribute such as `emails[...]`.
+    Rows(&'static RowSource),
     /// Inside another multi-valued attribute: JSON elements `j.value`.
     JsonElement(&'static AttributeDef),
 }
 
-/// Appends the SQL condition for `filter` to `buf`.
-pub(super) fn compile(filter: &Filter, buf: &mut SqlBuf) -> Result<(), ScimError> {
-    compile_in(filter, Scope::User, buf, 0)
+/// Appends the SQL condition for `filter` on `table` to `buf`.
+pub(super) fn compile(
+    table: &'static Table,
+    filter: &Filter,
+    buf: &mut SqlBuf,
+) -> Result<(), ScimError> {
+    compile_in(filter, Scope::Resource(table), buf, 0)
 }
 
 const MAX_DEPTH: usize = 64;
@@ -141,16 +241,16 @@ fn compile_in(
         Filter::Present(path) => presence(path, scope, buf)?,
         Filter::Compare { path, op, value } => comparison(path, *op, value, scope, buf)?,
         Filter::ValuePath { path, filter } => {
-            let Scope::User = scope else {
+            let Scope::Resource(table) = scope else {
                 return Err(ScimError::invalid_filter("value filters cannot be nested"));
             };
-            let resolved = resolve(path)?;
+            let resolved = resolve(table, path)?;
             if !resolved.attr.multi_valued || resolved.sub.is_some() {
                 return Err(ScimError::invalid_filter(format!(
                     "'{path}[...]' needs a multi-valued attribute"
                 )));
             }
-            let inner_scope = open_elements(&resolved, buf)?;
+            let inner_scope = open_elements(table, &resolved, buf)?;
             compile_in(filter, inner_scope, buf, depth + 1)?;
             buf.push("))");
         }
@@ -158,37 +258,39 @@ fn compile_in(
     Ok(())
 }
 
-fn resolve(path: &AttrPath) -> Result<ResolvedAttr, ScimError> {
-    scim::USER
+fn resolve(table: &Table, path: &AttrPath) -> Result<ResolvedAttr, ScimError> {
+    table
+        .rt
         .resolve(path)
         .ok_or_else(|| ScimError::invalid_filter(format!("unknown attribute '{path}'")))
 }
 
 /// Writes `EXISTS (SELECT 1 FROM <elements> WHERE (` and returns the element scope.
-fn open_elements(resolved: &ResolvedAttr, buf: &mut SqlBuf) -> Result<Scope, ScimError> {
+fn open_elements(
+    table: &'static Table,
+    resolved: &ResolvedAttr,
+    buf: &mut SqlBuf,
+) -> Result<Scope, ScimError> {
     let name = resolved.attr.name;
-    if name == "groups" {
-        return Err(ScimError::invalid_filter(
-            "filtering on groups is not supported",
+    let row_source = table.rows.iter().find(|r| r.attribute == name);
+    if let (None, Some(rows)) = (&resolved.canonical.uri, row_source) {
+        buf.push(&format!(
+            "EXISTS (SELECT 1 FROM {} WHERE {} AND (",
+            rows.from, rows.join
         ));
+        return Ok(Scope::Rows(rows));
     }
-    if name == "emails" {
-        buf.push(
-            "EXISTS (SELECT 1 FROM user_emails e \
-             WHERE e.tenant_id = u.tenant_id AND e.user_id = u.id AND (",
-        );
-        return Ok(Scope::EmailRow);
-    }
+    let doc = format!("{}.resource", table.alias);
     let source = match buf.dialect {
         Dialect::Postgres => {
             let key = buf.bind(Bind::Text(name.to_owned()));
             format!(
-                "jsonb_array_elements(COALESCE(u.resource::jsonb -> {key}::text, '[]'::jsonb)) AS j(value)"
+                "jsonb_array_elements(COALESCE({doc}::jsonb -> {key}::text, '[]'::jsonb)) AS j(value)"
             )
         }
         Dialect::Sqlite => {
             let p = buf.bind(Bind::Text(json_path(&[name])));
-            format!("json_each(u.resource, {p}) AS j")
+            format!("json_each({doc}, {p}) AS j")
         }
     };
     buf.push(&format!("EXISTS (SELECT 1 FROM {source} WHERE ("));
@@ -207,10 +309,10 @@ fn json_path(keys: &[&str]) -> String {
 }
 
 fn presence(path: &AttrPath, scope: Scope, buf: &mut SqlBuf) -> Result<(), ScimError> {
-    if let Scope::User = scope {
-        let resolved = resolve(path)?;
+    if let Scope::Resource(table) = scope {
+        let resolved = resolve(table, path)?;
         if resolved.attr.multi_valued {
-            let inner = open_elements(&resolved, buf)?;
+            let inner = open_elements(table, &resolved, buf)?;
             match resolved.sub {
                 Some(sub) => {
                     let operand = element_operand(inner, sub.name, buf)?;
@@ -234,11 +336,11 @@ fn comparison(
     scope: Scope,
     buf: &mut SqlBuf,
 ) -> Result<(), ScimError> {
-    if let Scope::User = scope {
-        let resolved = resolve(path)?;
+    if let Scope::Resource(table) = scope {
+        let resolved = resolve(table, path)?;
         if resolved.attr.multi_valued {
             // `emails.value eq "x"` / `emails eq "x"`: true when any element matches.
-            let inner = open_elements(&resolved, buf)?;
+            let inner = open_elements(table, &resolved, buf)?;
             let sub = resolved.sub.map_or("value", |s| s.name);
             let operand = element_operand(inner, sub, buf)?;
             compare(&operand, op, value, path, buf)?;
@@ -253,8 +355,8 @@ fn comparison(
 /// The SQL expression of a single-valued attribute in `scope`.
 fn operand(path: &AttrPath, scope: Scope, buf: &mut SqlBuf) -> Result<Operand, ScimError> {
     match scope {
-        Scope::User => user_operand(path, buf),
-        Scope::EmailRow | Scope::JsonElement(_) => {
+        Scope::Resource(table) => resource_operand(table, path, buf),
+        Scope::Rows(_) | Scope::JsonElement(_) => {
             if path.sub.is_some() || path.uri.is_some() {
                 return Err(ScimError::invalid_filter(format!(
                     "'{path}' is not a sub-attribute here"
@@ -265,88 +367,66 @@ fn operand(path: &AttrPath, scope: Scope, buf: &mut SqlBuf) -> Result<Operand, S
     }
 }
 
-fn user_operand(path: &AttrPath, buf: &mut SqlBuf) -> Result<Operand, ScimError> {
-    let resolved = resolve(path)?;
-    let column = |expr: &str, kind| {
-        Ok(Operand {
-            expr: expr.to_owned(),
-            kind,
-        })
-    };
-    let folded = Kind::Text {
-        folded_column: true,
-        case_exact: false,
-    };
-    let exact = Kind::Text {
-        folded_column: false,
-        case_exact: true,
-    };
-    match (
-        resolved.canonical.uri.is_some(),
-        resolved.attr.name,
-        resolved.sub.map(|s| s.name),
-    ) {
-        (false, "id", None) => column("u.id", exact),
-        (false, "userName", None) => column("u.user_name_ci", folded),
-        (false, "externalId", None) => column("u.external_id", exact),
-        (false, "displayName", None) => column("u.display_name_ci", folded),
-        (false, "active", None) => column("u.active", Kind::Bool { json: false }),
-        (false, "meta", Some("created")) => column("u.created", Kind::Micros),
-        (false, "meta", Some("lastModified")) => column("u.last_modified", Kind::Micros),
-        (false, "meta", Some("resourceType")) => column("'User'", exact),
-        (false, "meta" | "password", _) => Err(ScimError::invalid_filter(format!(
-            "'{path}' cannot be used in a filter"
-        ))),
-        _ => {
-            let mut keys: Vec<&str> = Vec::new();
-            if let Some(uri) = resolved.canonical.uri.as_deref() {
-                keys.push(uri);
-            }
-            keys.push(resolved.attr.name);
-            let def = match resolved.sub {
-                Some(sub) => {
-                    keys.push(sub.name);
-                    sub
-                }
-                None => resolved.attr,
-            };
-            let expr = json_text(buf, "u.resource", &keys);
-            Ok(Operand {
-                expr,
-                kind: json_kind(def),
-            })
+fn resource_operand(
+    table: &Table,
+    path: &AttrPath,
+    buf: &mut SqlBuf,
+) -> Result<Operand, ScimError> {
+    let resolved = resolve(table, path)?;
+    let core = resolved.canonical.uri.is_none();
+    let sub = resolved.sub.map(|s| s.name);
+    if core {
+        if let Some((_, _, expr, kind)) = table
+            .columns
+            .iter()
+            .find(|(a, s, _, _)| *a == resolved.attr.name && *s == sub)
+        {
+            return Ok(Operand {
+                expr: (*expr).to_owned(),
+                kind: *kind,
+            });
+        }
+        if matches!(resolved.attr.name, "meta" | "password") {
+            return Err(ScimError::invalid_filter(format!(
+                "'{path}' cannot be used in a filter"
+            )));
         }
     }
+    let mut keys: Vec<&str> = Vec::new();
+    if let Some(uri) = resolved.canonical.uri.as_deref() {
+        keys.push(uri);
+    }
+    keys.push(resolved.attr.name);
+    let def = match resolved.sub {
+        Some(sub) => {
+            keys.push(sub.name);
+            sub
+        }
+        None => resolved.attr,
+    };
+    let expr = json_text(buf, &format!("{}.resource", table.alias), &keys);
+    Ok(Operand {
+        expr,
+        kind: json_kind(def),
+    })
 }
 
 fn element_operand(scope: Scope, name: &str, buf: &mut SqlBuf) -> Result<Operand, ScimError> {
     match scope {
-        Scope::EmailRow => {
-            let (expr, kind) = match name.to_ascii_lowercase().as_str() {
-                "value" => (
-                    "e.value_ci",
-                    Kind::Text {
-                        folded_column: true,
-                        case_exact: false,
-                    },
-                ),
-                "type" => (
-                    "e.type",
-                    Kind::Text {
-                        folded_column: false,
-                        case_exact: false,
-                    },
-                ),
-                "primary" => ("e.is_primary", Kind::Bool { json: false }),
-                _ => {
-                    return Err(ScimError::invalid_filter(format!(
-                        "emails.{name} cannot be used in a filter"
-                    )));
-                }
-            };
+        Scope::Rows(rows) => {
+            let (_, expr, kind) = rows
+                .subs
+                .iter()
+                .find(|(sub, _, _)| sub.eq_ignore_ascii_case(name))
+                .ok_or_else(|| {
+                    ScimError::invalid_filter(format!(
+                        "{}.{name} cannot be used in a filter",
+                        rows.attribute
+                    ))
+                })?;
             Ok(Operand {
-                expr: expr.to_owned(),
-                kind,
+                expr: (*expr).to_owned(),
+                kind: *kind,
             })
         }
         Scope::JsonElement(parent) => {
@@ -363,7 +443,7 @@ fn element_operand(scope: Scope, name: &str, buf: &mut SqlBuf) -> Result<Operand
                 kind: json_kind(sub),
             })
         }
-        Scope::User => Err(ScimError::invalid_filter(format!(
+        Scope::Resource(_) => Err(ScimError::invalid_filter(format!(
             "unknown attribute '{name}'"
         ))),
     }
@@ -502,8 +582,12 @@ fn compare(
 }
 
 /// The ORDER BY expression for `sortBy`.
-pub(super) fn sort_expression(path: &AttrPath, buf: &mut SqlBuf) -> Result<String, ScimError> {
-    let resolved = scim::USER.resolve(path).ok_or_else(|| {
+pub(super) fn sort_expression(
+    table: &Table,
+    path: &AttrPath,
+    buf: &mut SqlBuf,
+) -> Result<String, ScimError> {
+    let resolved = table.rt.resolve(path).ok_or_else(|| {
         ScimError::invalid_value(format!("cannot sort by unknown attribute '{path}'"))
     })?;
     if resolved.attr.multi_valued {
@@ -511,7 +595,8 @@ pub(super) fn sort_expression(path: &AttrPath, buf: &mut SqlBuf) -> Result<Strin
             "cannot sort by multi-valued attribute '{path}'"
         )));
     }
-    let operand = user_operand(path, buf).map_err(|e| ScimError::invalid_value(e.detail))?;
+    let operand =
+        resource_operand(table, path, buf).map_err(|e| ScimError::invalid_value(e.detail))?;
     Ok(match operand.kind {
         Kind::Text {
             folded_column: false,

@@ -4,17 +4,24 @@
 //! `Any` driver, with a [`Dialect`] for the few places where they differ and
 //! a migration directory per backend.
 
+mod changes;
 mod filter_sql;
+mod groups;
+mod snapshot;
 mod sql;
 mod users;
 
 use async_trait::async_trait;
 use scim::Filter;
 
+pub use changes::ChangeRecord;
 pub use filter_sql::Dialect;
+pub use snapshot::SnapshotUser;
 pub use sql::{SqlStore, StoreOptions};
 
-use crate::domain::{Micros, ResourceId, TenantId, UserColumns};
+use std::collections::HashMap;
+
+use crate::domain::{GroupColumns, MemberOp, Micros, ResourceId, TenantId, UserColumns};
 use crate::error::IdentityError;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +73,27 @@ pub struct UserRecord {
     pub resource: String,
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub version: i64,
+    pub created: Micros,
+    pub last_modified: Micros,
+    /// The canonical SCIM document (JSON text) without `id`, `meta`, `members`.
+    pub resource: String,
+    /// Present only when members were asked for.
+    pub members: Option<Vec<MemberRecord>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRecord {
+    pub user_id: String,
+    pub user_name: String,
+}
+
 /// A sort key that storage can order by.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SortKey {
@@ -93,6 +121,12 @@ pub struct Page<T> {
 /// transaction on the locked current row.
 pub type UserChange<'a> =
     &'a (dyn Fn(&UserRecord) -> Result<UserColumns, IdentityError> + Send + Sync);
+
+/// The pure part of a group update: the new document and the membership
+/// changes, applied in order, in one transaction with the group locked.
+pub type GroupChange<'a> = &'a (
+        dyn Fn(&GroupRecord) -> Result<(GroupColumns, Vec<MemberOp>), IdentityError> + Send + Sync
+    );
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -154,4 +188,64 @@ pub trait Store: Send + Sync + 'static {
         tenant: &TenantId,
         query: &ListQuery,
     ) -> Result<Page<UserRecord>, IdentityError>;
+
+    async fn create_group(
+        &self,
+        tenant: &TenantId,
+        group: &GroupColumns,
+        members: &[ResourceId],
+    ) -> Result<GroupRecord, IdentityError>;
+    async fn get_group(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+        include_members: bool,
+    ) -> Result<Option<GroupRecord>, IdentityError>;
+    /// Locks the group, checks `if_version`, applies `change` (document and
+    /// membership rows) with a new version, all in one transaction.
+    async fn modify_group(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+        if_version: Option<i64>,
+        change: GroupChange<'_>,
+    ) -> Result<GroupRecord, IdentityError>;
+    /// Deletes the group and its memberships.
+    async fn delete_group(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+        if_version: Option<i64>,
+    ) -> Result<(), IdentityError>;
+    async fn list_groups(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+        include_members: bool,
+    ) -> Result<Page<GroupRecord>, IdentityError>;
+    /// `(group id, displayName)` of each user's groups.
+    async fn groups_of_users(
+        &self,
+        tenant: &TenantId,
+        user_ids: &[String],
+    ) -> Result<HashMap<String, Vec<(String, String)>>, IdentityError>;
+
+    /// Change records after `after_seq` in commit order, optionally of one tenant.
+    async fn changes_after(
+        &self,
+        after_seq: i64,
+        tenant: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<ChangeRecord>, IdentityError>;
+    /// A page of the tenant's users (tombstones included) with their groups,
+    /// and a stream position the page is at least as new as.
+    async fn snapshot(
+        &self,
+        tenant: &TenantId,
+        after_user_id: &str,
+        limit: u32,
+    ) -> Result<(i64, Vec<SnapshotUser>), IdentityError>;
+    /// Ticks after every write this process commits. Watchers also poll, for
+    /// writes committed by other replicas.
+    fn change_signal(&self) -> tokio::sync::watch::Receiver<u64>;
 }

@@ -1,15 +1,20 @@
-//! The SQL store: connection, migrations, tenants and tokens. User queries
-//! live in `users.rs`, filter compilation in `filter_sql.rs`.
+//! The SQL store: connection, migrations, tenants and tokens. Users live in
+//! `users.rs`, groups in `groups.rs`, the outbox in `changes.rs` and
+//! `snapshot.rs`, filter compilation in `filter_sql.rs`.
 
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use super::filter_sql::Dialect;
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use super::{
-    ListQuery, NewToken, Page, Store, TenantRecord, TokenOwner, TokenRecord, UserChange, UserRecord,
+    ChangeRecord, GroupChange, GroupRecord, ListQuery, NewToken, Page, SnapshotUser, Store,
+    TenantRecord, TokenOwner, TokenRecord, UserChange, UserRecord,
 };
-use crate::domain::{Micros, ResourceId, TenantId, UserColumns, now_micros};
+use crate::domain::{GroupColumns, Micros, ResourceId, TenantId, UserColumns, now_micros};
 use crate::error::IdentityError;
 
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -37,6 +42,8 @@ pub struct SqlStore {
     /// Writes. On SQLite a single connection: SQLite has one writer, and
     /// queueing here is cheaper than `SQLITE_BUSY` retries.
     pub(super) write: AnyPool,
+    /// Bumped after each committed write, to wake `Watch` streams.
+    signal: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl SqlStore {
@@ -51,24 +58,34 @@ impl SqlStore {
                     .max_connections(options.max_connections)
                     .connect(&options.url)
                     .await?;
-                Ok(Self {
-                    dialect,
-                    read: pool.clone(),
-                    write: pool,
-                })
+                Ok(Self::new(dialect, pool.clone(), pool))
             }
             Dialect::Sqlite => {
                 let url = sqlite_url(&options.url);
                 let write = sqlite_pool(&url, 1).await?;
                 // WAL is set by the writer first, readers then share it.
                 let read = sqlite_pool(&url, options.max_connections.max(1)).await?;
-                Ok(Self {
-                    dialect,
-                    read,
-                    write,
-                })
+                Ok(Self::new(dialect, read, write))
             }
         }
+    }
+
+    fn new(dialect: Dialect, read: AnyPool, write: AnyPool) -> Self {
+        let (signal, _) = tokio::sync::watch::channel(0);
+        Self {
+            dialect,
+            read,
+            write,
+            signal: Arc::new(signal),
+        }
+    }
+
+    /// Passes `result` through, waking watchers when it is a committed write.
+    fn wrote<T>(&self, result: Result<T, IdentityError>) -> Result<T, IdentityError> {
+        if result.is_ok() {
+            self.signal.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        result
     }
 
     /// Applies this backend's migrations.
@@ -314,7 +331,7 @@ impl Store for SqlStore {
         if_version: Option<i64>,
         change: UserChange<'_>,
     ) -> Result<UserRecord, IdentityError> {
-        self.modify_user_tx(tenant, id, if_version, change).await
+        self.wrote(self.modify_user_tx(tenant, id, if_version, change).await)
     }
 
     async fn delete_user(
@@ -323,7 +340,7 @@ impl Store for SqlStore {
         id: &ResourceId,
         if_version: Option<i64>,
     ) -> Result<(), IdentityError> {
-        self.delete_user_tx(tenant, id, if_version).await
+        self.wrote(self.delete_user_tx(tenant, id, if_version).await)
     }
 
     async fn list_users(
@@ -332,5 +349,85 @@ impl Store for SqlStore {
         query: &ListQuery,
     ) -> Result<Page<UserRecord>, IdentityError> {
         self.list_users_query(tenant, query).await
+    }
+
+    async fn create_group(
+        &self,
+        tenant: &TenantId,
+        group: &GroupColumns,
+        members: &[ResourceId],
+    ) -> Result<GroupRecord, IdentityError> {
+        self.wrote(
+            self.create_group_tx(tenant, group, members)
+                .await
+                .map_err(missing_tenant),
+        )
+    }
+
+    async fn get_group(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+        include_members: bool,
+    ) -> Result<Option<GroupRecord>, IdentityError> {
+        self.get_group_row(tenant, id, include_members).await
+    }
+
+    async fn modify_group(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+        if_version: Option<i64>,
+        change: GroupChange<'_>,
+    ) -> Result<GroupRecord, IdentityError> {
+        self.wrote(self.modify_group_tx(tenant, id, if_version, change).await)
+    }
+
+    async fn delete_group(
+        &self,
+        tenant: &TenantId,
+        id: &ResourceId,
+        if_version: Option<i64>,
+    ) -> Result<(), IdentityError> {
+        self.wrote(self.delete_group_tx(tenant, id, if_version).await)
+    }
+
+    async fn list_groups(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+        include_members: bool,
+    ) -> Result<Page<GroupRecord>, IdentityError> {
+        self.list_groups_query(tenant, query, include_members).await
+    }
+
+    async fn groups_of_users(
+        &self,
+        tenant: &TenantId,
+        user_ids: &[String],
+    ) -> Result<HashMap<String, Vec<(String, String)>>, IdentityError> {
+        self.groups_of_users_query(tenant, user_ids).await
+    }
+
+    async fn changes_after(
+        &self,
+        after_seq: i64,
+        tenant: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<ChangeRecord>, IdentityError> {
+        self.changes_after_query(after_seq, tenant, limit).await
+    }
+
+    async fn snapshot(
+        &self,
+        tenant: &TenantId,
+        after_user_id: &str,
+        limit: u32,
+    ) -> Result<(i64, Vec<SnapshotUser>), IdentityError> {
+        self.snapshot_query(tenant, after_user_id, limit).await
+    }
+
+    fn change_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.signal.subscribe()
     }
 }

@@ -5,7 +5,8 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row};
 
-use super::filter_sql::{Bind, SqlBuf, compile, sort_expression};
+use super::changes::{self, Change};
+use super::filter_sql::{Bind, SqlBuf, USERS, compile, sort_expression};
 use super::sql::{SqlStore, unique_violation};
 use super::{ListQuery, Page, UserChange, UserRecord};
 use crate::domain::{Micros, ResourceId, TenantId, UserColumns, fold_case, now_micros};
@@ -28,14 +29,14 @@ fn user_from_row(row: &AnyRow) -> Result<UserRecord, sqlx::Error> {
 }
 
 /// A boolean column: Postgres BOOLEAN, SQLite INTEGER 0/1 through `Any`.
-fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+pub(super) fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
     match row.try_get::<bool, _>(column) {
         Ok(b) => Ok(b),
         Err(_) => Ok(row.try_get::<i64, _>(column)? != 0),
     }
 }
 
-fn bind_all<'q>(
+pub(super) fn bind_all<'q>(
     mut query: Query<'q, Any, AnyArguments>,
     binds: &[Bind],
 ) -> Query<'q, Any, AnyArguments> {
@@ -47,48 +48,6 @@ fn bind_all<'q>(
         };
     }
     query
-}
-
-/// The kinds of change records users produce.
-#[derive(Clone, Copy)]
-enum ChangeKind {
-    Created,
-    Updated,
-    Restored,
-    Deleted,
-}
-
-impl ChangeKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "user.created",
-            Self::Updated => "user.updated",
-            Self::Restored => "user.restored",
-            Self::Deleted => "user.deleted",
-        }
-    }
-}
-
-async fn record_change(
-    conn: &mut AnyConnection,
-    tenant: &TenantId,
-    kind: ChangeKind,
-    user: &UserRecord,
-) -> Result<(), sqlx::Error> {
-    let payload = serde_json::json!({ "active": user.active }).to_string();
-    sqlx::query(
-        "INSERT INTO changes (tenant_id, kind, resource_id, version, at, payload) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(tenant.as_str())
-    .bind(kind.as_str())
-    .bind(&user.id)
-    .bind(user.version)
-    .bind(user.last_modified)
-    .bind(payload)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 async fn replace_emails(
@@ -117,6 +76,15 @@ async fn replace_emails(
         .await?;
     }
     Ok(())
+}
+
+fn user_changed(kind: &'static str, user: &UserRecord) -> Change {
+    Change::UserChanged {
+        kind,
+        user_id: user.id.clone(),
+        active: user.active,
+        version: user.version,
+    }
 }
 
 fn record(
@@ -218,7 +186,8 @@ impl SqlStore {
                 let old = user_from_row(&row)?;
                 let user = record(tenant, &old.id, cols, old.version + 1, old.created, now);
                 overwrite(&mut tx, tenant, &user, cols).await?;
-                record_change(&mut tx, tenant, ChangeKind::Restored, &user).await?;
+                let change = user_changed("user.restored", &user);
+                changes::record(&mut tx, self.dialect, tenant, &change, now).await?;
                 (user, true)
             }
             None => {
@@ -244,7 +213,8 @@ impl SqlStore {
                 .await
                 .map_err(|e| unique_violation(e, IdentityError::UserNameTaken))?;
                 replace_emails(&mut tx, tenant, &user.id, cols).await?;
-                record_change(&mut tx, tenant, ChangeKind::Created, &user).await?;
+                let change = user_changed("user.created", &user);
+                changes::record(&mut tx, self.dialect, tenant, &change, now).await?;
                 (user, false)
             }
         };
@@ -301,7 +271,8 @@ impl SqlStore {
             now_micros(),
         );
         overwrite(&mut tx, tenant, &user, &cols).await?;
-        record_change(&mut tx, tenant, ChangeKind::Updated, &user).await?;
+        let change = user_changed("user.updated", &user);
+        changes::record(&mut tx, self.dialect, tenant, &change, user.last_modified).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -332,7 +303,17 @@ impl SqlStore {
         .bind(tombstone.version)
         .execute(&mut *tx)
         .await?;
-        record_change(&mut tx, tenant, ChangeKind::Deleted, &tombstone).await?;
+        // A deleted user leaves its groups; the change record says so.
+        sqlx::query("DELETE FROM group_members WHERE tenant_id = $1 AND user_id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let change = Change::UserDeleted {
+            user_id: tombstone.id.clone(),
+            version: tombstone.version,
+        };
+        changes::record(&mut tx, self.dialect, tenant, &change, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -349,7 +330,7 @@ impl SqlStore {
         ));
         if let Some(filter) = &query.filter {
             buf.push(" AND ");
-            compile(filter, &mut buf)?;
+            compile(&USERS, filter, &mut buf)?;
         }
         let condition = buf.clone();
         if query.limit == 0 {
@@ -360,7 +341,7 @@ impl SqlStore {
         }
         let order = match &query.sort {
             Some(key) => {
-                let expr = sort_expression(&key.path, &mut buf)?;
+                let expr = sort_expression(&USERS, &key.path, &mut buf)?;
                 let dir = if key.descending { "DESC" } else { "ASC" };
                 format!("{expr} {dir}, u.created {dir}, u.id {dir}")
             }
@@ -385,7 +366,7 @@ impl SqlStore {
         Ok(Page { total, items })
     }
 
-    async fn count(&self, condition: SqlBuf) -> Result<u64, IdentityError> {
+    pub(super) async fn count(&self, condition: SqlBuf) -> Result<u64, IdentityError> {
         let sql = format!("SELECT count(*) AS total{}", condition.sql);
         let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &condition.binds)
             .fetch_one(&self.read)

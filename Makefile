@@ -1,0 +1,28 @@
+# Two commands a newcomer needs: `make run` and `make test`.
+
+CARGO ?= cargo
+
+.PHONY: run test build fmt fmt-check lint check
+
+## Start every service in one process on SQLite (./data), SCIM on http://127.0.0.1:8080.
+run:
+	$(CARGO) run -p all-in-one --bin scim-local
+
+## The whole test suite: unit, property and end-to-end tests (needs Postgres on 127.0.0.1:5432).
+test:
+	$(CARGO) test --workspace --no-fail-fast
+
+build:
+	$(CARGO) build --workspace --bins
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## What CI checks besides the tests.
+check: fmt-check lint

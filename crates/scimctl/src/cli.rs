@@ -1,0 +1,122 @@
+//! The command line: global flags and one subcommand per resource.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Operate the SCIM platform over gRPC: tenants, SCIM tokens and users.
+#[derive(Debug, Parser)]
+#[command(name = "scimctl", version)]
+pub struct Cli {
+    /// gRPC URL of the identity service.
+    #[arg(
+        long,
+        global = true,
+        env = "SCIMCTL_IDENTITY_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub identity_url: String,
+
+    /// Machine-readable output: one JSON document per command.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The resource to act on.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, list and show tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Issue, list and revoke SCIM bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// List and show SCIM users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `scimctl tenant …`
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// URL slug: lowercase letters, digits and '-', 1-63 characters.
+        id: String,
+        /// Display name (defaults to the id).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List every tenant.
+    List,
+    /// Show one tenant.
+    Get {
+        /// Tenant id.
+        id: String,
+    },
+}
+
+/// `scimctl token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token; its secret is printed once and never again.
+    Issue {
+        /// Tenant id.
+        tenant: String,
+        /// What the token is for (for example the IdP that holds it).
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Seconds until expiry; 0 (the default) never expires.
+        #[arg(long, default_value_t = 0)]
+        ttl_seconds: u64,
+    },
+    /// List a tenant's tokens (never their secrets).
+    List {
+        /// Tenant id.
+        tenant: String,
+    },
+    /// Revoke a token; SCIM calls with it fail from now on.
+    Revoke {
+        /// Tenant id.
+        tenant: String,
+        /// Token id, as shown by `token list`.
+        token_id: String,
+    },
+}
+
+/// `scimctl user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List users, a page at a time.
+    List(UserListArgs),
+    /// Show one user's SCIM document.
+    Get {
+        /// Tenant id.
+        tenant: String,
+        /// User id.
+        user_id: String,
+    },
+}
+
+/// Arguments of `scimctl user list`.
+#[derive(Debug, Args)]
+pub struct UserListArgs {
+    /// Tenant id.
+    pub tenant: String,
+    /// SCIM filter (RFC 7644 §3.4.2.2), for example 'userName sw "a"'.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// 1-based index of the first user shown.
+    #[arg(long, default_value_t = 1)]
+    pub start_index: u32,
+    /// Page size; 0 shows only the total.
+    #[arg(long, default_value_t = 100)]
+    pub count: u32,
+    /// Attribute path to sort by (default: creation order).
+    #[arg(long)]
+    pub sort_by: Option<String>,
+    /// Sort in descending order.
+    #[arg(long, requires = "sort_by")]
+    pub descending: bool,
+}

@@ -1,0 +1,212 @@
+//! `/Groups`: SCIM requests turned into `identity.v1` calls. Members are
+//! loaded only when the response will show them, so
+//! `excludedAttributes=members` costs the same for any group size.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use proto::identity::v1 as pb;
+use serde_json::Value;
+use tracing::instrument;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, required};
+use crate::listing::ListParams;
+use crate::preconditions::{if_match, if_none_match};
+use crate::render::{self, Projection, ProjectionParams};
+use crate::response::{ScimJson, ScimResponse};
+use crate::users::patch_operations;
+
+const MEMBERS: &str = "members";
+
+fn respond(
+    state: &AppState,
+    group: &pb::Group,
+    projection: &Projection,
+) -> Result<ScimResponse, ApiError> {
+    let body = render::group(group, &state.tenant_base(&group.tenant_id), projection)?;
+    Ok(ScimResponse::ok(body).etag(&render::etag(group.version)))
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<ScimResponse, ApiError> {
+    list_with(&state, &caller, ListParams::from_query(&query)?).await
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    ScimJson(body): ScimJson,
+) -> Result<ScimResponse, ApiError> {
+    list_with(&state, &caller, ListParams::from_search(&body)?).await
+}
+
+async fn list_with(
+    state: &AppState,
+    caller: &Caller,
+    params: ListParams,
+) -> Result<ScimResponse, ApiError> {
+    let (filter, sort_by, sort_order) = params.wire();
+    let response = state
+        .identity
+        .clone()
+        .list_groups(pb::ListGroupsRequest {
+            tenant_id: caller.tenant_id.clone(),
+            filter,
+            start_index: params.start_index,
+            count: params.count,
+            sort_by,
+            sort_order,
+            include_members: params.projection.wants(MEMBERS),
+        })
+        .await?
+        .into_inner();
+    let base = state.tenant_base(&caller.tenant_id);
+    let resources = response
+        .groups
+        .iter()
+        .map(|g| render::group(g, &base, &params.projection))
+        .collect::<Result<Vec<Value>, _>>()?;
+    Ok(ScimResponse::ok(render::list(
+        response.total_results,
+        params.start_index,
+        resources,
+    )))
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ProjectionParams>,
+    ScimJson(body): ScimJson,
+) -> Result<ScimResponse, ApiError> {
+    let projection = Projection::from_params(&params)?;
+    let response = state
+        .identity
+        .clone()
+        .create_group(pb::CreateGroupRequest {
+            tenant_id: caller.tenant_id.clone(),
+            resource_json: body.to_string(),
+        })
+        .await?
+        .into_inner();
+    let group = required(response.group)?;
+    let base = state.tenant_base(&caller.tenant_id);
+    let location = format!("{base}/Groups/{}", group.id);
+    let body = render::group(&group, &base, &projection)?;
+    Ok(ScimResponse::created(body, &location).etag(&render::etag(group.version)))
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id, group_id = %id))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+    Query(params): Query<ProjectionParams>,
+    headers: HeaderMap,
+) -> Result<ScimResponse, ApiError> {
+    let projection = Projection::from_params(&params)?;
+    let response = state
+        .identity
+        .clone()
+        .get_group(pb::GetGroupRequest {
+            tenant_id: caller.tenant_id.clone(),
+            group_id: id,
+            include_members: projection.wants(MEMBERS),
+        })
+        .await?
+        .into_inner();
+    let group = required(response.group)?;
+    let etag = render::etag(group.version);
+    if if_none_match(&headers, &etag) {
+        return Ok(ScimResponse::not_modified(&etag));
+    }
+    respond(&state, &group, &projection)
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id, group_id = %id))]
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+    Query(params): Query<ProjectionParams>,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> Result<ScimResponse, ApiError> {
+    let projection = Projection::from_params(&params)?;
+    let response = state
+        .identity
+        .clone()
+        .replace_group(pb::ReplaceGroupRequest {
+            tenant_id: caller.tenant_id.clone(),
+            group_id: id,
+            resource_json: body.to_string(),
+            if_version: if_match(&headers),
+            include_members: projection.wants(MEMBERS),
+        })
+        .await?
+        .into_inner();
+    respond(&state, &required(response.group)?, &projection)
+}
+
+/// A membership PATCH answers 204 (RFC 7644 §3.5.2 allows it, Entra and Okta
+/// accept it), so adding one member never ships the whole member list back.
+/// With `attributes` or `excludedAttributes` it answers 200 with the group.
+#[instrument(skip_all, fields(tenant = %caller.tenant_id, group_id = %id))]
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+    Query(params): Query<ProjectionParams>,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> Result<ScimResponse, ApiError> {
+    let projection = Projection::from_params(&params)?;
+    let operations = patch_operations(&body)?;
+    let wants_body = !projection.is_empty();
+    let response = state
+        .identity
+        .clone()
+        .patch_group(pb::PatchGroupRequest {
+            tenant_id: caller.tenant_id.clone(),
+            group_id: id,
+            operations,
+            if_version: if_match(&headers),
+            include_members: wants_body && projection.wants(MEMBERS),
+        })
+        .await?
+        .into_inner();
+    let group = required(response.group)?;
+    if wants_body {
+        respond(&state, &group, &projection)
+    } else {
+        Ok(ScimResponse::no_content().etag(&render::etag(group.version)))
+    }
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id, group_id = %id))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<ScimResponse, ApiError> {
+    state
+        .identity
+        .clone()
+        .delete_group(pb::DeleteGroupRequest {
+            tenant_id: caller.tenant_id.clone(),
+            group_id: id,
+            if_version: if_match(&headers),
+        })
+        .await?;
+    Ok(ScimResponse::no_content())
+}

@@ -1,0 +1,97 @@
+//! Reading identity's state for consumers of the change stream: change
+//! records after a cursor, and a paged snapshot of users and memberships.
+
+use sqlx::Row;
+
+use super::changes::{self, ChangeRecord};
+use super::sql::SqlStore;
+use crate::domain::TenantId;
+use crate::error::IdentityError;
+
+/// A user as a snapshot reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotUser {
+    pub user_id: String,
+    pub active: bool,
+    pub deleted: bool,
+    pub group_ids: Vec<String>,
+}
+
+impl SqlStore {
+    pub(super) async fn changes_after_query(
+        &self,
+        after_seq: i64,
+        tenant: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<ChangeRecord>, IdentityError> {
+        let rows =
+            match tenant {
+                Some(t) => sqlx::query(
+                    "SELECT seq, tenant_id, kind, resource_id, version, at, payload FROM changes \
+                     WHERE seq > $1 AND tenant_id = $2 ORDER BY seq LIMIT $3",
+                )
+                .bind(after_seq)
+                .bind(t.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(&self.read)
+                .await?,
+                None => sqlx::query(
+                    "SELECT seq, tenant_id, kind, resource_id, version, at, payload FROM changes \
+                     WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(after_seq)
+                .bind(i64::from(limit))
+                .fetch_all(&self.read)
+                .await?,
+            };
+        Ok(rows
+            .iter()
+            .map(changes::from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    pub(super) async fn snapshot_query(
+        &self,
+        tenant: &TenantId,
+        after_user_id: &str,
+        limit: u32,
+    ) -> Result<(i64, Vec<SnapshotUser>), IdentityError> {
+        // The position first: the page read next is at least this new.
+        let as_of: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM changes")
+            .fetch_one(&self.read)
+            .await?
+            .try_get("seq")?;
+        let rows = sqlx::query(
+            "SELECT id, active, CASE WHEN deleted IS NULL THEN 0 ELSE 1 END AS gone FROM users \
+             WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(tenant.as_str())
+        .bind(after_user_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        let mut users = Vec::with_capacity(rows.len());
+        for row in &rows {
+            users.push(SnapshotUser {
+                user_id: row.try_get("id")?,
+                active: super::users::flag(row, "active")?,
+                deleted: row
+                    .try_get::<i32, _>("gone")
+                    .map(|g| g != 0)
+                    .or_else(|_| row.try_get::<i64, _>("gone").map(|g| g != 0))?,
+                group_ids: Vec::new(),
+            });
+        }
+        let ids: Vec<String> = users.iter().map(|u| u.user_id.clone()).collect();
+        let mut groups = self.groups_of_users_query(tenant, &ids).await?;
+        for user in &mut users {
+            user.group_ids = groups
+                .remove(&user.user_id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+        }
+        Ok((as_of, users))
+    }
+}
