@@ -72,6 +72,15 @@ pub fn router(state: AppState) -> Router {
                 .patch(users::patch)
                 .delete(users::delete),
         )
+        .route("/Groups", get(groups::list).post(groups::create))
+        .route("/Groups/.search", post(groups::search))
+        .route(
+            "/Groups/{id}",
+            get(groups::get)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete),
+        )
         .route(
             "/ServiceProviderConfig",
             get(discovery::service_provider_config),

@@ -186,9 +186,10 @@ pub fn member_ids(list: &Value) -> Result<Vec<ResourceId>, IdentityError> {
         Value::Object(_) => vec![list],
         Value::Null => Vec::new(),
         _ => {
-            return Err(
-                scim::ScimError::invalid_value("members must be a list of {\"value\": id}").into(),
-            );
+            return Err(scim::ScimError::invalid_value(
+                "members must be a list of {\"value\": id}",
+            )
+            .into());
         }
     };
     let mut ids = Vec::with_capacity(items.len());

@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod changes;
 mod entra;
 mod filters;
+mod groups;
 mod okta;
 mod scimctl;
 mod tenancy;
