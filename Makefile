@@ -1,6 +1,7 @@
 # Two commands a newcomer needs: `make run` and `make test`.
 
 CARGO ?= cargo
+SHELL := bash
 
 .PHONY: run test build fmt fmt-check lint check
 
@@ -10,7 +11,9 @@ run:
 
 ## The whole test suite: unit, property and end-to-end tests (needs Postgres on 127.0.0.1:5432).
 test:
-	$(CARGO) test --workspace --no-fail-fast
+	set -o pipefail; $(CARGO) test --workspace --no-fail-fast 2>&1 | awk '{ print } \
+	  /^test result:/ { passed += $$4; failed += $$6 } \
+	  END { printf "tests: %d passed, %d failed\n", passed, failed }'
 
 build:
 	$(CARGO) build --workspace --bins

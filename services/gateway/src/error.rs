@@ -88,7 +88,7 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Bearer realm=\"SCIM\""),
             );
         }
-        if status.is_server_error() {
+        if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
             response.extensions_mut().insert(ServerFault);
         }
         response

@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
                 .patch(users::patch)
                 .delete(users::delete),
         )
+        .route("/.search", post(search_all_types))
         .route("/Groups", get(groups::list).post(groups::create))
         .route("/Groups/.search", post(groups::search))
         .route(
@@ -114,6 +115,17 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// RFC 7644 §3.4.3 allows a search across resource types at the root; this
+/// server searches one type at a time (`/Users/.search`, `/Groups/.search`)
+/// and says so with 501, as §3.12 prescribes for unsupported operations.
+async fn search_all_types() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "search /Users/.search or /Groups/.search; a search across resource types is not supported",
+    )
 }
 
 /// Gives every 5xx body the request id, so support can find its logs.

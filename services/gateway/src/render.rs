@@ -148,7 +148,7 @@ pub fn group(group: &pb::Group, base: &str, projection: &Projection) -> Result<V
                 serde_json::json!({
                     "value": m.user_id,
                     "$ref": format!("{base}/Users/{}", m.user_id),
-                    "display": m.user_name,
+                    "display": m.display,
                     "type": "User",
                 })
             })

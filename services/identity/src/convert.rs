@@ -107,7 +107,7 @@ pub fn group(record: GroupRecord) -> pb::Group {
         members: members
             .unwrap_or_default()
             .into_iter()
-            .map(|MemberRecord { user_id, user_name }| pb::MemberRef { user_id, user_name })
+            .map(|MemberRecord { user_id, display }| pb::MemberRef { user_id, display })
             .collect(),
         members_included,
     }

@@ -152,10 +152,10 @@ pub struct GroupColumns {
 
 impl GroupColumns {
     /// Splits a canonical group document into its columns and its member ids.
-    pub fn from_canonical(doc: &Value) -> Result<(Self, Vec<ResourceId>), IdentityError> {
+    pub fn from_canonical(doc: &Value) -> Result<(Self, Vec<NewMember>), IdentityError> {
         let mut doc = doc.clone();
         let members = match doc.as_object_mut().and_then(|o| o.remove("members")) {
-            Some(list) => member_ids(&list)?,
+            Some(list) => members(&list)?,
             None => Vec::new(),
         };
         let display_name = doc
@@ -178,9 +178,17 @@ impl GroupColumns {
     }
 }
 
-/// The user ids of a `members` value: an array of `{"value": id}` (or one
+/// A member as a client sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMember {
+    pub id: ResourceId,
+    /// `display` as sent (Okta sends the userName); None shows the userName.
+    pub display: Option<String>,
+}
+
+/// The members of a `members` value: an array of `{"value": id}` (or one
 /// such object). Anything that cannot name a user is `invalidValue`.
-pub fn member_ids(list: &Value) -> Result<Vec<ResourceId>, IdentityError> {
+pub fn members(list: &Value) -> Result<Vec<NewMember>, IdentityError> {
     let items: Vec<&Value> = match list {
         Value::Array(items) => items.iter().collect(),
         Value::Object(_) => vec![list],
@@ -192,7 +200,7 @@ pub fn member_ids(list: &Value) -> Result<Vec<ResourceId>, IdentityError> {
             .into());
         }
     };
-    let mut ids = Vec::with_capacity(items.len());
+    let mut out: Vec<NewMember> = Vec::with_capacity(items.len());
     for item in items {
         let value = item
             .get("value")
@@ -201,20 +209,24 @@ pub fn member_ids(list: &Value) -> Result<Vec<ResourceId>, IdentityError> {
         let id = ResourceId::parse(value).ok_or_else(|| {
             scim::ScimError::invalid_value(format!("member '{value}' is not a user of this tenant"))
         })?;
-        if !ids.contains(&id) {
-            ids.push(id);
+        if !out.iter().any(|m| m.id == id) {
+            let display = item
+                .get("display")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            out.push(NewMember { id, display });
         }
     }
-    Ok(ids)
+    Ok(out)
 }
 
 /// A change to a group's membership rows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MemberOp {
-    Add(Vec<ResourceId>),
+    Add(Vec<NewMember>),
     Remove(Vec<ResourceId>),
     RemoveAll,
-    ReplaceAll(Vec<ResourceId>),
+    ReplaceAll(Vec<NewMember>),
 }
 
 /// Lowercases for the case-insensitive columns (`caseExact: false`).

@@ -7,7 +7,7 @@ use scim::{CompValue, CompareOp, Filter, PatchOpKind, PatchOperation, ScimError}
 use serde_json::Value;
 
 use crate::convert;
-use crate::domain::{GroupColumns, MemberOp, ResourceId, TenantId, member_ids};
+use crate::domain::{GroupColumns, MemberOp, NewMember, ResourceId, TenantId, members};
 use crate::error::IdentityError;
 use crate::store::{GroupRecord, Store};
 
@@ -68,7 +68,7 @@ pub fn split_patch(
                 };
                 let key = fields.keys().find(|k| is_members(k)).cloned();
                 if let Some(list) = key.and_then(|k| fields.remove(&k)) {
-                    let ids = member_ids(&list)?;
+                    let ids = members(&list)?;
                     member_ops.push(match kind {
                         PatchOpKind::Replace => MemberOp::ReplaceAll(ids),
                         PatchOpKind::Add | PatchOpKind::Remove => MemberOp::Add(ids),
@@ -102,12 +102,14 @@ fn member_op_with_path(op: &PatchOperation) -> Result<MemberOp, IdentityError> {
         filter_ids(filter, &mut ids)?;
         return Ok(MemberOp::Remove(ids));
     }
-    let ids = || member_ids(op.value.as_ref().unwrap_or(&Value::Null));
+    let ids = || members(op.value.as_ref().unwrap_or(&Value::Null));
     Ok(match op.op {
         PatchOpKind::Add => MemberOp::Add(ids()?),
         PatchOpKind::Replace => MemberOp::ReplaceAll(ids()?),
         // Entra sends the members to remove as the value: remove only those.
-        PatchOpKind::Remove if op.value.is_some() => MemberOp::Remove(ids()?),
+        PatchOpKind::Remove if op.value.is_some() => {
+            MemberOp::Remove(ids()?.into_iter().map(|m| m.id).collect())
+        }
         PatchOpKind::Remove => MemberOp::RemoveAll,
     })
 }
@@ -116,7 +118,7 @@ fn member_op_with_path(op: &PatchOperation) -> Result<MemberOp, IdentityError> {
 pub fn group_document(
     resource_json: &str,
     mode: scim::WriteMode,
-) -> Result<(GroupColumns, Vec<ResourceId>), IdentityError> {
+) -> Result<(GroupColumns, Vec<NewMember>), IdentityError> {
     let body: Value = serde_json::from_str(resource_json)
         .map_err(|e| ScimError::invalid_syntax(format!("body is not valid JSON: {e}")))?;
     let doc = scim::resource::normalize(&scim::GROUP, &body, mode)?;
@@ -205,7 +207,10 @@ mod tests {
         assert_eq!(doc[0].value, Some(serde_json::json!({"displayName": "x"})));
         assert_eq!(
             members,
-            vec![MemberOp::ReplaceAll(vec![ResourceId::parse(A).unwrap()])]
+            vec![MemberOp::ReplaceAll(vec![NewMember {
+                id: ResourceId::parse(A).unwrap(),
+                display: None
+            }])]
         );
     }
 

@@ -11,7 +11,9 @@ use super::filter_sql::{Bind, GROUPS, SqlBuf, compile, sort_expression};
 use super::sql::SqlStore;
 use super::users::bind_all;
 use super::{GroupChange, GroupRecord, ListQuery, MemberRecord, Page};
-use crate::domain::{GroupColumns, MemberOp, ResourceId, TenantId, fold_case, now_micros};
+use crate::domain::{
+    GroupColumns, MemberOp, NewMember, ResourceId, TenantId, fold_case, now_micros,
+};
 use crate::error::IdentityError;
 
 const GROUP_COLUMNS: &str = "g.id, g.tenant_id, g.display_name, g.external_id, g.version, g.created, g.last_modified, g.resource";
@@ -112,18 +114,6 @@ async fn apply_member_op(
         let g = buf.bind(Bind::Text(group_id.to_owned()));
         (t, g)
     };
-    let insert = |buf: &mut SqlBuf, ids: &[&str]| -> String {
-        let (t, g) = scope(buf);
-        let rows: Vec<String> = ids
-            .iter()
-            .map(|id| format!("({t}, {g}, {})", buf.bind(Bind::Text((*id).to_owned()))))
-            .collect();
-        format!(
-            "INSERT INTO group_members (tenant_id, group_id, user_id) VALUES {} \
-             ON CONFLICT DO NOTHING RETURNING user_id",
-            rows.join(", ")
-        )
-    };
     let remove = |buf: &mut SqlBuf, ids: &[&str]| -> String {
         let (t, g) = scope(buf);
         let list = id_list(buf, ids);
@@ -133,9 +123,13 @@ async fn apply_member_op(
         )
     };
     match op {
-        MemberOp::Add(ids) => {
-            check_users(conn, tenant, ids).await?;
-            Ok((each_chunk(conn, ids, insert).await?, Vec::new()))
+        MemberOp::Add(members) => {
+            let ids: Vec<ResourceId> = members.iter().map(|m| m.id.clone()).collect();
+            check_users(conn, tenant, &ids).await?;
+            Ok((
+                insert_members(conn, tenant, group_id, members).await?,
+                Vec::new(),
+            ))
         }
         MemberOp::Remove(ids) => Ok((Vec::new(), each_chunk(conn, ids, remove).await?)),
         MemberOp::RemoveAll => {
@@ -152,8 +146,9 @@ async fn apply_member_op(
                 .collect::<Result<_, _>>()?;
             Ok((Vec::new(), removed))
         }
-        MemberOp::ReplaceAll(ids) => {
-            check_users(conn, tenant, ids).await?;
+        MemberOp::ReplaceAll(members) => {
+            let ids: Vec<ResourceId> = members.iter().map(|m| m.id.clone()).collect();
+            check_users(conn, tenant, &ids).await?;
             let current = member_ids(conn, tenant, group_id).await?;
             let stale: Vec<ResourceId> = current
                 .iter()
@@ -161,10 +156,61 @@ async fn apply_member_op(
                 .filter_map(|c| ResourceId::parse(c))
                 .collect();
             let removed = each_chunk(conn, &stale, remove).await?;
-            let added = each_chunk(conn, ids, insert).await?;
+            let added = insert_members(conn, tenant, group_id, members).await?;
             Ok((added, removed))
         }
     }
+}
+
+/// Inserts members that are not members yet (returning their ids) and
+/// records a changed `display` of existing ones.
+async fn insert_members(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    group_id: &str,
+    members: &[NewMember],
+) -> Result<Vec<String>, sqlx::Error> {
+    for m in members {
+        if let Some(display) = &m.display {
+            sqlx::query(
+                "UPDATE group_members SET display = $4 WHERE tenant_id = $1 AND group_id = $2 \
+                 AND user_id = $3 AND (display IS NULL OR display <> $4)",
+            )
+            .bind(tenant.as_str())
+            .bind(group_id)
+            .bind(m.id.as_str())
+            .bind(display)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    let mut added = Vec::new();
+    for chunk in members.chunks(CHUNK) {
+        let mut buf = SqlBuf::new(super::Dialect::Postgres);
+        let t = buf.bind(Bind::Text(tenant.as_str().to_owned()));
+        let g = buf.bind(Bind::Text(group_id.to_owned()));
+        let mut rows = Vec::with_capacity(chunk.len());
+        for m in chunk {
+            let u = buf.bind(Bind::Text(m.id.as_str().to_owned()));
+            let d = match &m.display {
+                Some(d) => buf.bind(Bind::Text(d.clone())),
+                None => "NULL".to_owned(),
+            };
+            rows.push(format!("({t}, {g}, {u}, {d})"));
+        }
+        let sql = format!(
+            "INSERT INTO group_members (tenant_id, group_id, user_id, display) VALUES {} \
+             ON CONFLICT DO NOTHING RETURNING user_id",
+            rows.join(", ")
+        );
+        for row in bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &buf.binds)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            added.push(row.try_get("user_id")?);
+        }
+    }
+    Ok(added)
 }
 
 async fn member_ids(
@@ -218,7 +264,7 @@ impl SqlStore {
         &self,
         tenant: &TenantId,
         cols: &GroupColumns,
-        members: &[ResourceId],
+        members: &[NewMember],
     ) -> Result<GroupRecord, IdentityError> {
         let mut tx = self.write.begin().await?;
         let now = now_micros();
@@ -297,7 +343,8 @@ impl SqlStore {
             let t = buf.bind(Bind::Text(tenant.as_str().to_owned()));
             let list = id_list(&mut buf, chunk);
             let sql = format!(
-                "SELECT m.group_id, m.user_id, u.user_name FROM group_members m \
+                "SELECT m.group_id, m.user_id, COALESCE(m.display, u.user_name) AS display \
+                 FROM group_members m \
                  JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
                  WHERE m.tenant_id = {t} AND m.group_id IN ({list}) ORDER BY m.group_id, m.user_id"
             );
@@ -309,7 +356,7 @@ impl SqlStore {
                     .or_default()
                     .push(MemberRecord {
                         user_id: row.try_get("user_id")?,
-                        user_name: row.try_get("user_name")?,
+                        display: row.try_get("display")?,
                     });
             }
         }

@@ -21,7 +21,7 @@ pub use sql::{SqlStore, StoreOptions};
 
 use std::collections::HashMap;
 
-use crate::domain::{GroupColumns, MemberOp, Micros, ResourceId, TenantId, UserColumns};
+use crate::domain::{GroupColumns, MemberOp, Micros, NewMember, ResourceId, TenantId, UserColumns};
 use crate::error::IdentityError;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,7 +91,8 @@ pub struct GroupRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberRecord {
     pub user_id: String,
-    pub user_name: String,
+    /// The display sent by the client, else the user's userName.
+    pub display: String,
 }
 
 /// A sort key that storage can order by.
@@ -193,7 +194,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         tenant: &TenantId,
         group: &GroupColumns,
-        members: &[ResourceId],
+        members: &[NewMember],
     ) -> Result<GroupRecord, IdentityError>;
     async fn get_group(
         &self,

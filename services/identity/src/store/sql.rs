@@ -14,7 +14,9 @@ use super::{
     ChangeRecord, GroupChange, GroupRecord, ListQuery, NewToken, Page, SnapshotUser, Store,
     TenantRecord, TokenOwner, TokenRecord, UserChange, UserRecord,
 };
-use crate::domain::{GroupColumns, Micros, ResourceId, TenantId, UserColumns, now_micros};
+use crate::domain::{
+    GroupColumns, Micros, NewMember, ResourceId, TenantId, UserColumns, now_micros,
+};
 use crate::error::IdentityError;
 
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -355,7 +357,7 @@ impl Store for SqlStore {
         &self,
         tenant: &TenantId,
         group: &GroupColumns,
-        members: &[ResourceId],
+        members: &[NewMember],
     ) -> Result<GroupRecord, IdentityError> {
         self.wrote(
             self.create_group_tx(tenant, group, members)
