@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod changes;
+mod concurrency;
 mod entra;
 mod filters;
 mod groups;

@@ -6,7 +6,9 @@
 //! could pass over the later-committing one. Every writer therefore takes one
 //! transaction-scoped advisory lock before its first change record: commits
 //! that carry change records are serialised, and sequence order is commit
-//! order. SQLite has a single writer and needs no lock.
+//! order. The lock is taken after a transaction's last row write, so its
+//! holder never waits for a row lock and no deadlock can form with writers
+//! that hold row locks. SQLite has a single writer and needs no lock.
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};

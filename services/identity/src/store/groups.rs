@@ -227,16 +227,17 @@ async fn member_ids(
     rows.iter().map(|r| r.try_get("user_id")).collect()
 }
 
-/// Applies membership changes in order and records what really changed.
+/// Applies membership changes in order and returns the change records of
+/// what really changed. The caller records them after its last row write:
+/// the outbox lock is taken last, so its holder never waits for a row lock
+/// (see `changes.rs`).
 async fn apply_member_ops(
     conn: &mut AnyConnection,
-    dialect: super::Dialect,
     tenant: &TenantId,
     group_id: &str,
     ops: &[MemberOp],
-    at: i64,
-) -> Result<bool, IdentityError> {
-    let mut changed = false;
+) -> Result<Vec<Change>, IdentityError> {
+    let mut out = Vec::new();
     for op in ops {
         let (added, removed) = apply_member_op(conn, tenant, group_id, op).await?;
         if !removed.is_empty() {
@@ -244,19 +245,31 @@ async fn apply_member_ops(
                 group_id: group_id.to_owned(),
                 user_ids: removed,
             };
-            changes::record(conn, dialect, tenant, &change, at).await?;
-            changed = true;
+            out.push(change);
         }
         if !added.is_empty() {
             let change = Change::MembersAdded {
                 group_id: group_id.to_owned(),
                 user_ids: added,
             };
-            changes::record(conn, dialect, tenant, &change, at).await?;
-            changed = true;
+            out.push(change);
         }
     }
-    Ok(changed)
+    Ok(out)
+}
+
+/// Records `changes` in order, inside the caller's transaction.
+async fn record_all(
+    conn: &mut AnyConnection,
+    dialect: super::Dialect,
+    tenant: &TenantId,
+    changes: &[Change],
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    for change in changes {
+        changes::record(conn, dialect, tenant, change, at).await?;
+    }
+    Ok(())
 }
 
 impl SqlStore {
@@ -300,11 +313,12 @@ impl SqlStore {
             display_name: group.display_name.clone(),
             version: 1,
         };
-        changes::record(&mut tx, self.dialect, tenant, &change, now).await?;
+        let mut log = vec![change];
         if !members.is_empty() {
             let ops = [MemberOp::Add(members.to_vec())];
-            apply_member_ops(&mut tx, self.dialect, tenant, &group.id, &ops, now).await?;
+            log.extend(apply_member_ops(&mut tx, tenant, &group.id, &ops).await?);
         }
+        record_all(&mut tx, self.dialect, tenant, &log, now).await?;
         tx.commit().await?;
         Ok(group)
     }
@@ -389,10 +403,11 @@ impl SqlStore {
         }
         let (cols, member_ops) = change(&current)?;
         let now = now_micros();
-        let members_changed =
-            apply_member_ops(&mut tx, self.dialect, tenant, &current.id, &member_ops, now).await?;
+        let mut log = apply_member_ops(&mut tx, tenant, &current.id, &member_ops).await?;
         let doc_changed = cols.resource != current.resource;
-        if !doc_changed && !members_changed {
+        if !doc_changed && log.is_empty() {
+            // Commit all the same: a member's display may have changed.
+            tx.commit().await?;
             return Ok(current);
         }
         let group = GroupRecord {
@@ -418,14 +433,17 @@ impl SqlStore {
         .execute(&mut *tx)
         .await?;
         if doc_changed {
-            let change = Change::GroupChanged {
-                kind: "group.updated",
-                group_id: group.id.clone(),
-                display_name: group.display_name.clone(),
-                version: group.version,
-            };
-            changes::record(&mut tx, self.dialect, tenant, &change, now).await?;
+            log.insert(
+                0,
+                Change::GroupChanged {
+                    kind: "group.updated",
+                    group_id: group.id.clone(),
+                    display_name: group.display_name.clone(),
+                    version: group.version,
+                },
+            );
         }
+        record_all(&mut tx, self.dialect, tenant, &log, now).await?;
         tx.commit().await?;
         Ok(group)
     }
