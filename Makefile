@@ -29,3 +29,10 @@ lint:
 
 ## What CI checks besides the tests.
 check: fmt-check lint
+
+.PHONY: bench
+## Load benchmark (production topology, make run, limits, peers, scale curves): writes bench/.
+## BENCH_ARGS="--quick" for a short development run; see BENCHMARKS.md.
+bench:
+	$(CARGO) build --release -p gateway -p identity -p policy -p all-in-one -p bench
+	"$${CARGO_TARGET_DIR:-target}/release/bench" run --bins "$${CARGO_TARGET_DIR:-target}/release" $(BENCH_ARGS)

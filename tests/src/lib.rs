@@ -1,13 +1,17 @@
-//! The end-to-end harness: starts identity and the gateway in-process on
-//! ephemeral ports (real TCP, real gRPC, real HTTP) against a fresh database
-//! per test: a new Postgres database on 127.0.0.1:5432, or a new SQLite file.
+//! The end-to-end harness: starts identity, the gateway and policy
+//! in-process on ephemeral ports (real TCP, real gRPC, real HTTP) against
+//! fresh databases per test: new Postgres databases on 127.0.0.1:5432, or
+//! new SQLite files. policy follows identity over real gRPC, on a database
+//! of its own.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use proto::identity::v1 as pb;
 use proto::identity::v1::identity_service_client::IdentityServiceClient;
+use proto::policy::v1::policy_service_client::PolicyServiceClient;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -32,9 +36,29 @@ pub struct TestApp {
     /// `http://127.0.0.1:<port>` of the identity gRPC server.
     pub identity_url: String,
     pub identity: IdentityServiceClient<Channel>,
+    /// `http://127.0.0.1:<port>` of the policy gRPC server.
+    pub policy_url: String,
+    pub policy: PolicyServiceClient<Channel>,
     pub http: reqwest::Client,
     pub backend: Backend,
+    policy_server: PolicyServer,
     _database: Database,
+    _policy_database: Database,
+}
+
+/// The running policy service and what it takes to start it again.
+struct PolicyServer {
+    database_url: String,
+    addr: SocketAddr,
+    /// A second handle on its database, for reading the cursor.
+    store: policy::SqlStore,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PolicyServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 enum Database {
@@ -70,7 +94,8 @@ impl Drop for Database {
     }
 }
 
-async fn fresh_database(backend: Backend) -> (String, Database) {
+/// A fresh database; `file` names the SQLite file.
+async fn fresh_database(backend: Backend, file: &str) -> (String, Database) {
     sqlx::any::install_default_drivers();
     match backend {
         Backend::Postgres => {
@@ -92,7 +117,7 @@ async fn fresh_database(backend: Backend) -> (String, Database) {
         }
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite:{}", dir.path().join("identity.db").display());
+            let url = format!("sqlite:{}", dir.path().join(file).display());
             (url, Database::Sqlite { _dir: dir })
         }
     }
@@ -103,6 +128,15 @@ async fn fresh_database(backend: Backend) -> (String, Database) {
 pub struct Options {
     pub auth_cache_ttl_seconds: u64,
     pub max_body_bytes: usize,
+    /// Rate limits, Redis, concurrency and timeouts of the gateway. The
+    /// default: in-process limiter with limits high enough for any scenario.
+    pub protection: gateway::protect::ProtectionConfig,
+    /// Bulk limits and cursor settings of the gateway.
+    pub protocol: gateway::protocol::ProtocolConfig,
+    /// On Postgres, identity connects as this role (made by the test, given
+    /// table privileges here) instead of the superuser, so that row-level
+    /// security binds it. Ignored on SQLite.
+    pub identity_role: Option<String>,
 }
 
 impl Default for Options {
@@ -110,6 +144,14 @@ impl Default for Options {
         Self {
             auth_cache_ttl_seconds: 10,
             max_body_bytes: 1 << 20,
+            protection: gateway::protect::ProtectionConfig {
+                default_rate: 10_000,
+                default_burst: 10_000,
+                tenant_queue_wait_ms: 5_000,
+                ..Default::default()
+            },
+            protocol: gateway::protocol::ProtocolConfig::default(),
+            identity_role: None,
         }
     }
 }
@@ -123,46 +165,153 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         telemetry::init();
     }
-    let (url, database) = fresh_database(backend).await;
+    let (url, database) = fresh_database(backend, "identity.db").await;
+    let (policy_database_url, policy_database) = fresh_database(backend, "policy.db").await;
     let store = identity::SqlStore::connect(&identity::StoreOptions {
-        url,
+        url: url.clone(),
         max_connections: 4,
     })
     .await
     .unwrap();
     store.migrate().await.unwrap();
+    let store = match (&options.identity_role, backend) {
+        (Some(role), Backend::Postgres) => as_role(&url, role).await,
+        _ => store,
+    };
 
     let identity_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let identity_app = identity::Application::with_store(store, identity_listener, false).unwrap();
     let identity_url = format!("http://{}", identity_app.local_addr());
     tokio::spawn(identity_app.run_until_stopped(std::future::pending()));
 
+    let addr = start_gateway(&identity_url, &options).await;
+
+    let policy_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let policy_server = start_policy(policy_database_url, policy_listener, &identity_url).await;
+    let policy_url = format!("http://{}", policy_server.addr);
+
+    TestApp {
+        base_url: format!("http://{addr}"),
+        identity: IdentityServiceClient::new(channel(&identity_url).await),
+        identity_url,
+        policy: PolicyServiceClient::new(channel(&policy_url).await),
+        policy_url,
+        http: reqwest::Client::new(),
+        backend,
+        policy_server,
+        _database: database,
+        _policy_database: policy_database,
+    }
+}
+
+/// Grants `role` the rights production grants its identity role (README,
+/// "Row-level security") and connects as it.
+async fn as_role(url: &str, role: &str) -> identity::SqlStore {
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap();
+    for grant in [
+        format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\""
+        ),
+        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\""),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(grant))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    identity::SqlStore::connect(&identity::StoreOptions {
+        url: format!("{scheme}://{role}@{host}"),
+        max_connections: 4,
+    })
+    .await
+    .unwrap()
+}
+
+/// Starts a gateway against identity at `identity_url`; returns its address.
+async fn start_gateway(identity_url: &str, options: &Options) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = gateway::Config {
         listen: addr,
-        identity_url: identity_url.clone(),
+        identity_url: identity_url.to_owned(),
         public_base_url: None,
         auth_cache_ttl_seconds: options.auth_cache_ttl_seconds,
         max_body_bytes: options.max_body_bytes,
+        protection: options.protection.clone(),
+        protocol: options.protocol.clone(),
     };
     let gateway_app = gateway::Application::build(&config, listener).unwrap();
     tokio::spawn(gateway_app.run_until_stopped(std::future::pending()));
+    addr
+}
 
-    // The listeners are bound already: connecting cannot race the servers.
-    let channel = tonic::transport::Endpoint::from_shared(identity_url.clone())
+impl TestApp {
+    /// Starts one more gateway replica against the same identity and returns
+    /// its base URL (`http://127.0.0.1:<port>`); see [`Tenant::via`].
+    pub async fn spawn_gateway(&self, options: &Options) -> String {
+        format!(
+            "http://{}",
+            start_gateway(&self.identity_url, options).await
+        )
+    }
+}
+
+impl Tenant {
+    /// The same tenant and token, talking to the gateway at `base_url`.
+    pub fn via(&self, base_url: &str) -> Tenant {
+        Tenant {
+            base: format!("{base_url}/scim/v2/{}", self.id),
+            ..self.clone()
+        }
+    }
+}
+
+// The listeners are bound already: connecting cannot race the servers.
+async fn channel(url: &str) -> Channel {
+    tonic::transport::Endpoint::from_shared(url.to_owned())
         .unwrap()
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
-        .unwrap();
-    TestApp {
-        base_url: format!("http://{addr}"),
-        identity_url,
-        identity: IdentityServiceClient::new(channel),
-        http: reqwest::Client::new(),
-        backend,
-        _database: database,
+        .unwrap()
+}
+
+/// Migrates policy's database and starts policy on `listener`.
+async fn start_policy(
+    database_url: String,
+    listener: TcpListener,
+    identity_url: &str,
+) -> PolicyServer {
+    let options = policy::StoreOptions {
+        url: database_url.clone(),
+        max_connections: 4,
+    };
+    let store = policy::SqlStore::connect(&options).await.unwrap();
+    store.migrate().await.unwrap();
+    // Fast webhook retries, so delivery tests wait milliseconds, not minutes.
+    let alerts = policy::AlertOptions {
+        retry_base: Duration::from_millis(50),
+        retry_max: Duration::from_millis(500),
+        poll_interval: Duration::from_millis(100),
+        request_timeout: Duration::from_secs(2),
+        ..policy::AlertOptions::default()
+    };
+    let app = policy::Application::with_store(store, listener, identity_url)
+        .unwrap()
+        .with_alert_options(alerts);
+    let addr = app.local_addr();
+    let task = tokio::spawn(async move {
+        let _ = app.run_until_stopped(std::future::pending()).await;
+    });
+    PolicyServer {
+        store: policy::SqlStore::connect(&options).await.unwrap(),
+        database_url,
+        addr,
+        task,
     }
 }
 
@@ -221,6 +370,69 @@ impl TestApp {
             token: issued.secret,
             token_id: issued.token.unwrap().id,
             http: self.http.clone(),
+        }
+    }
+}
+
+/// How long [`TestApp::policy_caught_up`] waits.
+pub const POLICY_DEADLINE: Duration = Duration::from_secs(10);
+
+impl TestApp {
+    /// Stops policy as a crash would (its tasks are aborted wherever they
+    /// are, an open transaction is rolled back) and starts it again on the
+    /// same database, on the same port when it is still free.
+    pub async fn restart_policy(&mut self) {
+        let old = &mut self.policy_server;
+        old.task.abort();
+        let _ = (&mut old.task).await;
+        old.store.close().await;
+        let listener = match TcpListener::bind(old.addr).await {
+            Ok(l) => l,
+            Err(_) => TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        };
+        let url = old.database_url.clone();
+        self.policy_server = start_policy(url, listener, &self.identity_url).await;
+        self.policy_url = format!("http://{}", self.policy_server.addr);
+        self.policy = PolicyServiceClient::new(channel(&self.policy_url).await);
+    }
+
+    /// The position in identity's change stream up to which policy has
+    /// applied every change.
+    pub async fn policy_cursor(&self) -> i64 {
+        use policy::Store;
+        self.policy_server.store.cursor().await.unwrap()
+    }
+
+    /// The newest position in identity's change stream.
+    pub async fn identity_seq(&self) -> i64 {
+        let mut identity = self.identity.clone();
+        identity
+            .snapshot(pb::SnapshotRequest {
+                tenant_id: "seq-probe".into(),
+                after_user_id: String::new(),
+                page_size: 1,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .as_of_seq
+    }
+
+    /// Waits until policy has applied every change identity committed so
+    /// far; panics after [`POLICY_DEADLINE`].
+    pub async fn policy_caught_up(&self) {
+        let target = self.identity_seq().await;
+        let deadline = tokio::time::Instant::now() + POLICY_DEADLINE;
+        loop {
+            let cursor = self.policy_cursor().await;
+            if cursor >= target {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "policy did not catch up with identity within {POLICY_DEADLINE:?} (cursor {cursor}, identity at {target})"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }

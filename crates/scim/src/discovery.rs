@@ -4,9 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::schema::{
-    AttrType, AttributeDef, ENTERPRISE_USER_SCHEMA_DEF, GROUP, GROUP_SCHEMA_DEF,
-    RESOURCE_TYPE_SCHEMA, ResourceTypeDef, SCHEMA_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA,
-    SchemaDef, USER, USER_SCHEMA_DEF,
+    AttrType, AttributeDef, GROUP, RESOURCE_TYPE_SCHEMA, ResourceTypeDef, SCHEMA_SCHEMA,
+    SERVICE_PROVIDER_CONFIG_SCHEMA, SchemaDef, USER,
 };
 
 /// RFC 7643 §3.1: `id`, `externalId` and `meta` are common attributes, not part of any schema's
@@ -18,22 +17,34 @@ const COMMON_ATTRIBUTES: &[&str] = &["id", "externalId", "meta"];
 ///
 /// `base` is the service's base URL (a trailing `/` is ignored).
 pub fn schemas(base: &str) -> Vec<Value> {
+    schemas_of(base, &[&USER, &GROUP])
+}
+
+/// The schemas of `types` (a tenant's User and Group, with its own
+/// extensions): each type's core schema, then its extensions, each once.
+pub fn schemas_of(base: &str, types: &[&ResourceTypeDef]) -> Vec<Value> {
     let base = base.trim_end_matches('/');
-    [
-        &USER_SCHEMA_DEF,
-        &ENTERPRISE_USER_SCHEMA_DEF,
-        &GROUP_SCHEMA_DEF,
-    ]
-    .into_iter()
-    .map(|s| schema_document(s, base))
-    .collect()
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for s in types.iter().flat_map(|rt| rt.schemas()) {
+        if !seen.contains(&s.id) {
+            seen.push(s.id);
+            out.push(schema_document(s, base));
+        }
+    }
+    out
 }
 
 /// RFC 7643 §6 ResourceType documents for User and Group, meta.location "{base}/ResourceTypes/{id}"
 pub fn resource_types(base: &str) -> Vec<Value> {
+    resource_types_of(base, &[&USER, &GROUP])
+}
+
+/// The ResourceType documents of `types`.
+pub fn resource_types_of(base: &str, types: &[&ResourceTypeDef]) -> Vec<Value> {
     let base = base.trim_end_matches('/');
-    [&USER, &GROUP]
-        .into_iter()
+    types
+        .iter()
         .map(|rt| resource_type_document(rt, base))
         .collect()
 }
@@ -46,12 +57,29 @@ pub struct ServiceProviderOptions {
     pub max_results: u32,
     /// `bulk.maxPayloadSize`, in bytes.
     pub max_payload_bytes: u64,
+    /// `bulk.maxOperations`.
+    pub max_operations: u32,
     pub etag: bool,
     pub sort: bool,
     pub change_password: bool,
     pub bulk: bool,
     pub filter: bool,
     pub patch: bool,
+    /// The RFC 9865 `pagination` object; `None` leaves it out.
+    pub pagination: Option<PaginationOptions>,
+}
+
+/// Pagination capabilities (RFC 9865 §4, `pagination` in ServiceProviderConfig).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaginationOptions {
+    pub cursor: bool,
+    pub index: bool,
+    /// `"index"` or `"cursor"`: what a request that names neither gets.
+    pub default_method: &'static str,
+    pub default_page_size: u32,
+    pub max_page_size: u32,
+    /// Seconds a cursor stays valid.
+    pub cursor_timeout: u64,
 }
 
 impl Default for ServiceProviderOptions {
@@ -62,12 +90,14 @@ impl Default for ServiceProviderOptions {
             documentation_uri: None,
             max_results: 200,
             max_payload_bytes: 1024 * 1024,
+            max_operations: 0,
             etag: false,
             sort: false,
             change_password: false,
             bulk: false,
             filter: true,
             patch: true,
+            pagination: None,
         }
     }
 }
@@ -85,7 +115,7 @@ pub fn service_provider_config(opts: &ServiceProviderOptions, base: &str) -> Val
         "bulk".into(),
         json!({
             "supported": opts.bulk,
-            "maxOperations": 0,
+            "maxOperations": if opts.bulk { opts.max_operations } else { 0 },
             "maxPayloadSize": opts.max_payload_bytes,
         }),
     );
@@ -99,6 +129,19 @@ pub fn service_provider_config(opts: &ServiceProviderOptions, base: &str) -> Val
     );
     doc.insert("sort".into(), json!({ "supported": opts.sort }));
     doc.insert("etag".into(), json!({ "supported": opts.etag }));
+    if let Some(p) = &opts.pagination {
+        doc.insert(
+            "pagination".into(),
+            json!({
+                "cursor": p.cursor,
+                "index": p.index,
+                "defaultPaginationMethod": p.default_method,
+                "defaultPageSize": p.default_page_size,
+                "maxPageSize": p.max_page_size,
+                "cursorTimeout": p.cursor_timeout,
+            }),
+        );
+    }
     doc.insert(
         "authenticationSchemes".into(),
         json!([{
@@ -284,5 +327,23 @@ mod tests {
             "https://h/v2/ServiceProviderConfig"
         );
         assert!(doc.get("documentationUri").is_none());
+        assert!(doc.get("pagination").is_none());
+        let opts = ServiceProviderOptions {
+            bulk: true,
+            max_operations: 10,
+            pagination: Some(PaginationOptions {
+                cursor: true,
+                index: true,
+                default_method: "index",
+                default_page_size: 100,
+                max_page_size: 1000,
+                cursor_timeout: 60,
+            }),
+            ..Default::default()
+        };
+        let doc = service_provider_config(&opts, "https://h/v2");
+        assert_eq!(doc["bulk"]["maxOperations"], 10);
+        assert_eq!(doc["pagination"]["defaultPaginationMethod"], "index");
+        assert_eq!(doc["pagination"]["cursorTimeout"], 60);
     }
 }

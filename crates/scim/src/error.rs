@@ -32,11 +32,16 @@ pub enum ScimType {
     InvalidVers,
     /// The request cannot be completed because it carries sensitive information in the URI.
     Sensitive,
+    /// The `cursor` is not valid here: malformed, forged, or issued for another query
+    /// (RFC 9865).
+    InvalidCursor,
+    /// The `cursor` has expired (RFC 9865).
+    ExpiredCursor,
 }
 
 impl ScimType {
-    /// Every variant, in RFC table order.
-    pub const ALL: [ScimType; 10] = [
+    /// Every variant, in RFC table order (RFC 9865's two last).
+    pub const ALL: [ScimType; 12] = [
         ScimType::InvalidFilter,
         ScimType::TooMany,
         ScimType::Uniqueness,
@@ -47,6 +52,8 @@ impl ScimType {
         ScimType::InvalidValue,
         ScimType::InvalidVers,
         ScimType::Sensitive,
+        ScimType::InvalidCursor,
+        ScimType::ExpiredCursor,
     ];
 
     /// The keyword exactly as spelled in RFC 7644 §3.12 (e.g. `"invalidFilter"`).
@@ -62,6 +69,8 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
         }
     }
 

@@ -12,11 +12,14 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod patch;
 pub mod path;
 pub mod projection;
 pub mod resource;
 pub mod schema;
+pub mod strict;
 
 mod json;
 

@@ -2,7 +2,12 @@
 
 use clap::{Args, Parser, Subcommand};
 
-/// Operate the SCIM platform over gRPC: tenants, SCIM tokens and users.
+pub use crate::equipment::args::{AlertsCommand, HoldingsCommand, ReportCommand};
+pub use crate::policy::args::PolicyCommand;
+
+/// Operate the SCIM platform over gRPC: tenants, SCIM tokens and users
+/// (identity service); roles, assignments, locks and role changes (policy
+/// service).
 #[derive(Debug, Parser)]
 #[command(name = "scimctl", version)]
 pub struct Cli {
@@ -14,6 +19,15 @@ pub struct Cli {
         default_value = "http://127.0.0.1:50051"
     )]
     pub identity_url: String,
+
+    /// gRPC URL of the policy service.
+    #[arg(
+        long,
+        global = true,
+        env = "SCIMCTL_POLICY_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub policy_url: String,
 
     /// Machine-readable output: one JSON document per command.
     #[arg(long, global = true)]
@@ -35,6 +49,60 @@ pub enum Command {
     /// List and show SCIM users.
     #[command(subcommand)]
     User(UserCommand),
+    /// A tenant's own extension schemas (custom attributes under its URN).
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+    /// Role policy (policy service): roles, assignments, default role,
+    /// locks, effective roles and their history.
+    #[command(flatten)]
+    Policy(PolicyCommand),
+    /// Equipment holdings (policy service), as the asset service records them.
+    #[command(subcommand)]
+    Holdings(HoldingsCommand),
+    /// Reports (policy service): disabled users with equipment.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Webhook alerts (policy service): settings, test event, delivery log.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+}
+
+/// `scimctl schema …`
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Register an extension schema, or replace the one with the same URN.
+    Put {
+        /// Tenant id.
+        tenant: String,
+        /// An RFC 7643 §7 schema document (`id` = the URN, `attributes`
+        /// with `name`, `type`, `multiValued`, `caseExact`, `required`,
+        /// `mutability`, `subAttributes`…); `-` reads standard input.
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// The resource type it extends.
+        #[arg(long, default_value = "User", value_parser = ["User", "Group"])]
+        resource_type: String,
+    },
+    /// List a tenant's extension schemas.
+    List {
+        /// Tenant id.
+        tenant: String,
+    },
+    /// Print one extension schema (its RFC 7643 §7 document).
+    Get {
+        /// Tenant id.
+        tenant: String,
+        /// The schema's URN.
+        urn: String,
+    },
+    /// Remove an extension schema; values stored under it are no longer
+    /// shown, filtered or accepted.
+    Delete {
+        /// Tenant id.
+        tenant: String,
+        /// The schema's URN.
+        urn: String,
+    },
 }
 
 /// `scimctl tenant …`
@@ -54,6 +122,18 @@ pub enum TenantCommand {
     Get {
         /// Tenant id.
         id: String,
+    },
+    /// Show a tenant's per-token rate limits, or set them with --rate/--burst
+    /// (0 resets a limit to the gateway's default).
+    Limits {
+        /// Tenant id.
+        tenant: String,
+        /// Sustained requests per second per token.
+        #[arg(long)]
+        rate: Option<u32>,
+        /// Requests a token may send at once above the sustained rate.
+        #[arg(long)]
+        burst: Option<u32>,
     },
 }
 

@@ -6,32 +6,46 @@ use tonic::Code;
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// `--identity-url` is not a URL.
-    #[error("invalid --identity-url {url:?}")]
+    /// `--identity-url` or `--policy-url` is not a URL.
+    #[error("invalid --{flag} {url:?}")]
     Url {
+        flag: &'static str,
         url: String,
         #[source]
         source: tonic::transport::Error,
     },
-    /// The identity service could not be reached.
-    #[error("UNAVAILABLE: cannot reach the identity service at {url}")]
+    /// The identity or policy service could not be reached.
+    #[error("UNAVAILABLE: cannot reach the {service} service at {url}")]
     Connect {
+        service: &'static str,
         url: String,
         #[source]
         source: tonic::transport::Error,
     },
-    /// The identity service answered with an error status.
+    /// The service answered with an error status.
     #[error("{}: {}", code_name(.0.code()), .0.message())]
     Status(tonic::Status),
     /// A response lacked a field the contract promises.
-    #[error("INTERNAL: the identity service sent a response without {0}")]
+    #[error("INTERNAL: the service sent a response without {0}")]
     Missing(&'static str),
+    /// The policy service closed the role-change stream (it is stopping).
+    #[error(
+        "UNAVAILABLE: the policy service closed the role-change stream; resume with --after-seq {after_seq}"
+    )]
+    StreamEnded { after_seq: i64 },
     /// A stored SCIM document did not parse as a JSON object.
     #[error("INTERNAL: user {id} has a malformed SCIM document")]
     Document {
         id: String,
         #[source]
         source: serde_json::Error,
+    },
+    /// An input file could not be read.
+    #[error("cannot read {path}")]
+    Input {
+        path: String,
+        #[source]
+        source: std::io::Error,
     },
     /// Output could not be written.
     #[error("cannot write output")]

@@ -1,11 +1,16 @@
-//! `scimctl`, the operators' CLI over gRPC to the identity service: tenants,
-//! SCIM tokens and users. Everything lives in this library so tests run
+//! `scimctl`, the operators' CLI over gRPC to the identity service (tenants,
+//! SCIM tokens, users) and the policy service (roles, assignments, locks,
+//! effective roles, role changes). Everything lives in this library so tests run
 //! commands in-process and read their output; `main.rs` only parses the
 //! command line and turns the outcome into an exit code.
 
 mod cli;
+mod equipment;
 mod error;
+mod limits;
 mod output;
+mod policy;
+mod schema;
 mod table;
 mod tenant;
 mod token;
@@ -19,45 +24,80 @@ use tonic::transport::{Channel, Endpoint};
 
 /// Re-exported so callers can `Cli::try_parse_from(…)` without depending on clap.
 pub use clap::Parser;
-pub use cli::{Cli, Command, TenantCommand, TokenCommand, UserCommand, UserListArgs};
+pub use cli::{
+    Cli, Command, PolicyCommand, SchemaCommand, TenantCommand, TokenCommand, UserCommand,
+    UserListArgs,
+};
+pub use equipment::args::{Digest, ReportFormat, ReportSort};
 pub use error::CliError;
+pub use policy::args::{
+    AssignmentCommand, DefaultRoleCommand, DryRunArgs, RoleCommand, TailArgs, UserArgs,
+};
 
+use equipment::EquipmentCommand;
 use output::Format;
 
 /// The gRPC client every command uses.
 type Client = IdentityServiceClient<Channel>;
 
 /// Runs one parsed command against the identity service at
-/// `cli.identity_url`, writing its result to `out` (JSON with `cli.json`).
-/// Nothing is written to `out` when the call fails.
+/// `cli.identity_url` or, for the role-policy commands, the policy service
+/// at `cli.policy_url`, writing its result to `out` (JSON with `cli.json`).
+/// Nothing is written to `out` when the call fails (`tail` writes each
+/// change as it comes, before a later failure).
 pub async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CliError> {
     let Cli {
         identity_url,
+        policy_url,
         json,
         command,
     } = cli;
-    let client = connect(&identity_url).await?;
     let format = if json { Format::Json } else { Format::Human };
+    let identity = || async {
+        let channel = channel("identity", &identity_url, true).await?;
+        Ok::<_, CliError>(IdentityServiceClient::new(channel))
+    };
     match command {
-        Command::Tenant(command) => tenant::run(client, command, format, out).await,
-        Command::Token(command) => token::run(client, command, format, out).await,
-        Command::User(command) => user::run(client, command, format, out).await,
+        Command::Tenant(command) => tenant::run(identity().await?, command, format, out).await,
+        Command::Token(command) => token::run(identity().await?, command, format, out).await,
+        Command::User(command) => user::run(identity().await?, command, format, out).await,
+        Command::Schema(command) => schema::run(identity().await?, command, format, out).await,
+        Command::Policy(command) => policy::run(&policy_url, command, format, out).await,
+        Command::Holdings(c) => {
+            equipment::run(&policy_url, EquipmentCommand::Holdings(c), format, out).await
+        }
+        Command::Report(c) => {
+            equipment::run(&policy_url, EquipmentCommand::Report(c), format, out).await
+        }
+        Command::Alerts(c) => {
+            equipment::run(&policy_url, EquipmentCommand::Alerts(c), format, out).await
+        }
     }
 }
 
-async fn connect(url: &str) -> Result<Client, CliError> {
-    let channel = Endpoint::from_shared(url.to_owned())
+/// Connects to `service` at `url`; with `deadline`, every call times out
+/// after 30 seconds.
+async fn channel(service: &'static str, url: &str, deadline: bool) -> Result<Channel, CliError> {
+    let flag = match service {
+        "policy" => "policy-url",
+        _ => "identity-url",
+    };
+    let mut endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|source| CliError::Url {
+            flag,
             url: url.to_owned(),
             source,
         })?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(5));
+    if deadline {
+        endpoint = endpoint.timeout(Duration::from_secs(30));
+    }
+    endpoint
         .connect()
         .await
         .map_err(|source| CliError::Connect {
+            service,
             url: url.to_owned(),
             source,
-        })?;
-    Ok(IdentityServiceClient::new(channel))
+        })
 }

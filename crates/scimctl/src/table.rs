@@ -53,7 +53,8 @@ impl Table {
     }
 }
 
-fn sanitize(cell: &str) -> String {
+/// `cell` with control characters escaped; `-` when empty.
+pub fn sanitize(cell: &str) -> String {
     if cell.is_empty() {
         return "-".to_owned();
     }

@@ -59,6 +59,11 @@ pub async fn run(
             let response = client.get_tenant(pb::GetTenantRequest { id }).await?;
             one(response.into_inner().tenant, format, out)
         }
+        TenantCommand::Limits {
+            tenant,
+            rate,
+            burst,
+        } => crate::limits::run(client, tenant, rate, burst, format, out).await,
         TenantCommand::List => {
             let response = client.list_tenants(pb::ListTenantsRequest {}).await?;
             let tenants = response.into_inner().tenants;

@@ -104,6 +104,7 @@ async fn list(
         count,
         sort_by: sort_by.unwrap_or_default(),
         sort_order: sort_order.into(),
+        keyset: None,
     };
     let response = client.list_users(request).await?.into_inner();
     if format == Format::Json {

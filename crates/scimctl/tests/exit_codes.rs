@@ -9,6 +9,7 @@ fn scimctl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_scimctl"))
         .args(args)
         .env_remove("SCIMCTL_IDENTITY_URL")
+        .env_remove("SCIMCTL_POLICY_URL")
         .env("RUST_BACKTRACE", "1")
         .output()
         .unwrap()
@@ -45,6 +46,38 @@ fn an_unreachable_server_is_one_error_line_and_exit_1() {
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_policy_service_is_one_error_line_and_exit_1() {
+    let url = closed_url();
+    let out = scimctl(&["role", "list", "acme", "--policy-url", &url]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with(&format!(
+            "error: UNAVAILABLE: cannot reach the policy service at {url}"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_dry_run_names_exactly_one_change() {
+    assert_eq!(scimctl(&["dry-run", "acme"]).status.code(), Some(2));
+    let both = [
+        "dry-run",
+        "acme",
+        "--remove-assignment",
+        "g",
+        "--set-default-role",
+        "R",
+    ];
+    assert_eq!(scimctl(&both).status.code(), Some(2));
+    let bad = ["dry-run", "acme", "--set-assignment", "g:R:high"];
+    assert_eq!(scimctl(&bad).status.code(), Some(2));
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! `make run`: identity and the SCIM gateway in one process on an embedded
-//! SQLite database, no Redis. On first start it creates the tenant `demo`
+//! `make run`: identity, the SCIM gateway and policy in one process on
+//! embedded SQLite databases (`identity.db`, `policy.db`), no Redis. On first start it creates the tenant `demo`
 //! with a token and prints the two lines to paste into Entra ID or Okta:
 //!
 //! ```text
@@ -30,6 +30,13 @@ struct Cli {
     /// identity gRPC listen address (for scimctl and grpcurl).
     #[arg(long, env = "IDENTITY_LISTEN", default_value = "127.0.0.1:50051")]
     identity_listen: SocketAddr,
+    /// policy gRPC listen address (roles, assignments, locks).
+    #[arg(long, env = "POLICY_LISTEN", default_value = "127.0.0.1:50052")]
+    policy_listen: SocketAddr,
+    /// The gateway's rate limits, concurrency and timeouts (`RATE_LIMIT_*`,
+    /// …); without `REDIS_URL` (the default) the limiter is in-process.
+    #[command(flatten)]
+    protection: gateway::protect::ProtectionConfig,
     /// Public base URL printed and used in `Location` headers.
     #[arg(long, env = "PUBLIC_BASE_URL")]
     public_base_url: Option<String>,
@@ -67,6 +74,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         public_base_url: cli.public_base_url.clone(),
         auth_cache_ttl_seconds: 10,
         max_body_bytes: 1 << 20,
+        protection: cli.protection.clone(),
+        protocol: gateway::protocol::ProtocolConfig::default(),
     };
     let gateway = gateway::Application::build(&gateway_config, scim_listener)?;
     let base = cli
@@ -85,11 +94,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     }
     println!("identity gRPC: http://{identity_addr}");
+    let policy = start_policy(&cli, identity_addr).await?;
+    println!("policy gRPC: http://{}", policy.local_addr());
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut identity_stop = stop_rx.clone();
     let identity_task = tokio::spawn(identity.run_until_stopped(async move {
         let _ = identity_stop.wait_for(|s| *s).await;
+    }));
+    let mut policy_stop = stop_rx.clone();
+    let policy_task = tokio::spawn(policy.run_until_stopped(async move {
+        let _ = policy_stop.wait_for(|s| *s).await;
     }));
     let mut gateway_stop = stop_rx;
     let gateway_task = tokio::spawn(gateway.run_until_stopped(async move {
@@ -98,8 +113,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     telemetry::shutdown_signal().await;
     let _ = stop_tx.send(true);
     gateway_task.await??;
+    policy_task.await??;
     identity_task.await??;
     Ok(())
+}
+
+/// policy on `<data dir>/policy.db`, following the in-process identity.
+async fn start_policy(
+    cli: &Cli,
+    identity_addr: SocketAddr,
+) -> Result<policy::Application, Box<dyn std::error::Error>> {
+    let db = cli.data_dir.join("policy.db");
+    let store = policy::SqlStore::connect(&policy::StoreOptions {
+        url: format!("sqlite:{}", db.display()),
+        max_connections: 4,
+    })
+    .await
+    .map_err(policy::StartupError::Database)?;
+    store.migrate().await?;
+    let listener = TcpListener::bind(cli.policy_listen).await?;
+    let identity_url = format!("http://{identity_addr}");
+    Ok(policy::Application::with_store(
+        store,
+        listener,
+        &identity_url,
+    )?)
 }
 
 /// Creates the demo tenant and its token when missing; returns a secret to

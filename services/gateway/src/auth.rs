@@ -9,7 +9,7 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::header;
 use axum::http::request::Parts;
 use moka::future::Cache;
-use proto::identity::v1::AuthenticateTokenRequest;
+use proto::identity::v1::{AuthenticateTokenRequest, AuthenticateTokenResponse};
 use sha2::{Digest, Sha256};
 use tonic::Code;
 
@@ -21,6 +21,10 @@ use crate::error::ApiError;
 pub struct Caller {
     pub tenant_id: String,
     pub token_id: String,
+    /// The tenant's own rate (requests per second per token); 0 = default.
+    pub rate_per_second: u32,
+    /// The tenant's own burst; 0 = default.
+    pub burst: u32,
 }
 
 /// Remembered answers, keyed by the SHA-256 of the token (never the token).
@@ -52,45 +56,61 @@ fn bearer(parts: &Parts) -> Option<&str> {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
+    /// The caller the protection layer authenticated, else authenticates now.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::not_found())?;
-        let tenant = params.get("tenant").ok_or_else(ApiError::not_found)?;
-        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let cached = state.auth.cache.get(&key).await;
-        let caller = match cached {
-            Some(answer) => answer,
-            None => {
-                let mut client = state.identity.clone();
-                let answer = match client
-                    .authenticate_token(AuthenticateTokenRequest {
-                        secret: token.to_owned(),
-                    })
-                    .await
-                {
-                    Ok(r) => {
-                        let r = r.into_inner();
-                        Some(Caller {
-                            tenant_id: r.tenant_id,
-                            token_id: r.token_id,
-                        })
-                    }
-                    Err(s) if s.code() == Code::Unauthenticated => None,
-                    Err(s) => return Err(s.into()),
-                };
-                state.auth.cache.insert(key, answer.clone()).await;
-                answer
-            }
-        };
-        match caller {
-            Some(c) if &c.tenant_id == tenant => Ok(c),
-            Some(_) => {
-                tracing::warn!(tenant = %tenant, "token used on another tenant's URL");
-                Err(ApiError::unauthorized())
-            }
-            None => Err(ApiError::unauthorized()),
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
         }
+        authenticate(parts, state).await
+    }
+}
+
+/// Authenticates the bearer token of a request to `/scim/v2/{tenant}/…`.
+pub async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::not_found())?;
+    let tenant = params.get("tenant").ok_or_else(ApiError::not_found)?;
+    let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+    let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let cached = state.auth.cache.get(&key).await;
+    let caller = match cached {
+        Some(answer) => answer,
+        None => {
+            let mut client = state.identity.clone();
+            let answer = match client
+                .authenticate_token(AuthenticateTokenRequest {
+                    secret: token.to_owned(),
+                })
+                .await
+            {
+                Ok(r) => {
+                    let AuthenticateTokenResponse {
+                        tenant_id,
+                        token_id,
+                        limits,
+                    } = r.into_inner();
+                    let limits = limits.unwrap_or_default();
+                    Some(Caller {
+                        tenant_id,
+                        token_id,
+                        rate_per_second: limits.rate_per_second,
+                        burst: limits.burst,
+                    })
+                }
+                Err(s) if s.code() == Code::Unauthenticated => None,
+                Err(s) => return Err(s.into()),
+            };
+            state.auth.cache.insert(key, answer.clone()).await;
+            answer
+        }
+    };
+    match caller {
+        Some(c) if &c.tenant_id == tenant => Ok(c),
+        Some(_) => {
+            tracing::warn!(tenant = %tenant, "token used on another tenant's URL");
+            Err(ApiError::unauthorized())
+        }
+        None => Err(ApiError::unauthorized()),
     }
 }

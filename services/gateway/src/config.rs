@@ -22,6 +22,28 @@ pub struct Config {
     /// Largest accepted request body (413 above).
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
+    /// Rate limits, Redis, per-tenant concurrency and timeouts.
+    #[command(flatten)]
+    pub protection: crate::protect::ProtectionConfig,
+    /// Bulk limits and cursor pagination (advertised in
+    /// `/ServiceProviderConfig`).
+    #[command(flatten)]
+    pub protocol: crate::protocol::ProtocolConfig,
+}
+
+impl Default for Config {
+    /// The documented defaults, without reading the environment.
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            identity_url: "http://127.0.0.1:50051".into(),
+            public_base_url: None,
+            auth_cache_ttl_seconds: 10,
+            max_body_bytes: 1 << 20,
+            protection: crate::protect::ProtectionConfig::default(),
+            protocol: crate::protocol::ProtocolConfig::default(),
+        }
+    }
 }
 
 impl Config {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::listing::MAX_COUNT;
+use crate::listing::{DEFAULT_COUNT, MAX_COUNT};
 use crate::render;
 use crate::response::ScimResponse;
 
@@ -19,13 +19,22 @@ pub async fn service_provider_config(
     let options = scim::discovery::ServiceProviderOptions {
         documentation_uri: None,
         max_results: MAX_COUNT,
-        max_payload_bytes: state.max_body_bytes as u64,
+        max_payload_bytes: state.protocol.bulk_max_payload_bytes as u64,
+        max_operations: state.protocol.bulk_max_operations,
         etag: true,
         sort: true,
         change_password: false,
-        bulk: false,
+        bulk: true,
         filter: true,
         patch: true,
+        pagination: Some(scim::discovery::PaginationOptions {
+            cursor: true,
+            index: true,
+            default_method: "index",
+            default_page_size: DEFAULT_COUNT,
+            max_page_size: MAX_COUNT,
+            cursor_timeout: state.cursors.timeout_seconds(),
+        }),
     };
     ScimResponse::ok(scim::discovery::service_provider_config(
         &options,
@@ -49,10 +58,15 @@ fn one_of(items: Vec<Value>, id: &str) -> Result<ScimResponse, ApiError> {
         .ok_or_else(ApiError::not_found)
 }
 
-pub async fn resource_types(State(state): State<AppState>, caller: Caller) -> ScimResponse {
-    list_of(scim::discovery::resource_types(
+pub async fn resource_types(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<ScimResponse, ApiError> {
+    let types = state.types(&caller.tenant_id).await?;
+    Ok(list_of(scim::discovery::resource_types_of(
         &state.tenant_base(&caller.tenant_id),
-    ))
+        &types.all(),
+    )))
 }
 
 pub async fn resource_type(
@@ -60,16 +74,24 @@ pub async fn resource_type(
     caller: Caller,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<ScimResponse, ApiError> {
+    let types = state.types(&caller.tenant_id).await?;
     one_of(
-        scim::discovery::resource_types(&state.tenant_base(&caller.tenant_id)),
+        scim::discovery::resource_types_of(&state.tenant_base(&caller.tenant_id), &types.all()),
         &id,
     )
 }
 
-pub async fn schemas(State(state): State<AppState>, caller: Caller) -> ScimResponse {
-    list_of(scim::discovery::schemas(
+/// The tenant's schemas: the static ones and its own extensions (a tenant
+/// never sees another tenant's).
+pub async fn schemas(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<ScimResponse, ApiError> {
+    let types = state.types(&caller.tenant_id).await?;
+    Ok(list_of(scim::discovery::schemas_of(
         &state.tenant_base(&caller.tenant_id),
-    ))
+        &types.all(),
+    )))
 }
 
 pub async fn schema(
@@ -77,8 +99,9 @@ pub async fn schema(
     caller: Caller,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<ScimResponse, ApiError> {
+    let types = state.types(&caller.tenant_id).await?;
     one_of(
-        scim::discovery::schemas(&state.tenant_base(&caller.tenant_id)),
+        scim::discovery::schemas_of(&state.tenant_base(&caller.tenant_id), &types.all()),
         &id,
     )
 }

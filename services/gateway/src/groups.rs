@@ -14,6 +14,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, required};
 use crate::listing::ListParams;
+use crate::paging::{Listed, Paging};
 use crate::preconditions::{if_match, if_none_match};
 use crate::render::{self, Projection, ProjectionParams};
 use crate::response::{ScimJson, ScimResponse};
@@ -21,12 +22,13 @@ use crate::users::patch_operations;
 
 const MEMBERS: &str = "members";
 
-fn respond(
+async fn respond(
     state: &AppState,
     group: &pb::Group,
     projection: &Projection,
 ) -> Result<ScimResponse, ApiError> {
-    let body = render::group(group, &state.tenant_base(&group.tenant_id), projection)?;
+    let rt = state.types(&group.tenant_id).await?.group;
+    let body = render::group(group, rt, &state.tenant_base(&group.tenant_id), projection)?;
     Ok(ScimResponse::ok(body).etag(&render::etag(group.version)))
 }
 
@@ -53,7 +55,20 @@ async fn list_with(
     caller: &Caller,
     params: ListParams,
 ) -> Result<ScimResponse, ApiError> {
-    let (filter, sort_by, sort_order) = params.wire();
+    let paging = Paging::new(state, caller, "Groups", &params)?;
+    let listed = page(state, caller, &params, &paging).await?;
+    Ok(ScimResponse::ok(paging.response(&params, listed)))
+}
+
+/// One page of groups as rendered SCIM documents, with the total (and
+/// the keys of its edges, in cursor pagination).
+pub async fn page(
+    state: &AppState,
+    caller: &Caller,
+    params: &ListParams,
+    paging: &Paging<'_>,
+) -> Result<Listed, ApiError> {
+    let (filter, sort_by, sort_order) = paging.wire();
     let response = state
         .identity
         .clone()
@@ -65,20 +80,24 @@ async fn list_with(
             sort_by,
             sort_order,
             include_members: params.projection.wants(MEMBERS),
+            keyset: paging.keyset.clone(),
         })
         .await?
         .into_inner();
     let base = state.tenant_base(&caller.tenant_id);
+    let rt = state.types(&caller.tenant_id).await?.group;
     let resources = response
         .groups
         .iter()
-        .map(|g| render::group(g, &base, &params.projection))
+        .map(|g| render::group(g, rt, &base, &params.projection))
         .collect::<Result<Vec<Value>, _>>()?;
-    Ok(ScimResponse::ok(render::list(
-        response.total_results,
-        params.start_index,
+    Ok(Listed {
+        total: response.total_results,
         resources,
-    )))
+        first_key: response.first_key,
+        last_key: response.last_key,
+        more: response.more,
+    })
 }
 
 #[instrument(skip_all, fields(tenant = %caller.tenant_id))]
@@ -101,7 +120,8 @@ pub async fn create(
     let group = required(response.group)?;
     let base = state.tenant_base(&caller.tenant_id);
     let location = format!("{base}/Groups/{}", group.id);
-    let body = render::group(&group, &base, &projection)?;
+    let rt = state.types(&caller.tenant_id).await?.group;
+    let body = render::group(&group, rt, &base, &projection)?;
     Ok(ScimResponse::created(body, &location).etag(&render::etag(group.version)))
 }
 
@@ -129,7 +149,7 @@ pub async fn get(
     if if_none_match(&headers, &etag) {
         return Ok(ScimResponse::not_modified(&etag));
     }
-    respond(&state, &group, &projection)
+    respond(&state, &group, &projection).await
 }
 
 #[instrument(skip_all, fields(tenant = %caller.tenant_id, group_id = %id))]
@@ -154,7 +174,7 @@ pub async fn replace(
         })
         .await?
         .into_inner();
-    respond(&state, &required(response.group)?, &projection)
+    respond(&state, &required(response.group)?, &projection).await
 }
 
 /// A membership PATCH answers 204 (RFC 7644 §3.5.2 allows it, Entra and Okta
@@ -186,7 +206,7 @@ pub async fn patch(
         .into_inner();
     let group = required(response.group)?;
     if wants_body {
-        respond(&state, &group, &projection)
+        respond(&state, &group, &projection).await
     } else {
         Ok(ScimResponse::no_content().etag(&render::etag(group.version)))
     }

@@ -3,14 +3,21 @@
 //! data and opens no database connection.
 
 pub mod auth;
+pub mod bulk;
 pub mod config;
+pub mod cursor;
 pub mod discovery;
 pub mod error;
 pub mod groups;
 pub mod listing;
+pub mod paging;
 pub mod preconditions;
+pub mod protect;
+pub mod protocol;
 pub mod render;
 pub mod response;
+pub mod search;
+pub mod types;
 pub mod users;
 
 use std::future::Future;
@@ -23,12 +30,13 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use proto::identity::v1::identity_service_client::IdentityServiceClient;
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use config::Config;
@@ -43,6 +51,16 @@ pub struct AppState {
     pub auth: auth::AuthCache,
     pub public_base_url: Arc<str>,
     pub max_body_bytes: usize,
+    /// Bulk limits and cursor settings.
+    pub protocol: Arc<protocol::ProtocolConfig>,
+    /// Signs and checks pagination cursors.
+    pub cursors: Arc<cursor::Cursors>,
+    /// Each tenant's resource types, with its own extension schemas.
+    pub types: types::TypesCache,
+    /// Rate limits, concurrency slots (see [`protect`]).
+    pub protection: Arc<protect::Protection>,
+    /// Longest time a request may take (408 after).
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -56,6 +74,10 @@ impl AppState {
 pub enum StartupError {
     #[error("invalid IDENTITY_URL")]
     IdentityUrl(#[source] tonic::transport::Error),
+    #[error("cannot read CURSOR_SECRET_FILE")]
+    CursorSecret(#[source] std::io::Error),
+    #[error("invalid protection settings")]
+    Protection(#[from] protect::ProtectionError),
     #[error("server failed")]
     Io(#[from] std::io::Error),
 }
@@ -72,7 +94,13 @@ pub fn router(state: AppState) -> Router {
                 .patch(users::patch)
                 .delete(users::delete),
         )
-        .route("/.search", post(search_all_types))
+        .route("/.search", post(search::search_all_types))
+        .route(
+            "/Bulk",
+            post(bulk::bulk).layer(DefaultBodyLimit::max(state.protocol.bulk_max_payload_bytes)),
+        )
+        .route("/Me", any(search::me))
+        .route("/Me/{*rest}", any(search::me))
         .route("/Groups", get(groups::list).post(groups::create))
         .route("/Groups/.search", post(groups::search))
         .route(
@@ -89,7 +117,11 @@ pub fn router(state: AppState) -> Router {
         .route("/ResourceTypes", get(discovery::resource_types))
         .route("/ResourceTypes/{id}", get(discovery::resource_type))
         .route("/Schemas", get(discovery::schemas))
-        .route("/Schemas/{id}", get(discovery::schema));
+        .route("/Schemas/{id}", get(discovery::schema))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            protect::protect,
+        ));
     Router::new()
         .nest("/scim/v2/{tenant}", scim)
         .route("/livez", get(|| async { "ok" }))
@@ -103,6 +135,12 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.request_timeout,
+        ))
+        .layer(middleware::from_fn(protect::hygiene::scim_error_bodies))
+        .layer(middleware::from_fn(protect::hygiene::reject_bad_urls))
         .layer(middleware::from_fn(request_id_in_errors))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
@@ -115,17 +153,6 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
-}
-
-/// RFC 7644 §3.4.3 allows a search across resource types at the root; this
-/// server searches one type at a time (`/Users/.search`, `/Groups/.search`)
-/// and says so with 501, as §3.12 prescribes for unsupported operations.
-async fn search_all_types() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        None,
-        "search /Users/.search or /Groups/.search; a search across resource types is not supported",
-    )
 }
 
 /// Gives every 5xx body the request id, so support can find its logs.
@@ -168,6 +195,7 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     router: Router,
+    idle_timeout: Duration,
 }
 
 impl Application {
@@ -187,11 +215,17 @@ impl Application {
             auth: auth::AuthCache::new(config.auth_cache_ttl()),
             public_base_url: public.trim_end_matches('/').into(),
             max_body_bytes: config.max_body_bytes,
+            protocol: Arc::new(config.protocol.clone()),
+            cursors: Arc::new(cursor::Cursors::from_config(&config.protocol)?),
+            types: types::TypesCache::new(config.auth_cache_ttl()),
+            protection: Arc::new(protect::Protection::new(&config.protection)?),
+            request_timeout: config.protection.request_timeout(),
         };
         Ok(Self {
             listener,
             addr,
             router: router(state),
+            idle_timeout: config.protection.idle_timeout(),
         })
     }
 
@@ -205,7 +239,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         tracing::info!(addr = %self.addr, "gateway serving SCIM");
-        axum::serve(self.listener, self.router)
+        let listener = protect::idle::IdleTimeoutListener::new(self.listener, self.idle_timeout);
+        axum::serve(listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await?;
         Ok(())

@@ -13,7 +13,8 @@ pub const DEFAULT_COUNT: u32 = 100;
 /// The largest page (advertised as `filter.maxResults`).
 pub const MAX_COUNT: u32 = 1000;
 
-#[derive(Debug, Default)]
+/// The parameters of a list or search request.
+#[derive(Debug, Default, Clone)]
 pub struct ListParams {
     pub filter: Option<Filter>,
     pub start_index: u32,
@@ -21,6 +22,9 @@ pub struct ListParams {
     pub sort_by: Option<AttrPath>,
     pub descending: bool,
     pub projection: Projection,
+    /// RFC 9865 cursor pagination: `Some("")` asks for the first page,
+    /// `None` (no `cursor` parameter) means index pagination.
+    pub cursor: Option<String>,
 }
 
 /// A parameter as a string, whatever JSON type a `.search` body used.
@@ -97,6 +101,12 @@ impl ListParams {
                 })
                 .transpose()
         };
+        let cursor = get("cursor").map(|c| c.trim().to_owned());
+        if cursor.is_some() && get("startIndex").is_some() {
+            return Err(ApiError(ScimError::invalid_value(
+                "send either startIndex (index pagination) or cursor (cursor pagination), not both",
+            )));
+        }
         // RFC 7644 §3.4.2.4: startIndex < 1 is 1; a negative count is 0.
         let start_index = integer("startIndex")?
             .unwrap_or(1)
@@ -133,6 +143,7 @@ impl ListParams {
             sort_by,
             descending,
             projection,
+            cursor,
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use prost_types::Timestamp;
 use proto::identity::v1 as pb;
-use scim::AttrPath;
+use scim::{AttrPath, ResourceTypeDef};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -58,8 +58,14 @@ pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
-/// `base` is the tenant's SCIM base URL (`…/scim/v2/{tenant}`).
-pub fn user(user: &pb::User, base: &str, projection: &Projection) -> Result<Value, ApiError> {
+/// `base` is the tenant's SCIM base URL (`…/scim/v2/{tenant}`); `rt` the
+/// tenant's User type (extensions it no longer has are not shown).
+pub fn user(
+    user: &pb::User,
+    rt: &ResourceTypeDef,
+    base: &str,
+    projection: &Projection,
+) -> Result<Value, ApiError> {
     let doc: Map<String, Value> = serde_json::from_str(&user.resource_json).map_err(|e| {
         tracing::error!(error = %e, user_id = %user.id, "stored user is not a JSON object");
         ApiError::internal()
@@ -98,12 +104,13 @@ pub fn user(user: &pb::User, base: &str, projection: &Projection) -> Result<Valu
             "version": etag(user.version),
         }),
     );
-    let full = Value::Object(out);
+    let mut full = Value::Object(out);
+    scim::resource::drop_unknown_extensions(rt, &mut full);
     if projection.attributes.is_empty() && projection.excluded.is_empty() {
         return Ok(full);
     }
     Ok(scim::projection::project(
-        &scim::USER,
+        rt,
         &full,
         &projection.attributes,
         &projection.excluded,
@@ -126,7 +133,13 @@ impl Projection {
     }
 }
 
-pub fn group(group: &pb::Group, base: &str, projection: &Projection) -> Result<Value, ApiError> {
+/// Like [`user`], with the tenant's Group type.
+pub fn group(
+    group: &pb::Group,
+    rt: &ResourceTypeDef,
+    base: &str,
+    projection: &Projection,
+) -> Result<Value, ApiError> {
     let doc: Map<String, Value> = serde_json::from_str(&group.resource_json).map_err(|e| {
         tracing::error!(error = %e, group_id = %group.id, "stored group is not a JSON object");
         ApiError::internal()
@@ -165,12 +178,13 @@ pub fn group(group: &pb::Group, base: &str, projection: &Projection) -> Result<V
             "version": etag(group.version),
         }),
     );
-    let full = Value::Object(out);
+    let mut full = Value::Object(out);
+    scim::resource::drop_unknown_extensions(rt, &mut full);
     if projection.is_empty() {
         return Ok(full);
     }
     Ok(scim::projection::project(
-        &scim::GROUP,
+        rt,
         &full,
         &projection.attributes,
         &projection.excluded,

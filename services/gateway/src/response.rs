@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use scim::{ScimError, ScimType};
+use scim::ScimType;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -13,47 +13,51 @@ use crate::error::ApiError;
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
 /// A JSON request body: content type checked (SCIM or plain JSON, or none),
-/// size limited (413), syntax checked (400 `invalidSyntax`).
+/// size limited (413), syntax checked (400 `invalidSyntax`: not UTF-8, too
+/// deep, duplicate keys), operation and member counts checked (400
+/// `invalidValue`).
 pub struct ScimJson(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for ScimJson {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
-            if !ct.contains("json") {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    None,
-                    "send application/scim+json",
-                ));
-            }
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    None,
-                    "request body is too large",
-                )
-            } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    Some(ScimType::InvalidSyntax),
-                    "could not read the request body",
-                )
-            }
-        })?;
-        let value = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError(ScimError::invalid_syntax(format!(
-                "request body is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            )))
-        })?;
+        let bytes = scim_body_bytes(req, state).await?;
+        // Strict JSON: UTF-8, bounded depth, no duplicate keys, and bounded
+        // counts of PATCH operations and members (scim::strict).
+        let value = scim::strict::parse_body(&bytes).map_err(ApiError)?;
         Ok(Self(value))
     }
+}
+
+/// The raw body of a SCIM request: content type checked (SCIM or plain
+/// JSON, or none; 415 otherwise), size limited (413).
+pub async fn scim_body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        if !ct.contains("json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                None,
+                "send application/scim+json",
+            ));
+        }
+    }
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                None,
+                "request body is too large",
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                Some(ScimType::InvalidSyntax),
+                "could not read the request body",
+            )
+        }
+    })
 }
 
 /// A SCIM success response.
@@ -98,6 +102,16 @@ impl ScimResponse {
             headers: HeaderMap::new(),
         }
         .etag(etag)
+    }
+
+    /// The status to send.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// A response header set so far (`Location`, `ETag`).
+    pub fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     pub fn etag(mut self, etag: &str) -> Self {

@@ -12,16 +12,18 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, required};
 use crate::listing::ListParams;
+use crate::paging::{Listed, Paging};
 use crate::preconditions::{if_match, if_none_match};
 use crate::render::{self, Projection, ProjectionParams};
 use crate::response::{ScimJson, ScimResponse};
 
-fn respond(
+async fn respond(
     state: &AppState,
     user: &pb::User,
     projection: &Projection,
 ) -> Result<ScimResponse, ApiError> {
-    let body = render::user(user, &state.tenant_base(&user.tenant_id), projection)?;
+    let rt = state.types(&user.tenant_id).await?.user;
+    let body = render::user(user, rt, &state.tenant_base(&user.tenant_id), projection)?;
     Ok(ScimResponse::ok(body).etag(&render::etag(user.version)))
 }
 
@@ -50,7 +52,20 @@ async fn list_with(
     caller: &Caller,
     params: ListParams,
 ) -> Result<ScimResponse, ApiError> {
-    let (filter, sort_by, sort_order) = params.wire();
+    let paging = Paging::new(state, caller, "Users", &params)?;
+    let listed = page(state, caller, &params, &paging).await?;
+    Ok(ScimResponse::ok(paging.response(&params, listed)))
+}
+
+/// One page of users as rendered SCIM documents, with the total (and
+/// the keys of its edges, in cursor pagination).
+pub async fn page(
+    state: &AppState,
+    caller: &Caller,
+    params: &ListParams,
+    paging: &Paging<'_>,
+) -> Result<Listed, ApiError> {
+    let (filter, sort_by, sort_order) = paging.wire();
     let response = state
         .identity
         .clone()
@@ -61,20 +76,24 @@ async fn list_with(
             count: params.count,
             sort_by,
             sort_order,
+            keyset: paging.keyset.clone(),
         })
         .await?
         .into_inner();
     let base = state.tenant_base(&caller.tenant_id);
+    let rt = state.types(&caller.tenant_id).await?.user;
     let resources = response
         .users
         .iter()
-        .map(|u| render::user(u, &base, &params.projection))
+        .map(|u| render::user(u, rt, &base, &params.projection))
         .collect::<Result<Vec<Value>, _>>()?;
-    Ok(ScimResponse::ok(render::list(
-        response.total_results,
-        params.start_index,
+    Ok(Listed {
+        total: response.total_results,
         resources,
-    )))
+        first_key: response.first_key,
+        last_key: response.last_key,
+        more: response.more,
+    })
 }
 
 #[instrument(skip_all, fields(tenant = %caller.tenant_id))]
@@ -97,7 +116,8 @@ pub async fn create(
     let user = required(response.user)?;
     let base = state.tenant_base(&caller.tenant_id);
     let location = format!("{base}/Users/{}", user.id);
-    let body = render::user(&user, &base, &projection)?;
+    let rt = state.types(&caller.tenant_id).await?.user;
+    let body = render::user(&user, rt, &base, &projection)?;
     Ok(ScimResponse::created(body, &location).etag(&render::etag(user.version)))
 }
 
@@ -124,7 +144,7 @@ pub async fn get(
     if if_none_match(&headers, &etag) {
         return Ok(ScimResponse::not_modified(&etag));
     }
-    respond(&state, &user, &projection)
+    respond(&state, &user, &projection).await
 }
 
 #[instrument(skip_all, fields(tenant = %caller.tenant_id, user_id = %id))]
@@ -148,7 +168,7 @@ pub async fn replace(
         })
         .await?
         .into_inner();
-    respond(&state, &required(response.user)?, &projection)
+    respond(&state, &required(response.user)?, &projection).await
 }
 
 /// PATCH ops parsed and checked here (400 before any write), sent typed.
@@ -192,7 +212,7 @@ pub async fn patch(
         })
         .await?
         .into_inner();
-    respond(&state, &required(response.user)?, &projection)
+    respond(&state, &required(response.user)?, &projection).await
 }
 
 #[instrument(skip_all, fields(tenant = %caller.tenant_id, user_id = %id))]

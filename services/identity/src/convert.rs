@@ -6,7 +6,8 @@ use proto::identity::v1 as pb;
 
 use crate::domain::Micros;
 use crate::store::{
-    ChangeRecord, GroupRecord, MemberRecord, TenantRecord, TokenRecord, UserRecord,
+    ChangeRecord, GroupRecord, Keyset, MemberRecord, RowKey, SortValue, TenantLimits, TenantRecord,
+    TokenRecord, UserRecord,
 };
 
 pub fn timestamp(micros: Micros) -> Timestamp {
@@ -26,6 +27,30 @@ pub fn tenant(record: TenantRecord) -> pb::Tenant {
         id,
         display_name,
         created: Some(timestamp(created)),
+    }
+}
+
+/// Limits as sent: absent ones are 0 ("the gateway's default").
+pub fn limits(limits: TenantLimits) -> pb::TenantLimits {
+    let TenantLimits {
+        rate_per_second,
+        burst,
+    } = limits;
+    pb::TenantLimits {
+        rate_per_second: rate_per_second.unwrap_or(0),
+        burst: burst.unwrap_or(0),
+    }
+}
+
+/// Limits as stored: 0 means "the gateway's default".
+pub fn limits_from(message: pb::TenantLimits) -> TenantLimits {
+    let pb::TenantLimits {
+        rate_per_second,
+        burst,
+    } = message;
+    TenantLimits {
+        rate_per_second: Some(rate_per_second).filter(|v| *v > 0),
+        burst: Some(burst).filter(|v| *v > 0),
     }
 }
 
@@ -174,6 +199,44 @@ pub fn change(record: ChangeRecord) -> pb::Change {
         tenant_id,
         at: Some(timestamp(at)),
         kind,
+    }
+}
+
+/// A keyset from a list request.
+pub fn keyset(message: pb::Keyset) -> Keyset {
+    let pb::Keyset { after, backwards } = message;
+    Keyset {
+        after: after.map(row_key_from),
+        backwards,
+    }
+}
+
+fn row_key_from(message: pb::ListKey) -> RowKey {
+    let pb::ListKey {
+        sort,
+        created_micros,
+        id,
+    } = message;
+    RowKey {
+        sort: sort.map(|s| match s {
+            pb::list_key::Sort::SortText(t) => SortValue::Text(t),
+            pb::list_key::Sort::SortInt(i) => SortValue::Int(i),
+        }),
+        created: created_micros,
+        id,
+    }
+}
+
+/// A row key for a list response.
+pub fn row_key(key: RowKey) -> pb::ListKey {
+    let RowKey { sort, created, id } = key;
+    pb::ListKey {
+        sort: sort.map(|s| match s {
+            SortValue::Text(t) => pb::list_key::Sort::SortText(t),
+            SortValue::Int(i) => pb::list_key::Sort::SortInt(i),
+        }),
+        created_micros: created,
+        id,
     }
 }
 

@@ -116,26 +116,29 @@ fn member_op_with_path(op: &PatchOperation) -> Result<MemberOp, IdentityError> {
 
 /// Validates a POST/PUT body into columns and members.
 pub fn group_document(
+    rt: &scim::ResourceTypeDef,
     resource_json: &str,
     mode: scim::WriteMode,
 ) -> Result<(GroupColumns, Vec<NewMember>), IdentityError> {
     let body: Value = serde_json::from_str(resource_json)
         .map_err(|e| ScimError::invalid_syntax(format!("body is not valid JSON: {e}")))?;
-    let doc = scim::resource::normalize(&scim::GROUP, &body, mode)?;
+    let doc = scim::resource::normalize(rt, &body, mode)?;
     GroupColumns::from_canonical(&doc)
 }
 
 /// Applies document operations to a stored group.
 pub fn patch_document(
+    rt: &scim::ResourceTypeDef,
     current: &GroupRecord,
     ops: &[PatchOperation],
 ) -> Result<GroupColumns, IdentityError> {
-    let doc: Value = serde_json::from_str(&current.resource)
+    let mut doc: Value = serde_json::from_str(&current.resource)
         .map_err(|_| ScimError::new(500, None, "stored group is unreadable"))?;
     let patched = if ops.is_empty() {
         doc
     } else {
-        scim::patch::apply_patch(&scim::GROUP, &doc, ops, &current.id)?
+        scim::resource::drop_unknown_extensions(rt, &mut doc);
+        scim::patch::apply_patch(rt, &doc, ops, &current.id)?
     };
     let (cols, _) = GroupColumns::from_canonical(&patched)?;
     Ok(cols)

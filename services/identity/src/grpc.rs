@@ -10,8 +10,9 @@ use tracing::instrument;
 
 use crate::domain::{MemberOp, ResourceId, TenantId, UserColumns};
 use crate::error::IdentityError;
-use crate::store::{ListQuery, NewToken, SortKey, Store};
+use crate::store::{ListQuery, NewToken, Page, SortKey, Store};
 use crate::token;
+use crate::types::{TenantTypes, TypesCache};
 use crate::{convert, groups, watch};
 
 fn group_id(id: &str) -> Result<ResourceId, Status> {
@@ -24,6 +25,7 @@ fn list_query(
     count: u32,
     sort_by: &str,
     sort_order: i32,
+    keyset: Option<pb::Keyset>,
 ) -> Result<ListQuery, IdentityError> {
     let filter = match filter.trim() {
         "" => None,
@@ -41,7 +43,21 @@ fn list_query(
         offset: u64::from(start_index.max(1) - 1),
         limit: u64::from(count.min(MAX_PAGE_SIZE)),
         sort,
+        keyset: keyset.map(convert::keyset),
+        rt: None,
     })
+}
+
+/// The keyset fields of a list response: edge keys and `more`.
+fn page_edges<T>(page: &mut Page<T>) -> (Option<pb::ListKey>, Option<pb::ListKey>, bool) {
+    match page.edges.take() {
+        Some((first, last)) => (
+            Some(convert::row_key(first)),
+            Some(convert::row_key(last)),
+            page.more,
+        ),
+        None => (None, None, false),
+    }
 }
 
 /// The largest page a list returns (advertised as `filter.maxResults`).
@@ -50,8 +66,10 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 /// The gRPC API over a [`Store`].
 #[derive(Clone)]
 pub struct IdentityApi {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     allow_chosen_secrets: bool,
+    /// Each tenant's User and Group with its own extension schemas.
+    pub(crate) types: TypesCache,
 }
 
 impl IdentityApi {
@@ -86,7 +104,13 @@ impl IdentityApi {
         Self {
             store,
             allow_chosen_secrets,
+            types: TypesCache::default(),
         }
+    }
+
+    /// The tenant's resource types (cached briefly).
+    async fn types(&self, tenant: &TenantId) -> Result<TenantTypes, IdentityError> {
+        self.types.get(self.store.as_ref(), tenant).await
     }
 }
 
@@ -106,12 +130,12 @@ fn parse_json(text: &str) -> Result<Value, IdentityError> {
 
 /// A new user's columns; a user created without `active` is active, and
 /// says so in its document.
-fn new_user_columns(resource_json: &str) -> Result<UserColumns, IdentityError> {
-    let mut doc = scim::resource::normalize(
-        &scim::USER,
-        &parse_json(resource_json)?,
-        scim::WriteMode::Create,
-    )?;
+fn new_user_columns(
+    rt: &scim::ResourceTypeDef,
+    resource_json: &str,
+) -> Result<UserColumns, IdentityError> {
+    let mut doc =
+        scim::resource::normalize(rt, &parse_json(resource_json)?, scim::WriteMode::Create)?;
     if let Some(object) = doc.as_object_mut() {
         object.entry("active").or_insert(Value::Bool(true));
     }
@@ -197,6 +221,63 @@ impl IdentityService for IdentityApi {
         let tenants = self.store.list_tenants().await?;
         Ok(Response::new(pb::ListTenantsResponse {
             tenants: tenants.into_iter().map(convert::tenant).collect(),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    async fn set_tenant_limits(
+        &self,
+        request: Request<pb::SetTenantLimitsRequest>,
+    ) -> Result<Response<pb::SetTenantLimitsResponse>, Status> {
+        let pb::SetTenantLimitsRequest { tenant_id, limits } = request.into_inner();
+        let limits = convert::limits_from(limits.unwrap_or_default());
+        let stored = self
+            .store
+            .set_tenant_limits(&tenant(&tenant_id)?, limits)
+            .await?;
+        tracing::info!(?stored, "tenant limits set");
+        Ok(Response::new(pb::SetTenantLimitsResponse {
+            limits: Some(convert::limits(stored)),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    async fn put_tenant_schema(
+        &self,
+        request: Request<pb::PutTenantSchemaRequest>,
+    ) -> Result<Response<pb::PutTenantSchemaResponse>, Status> {
+        self.put_schema(request).await
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    async fn list_tenant_schemas(
+        &self,
+        request: Request<pb::ListTenantSchemasRequest>,
+    ) -> Result<Response<pb::ListTenantSchemasResponse>, Status> {
+        self.list_schemas(request).await
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    async fn delete_tenant_schema(
+        &self,
+        request: Request<pb::DeleteTenantSchemaRequest>,
+    ) -> Result<Response<pb::DeleteTenantSchemaResponse>, Status> {
+        self.delete_schema(request).await
+    }
+
+    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    async fn get_tenant_limits(
+        &self,
+        request: Request<pb::GetTenantLimitsRequest>,
+    ) -> Result<Response<pb::GetTenantLimitsResponse>, Status> {
+        let id = tenant(&request.into_inner().tenant_id)?;
+        let limits = self
+            .store
+            .get_tenant_limits(&id)
+            .await?
+            .ok_or(IdentityError::NotFound("tenant"))?;
+        Ok(Response::new(pb::GetTenantLimitsResponse {
+            limits: Some(convert::limits(limits)),
         }))
     }
 
@@ -291,9 +372,15 @@ impl IdentityService for IdentityApi {
             .authenticate(&token::hash(&secret))
             .await?
             .ok_or(IdentityError::Unauthenticated)?;
+        let crate::store::TokenOwner {
+            tenant_id,
+            token_id,
+            limits,
+        } = owner;
         Ok(Response::new(pb::AuthenticateTokenResponse {
-            tenant_id: owner.tenant_id,
-            token_id: owner.token_id,
+            tenant_id,
+            token_id,
+            limits: Some(convert::limits(limits)),
         }))
     }
 
@@ -307,7 +394,7 @@ impl IdentityService for IdentityApi {
             resource_json,
         } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
-        let cols = new_user_columns(&resource_json)?;
+        let cols = new_user_columns(self.types(&tenant).await?.user, &resource_json)?;
         let (record, restored) = self.store.create_user(&tenant, &cols).await?;
         tracing::info!(user_id = %record.id, restored, "user created");
         Ok(Response::new(pb::CreateUserResponse {
@@ -348,12 +435,10 @@ impl IdentityService for IdentityApi {
             if_version,
         } = request.into_inner();
         let (tenant, id) = (tenant(&tenant_id)?, user_id(&id)?);
-        let doc = scim::resource::normalize(
-            &scim::USER,
-            &parse_json(&resource_json)?,
-            scim::WriteMode::Replace,
-        )
-        .map_err(IdentityError::from)?;
+        let rt = self.types(&tenant).await?.user;
+        let doc =
+            scim::resource::normalize(rt, &parse_json(&resource_json)?, scim::WriteMode::Replace)
+                .map_err(IdentityError::from)?;
         // A PUT without `active` keeps the current state: Okta's AIW apps
         // send whole objects, and omitting `active` must never flip it.
         let change = move |current: &crate::store::UserRecord| {
@@ -385,9 +470,11 @@ impl IdentityService for IdentityApi {
         } = request.into_inner();
         let (tenant, id) = (tenant(&tenant_id)?, user_id(&id)?);
         let ops = patch_operations(operations)?;
+        let rt = self.types(&tenant).await?.user;
         let change = move |current: &crate::store::UserRecord| {
-            let doc = parse_json(&current.resource)?;
-            let patched = scim::patch::apply_patch(&scim::USER, &doc, &ops, &current.id)?;
+            let mut doc = parse_json(&current.resource)?;
+            scim::resource::drop_unknown_extensions(rt, &mut doc);
+            let patched = scim::patch::apply_patch(rt, &doc, &ops, &current.id)?;
             UserColumns::from_canonical(&patched)
         };
         let record = self
@@ -428,13 +515,19 @@ impl IdentityService for IdentityApi {
             count,
             sort_by,
             sort_order,
+            keyset,
         } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
-        let query = list_query(&filter, start_index, count, &sort_by, sort_order)?;
-        let page = self.store.list_users(&tenant, &query).await?;
+        let mut query = list_query(&filter, start_index, count, &sort_by, sort_order, keyset)?;
+        query.rt = TenantTypes::custom(self.types(&tenant).await?.user);
+        let mut page = self.store.list_users(&tenant, &query).await?;
+        let (first_key, last_key, more) = page_edges(&mut page);
         Ok(Response::new(pb::ListUsersResponse {
             total_results: page.total,
             users: self.users_with_groups(&tenant, page.items).await?,
+            first_key,
+            last_key,
+            more,
         }))
     }
 
@@ -448,7 +541,8 @@ impl IdentityService for IdentityApi {
             resource_json,
         } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
-        let (cols, members) = groups::group_document(&resource_json, scim::WriteMode::Create)?;
+        let rt = self.types(&tenant).await?.group;
+        let (cols, members) = groups::group_document(rt, &resource_json, scim::WriteMode::Create)?;
         let record = self.store.create_group(&tenant, &cols, &members).await?;
         tracing::info!(group_id = %record.id, members = members.len(), "group created");
         let group = groups::respond(self.store.as_ref(), &tenant, record, true).await?;
@@ -490,7 +584,8 @@ impl IdentityService for IdentityApi {
             include_members,
         } = request.into_inner();
         let (tenant, id) = (tenant(&tenant_id)?, group_id(&id)?);
-        let (cols, members) = groups::group_document(&resource_json, scim::WriteMode::Replace)?;
+        let rt = self.types(&tenant).await?.group;
+        let (cols, members) = groups::group_document(rt, &resource_json, scim::WriteMode::Replace)?;
         let change = move |_: &crate::store::GroupRecord| {
             Ok((cols.clone(), vec![MemberOp::ReplaceAll(members.clone())]))
         };
@@ -518,9 +613,10 @@ impl IdentityService for IdentityApi {
         } = request.into_inner();
         let (tenant, id) = (tenant(&tenant_id)?, group_id(&id)?);
         let (doc_ops, member_ops) = groups::split_patch(patch_operations(operations)?)?;
+        let rt = self.types(&tenant).await?.group;
         let change = move |current: &crate::store::GroupRecord| {
             Ok((
-                groups::patch_document(current, &doc_ops)?,
+                groups::patch_document(rt, current, &doc_ops)?,
                 member_ops.clone(),
             ))
         };
@@ -562,16 +658,22 @@ impl IdentityService for IdentityApi {
             sort_by,
             sort_order,
             include_members,
+            keyset,
         } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
-        let query = list_query(&filter, start_index, count, &sort_by, sort_order)?;
-        let page = self
+        let mut query = list_query(&filter, start_index, count, &sort_by, sort_order, keyset)?;
+        query.rt = TenantTypes::custom(self.types(&tenant).await?.group);
+        let mut page = self
             .store
             .list_groups(&tenant, &query, include_members)
             .await?;
+        let (first_key, last_key, more) = page_edges(&mut page);
         Ok(Response::new(pb::ListGroupsResponse {
             total_results: page.total,
             groups: page.items.into_iter().map(convert::group).collect(),
+            first_key,
+            last_key,
+            more,
         }))
     }
 

@@ -3,12 +3,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod bulk;
 mod changes;
 mod concurrency;
+mod cursors;
 mod entra;
+mod equipment;
+mod extensions;
 mod filters;
 mod groups;
 mod okta;
+mod policy;
+mod protection;
+mod replay;
 mod scimctl;
+mod scimctl_policy;
+mod scimctl_schema;
+mod search;
 mod tenancy;
 mod users;

@@ -169,7 +169,8 @@ async fn discovery_documents(app: &TestApp) {
     let spc = t.get("/ServiceProviderConfig").await;
     assert_eq!(spc.status, StatusCode::OK, "{}", spc.body);
     assert_eq!(spc.body["patch"]["supported"], true);
-    assert_eq!(spc.body["bulk"]["supported"], false);
+    assert_eq!(spc.body["bulk"]["supported"], true);
+    assert!(spc.body["bulk"]["maxOperations"].as_u64().unwrap() > 0);
     assert_eq!(spc.body["filter"]["maxResults"], 1000);
     let types = t.get("/ResourceTypes").await;
     assert!(

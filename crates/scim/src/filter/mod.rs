@@ -12,12 +12,14 @@ mod display;
 mod eval;
 mod lexer;
 mod parser;
+mod restrict;
 
 #[cfg(test)]
 mod tests;
 
 pub(crate) use eval::matches_element;
 pub(crate) use parser::parse_patch_path_parts;
+pub use restrict::{Restricted, restrict};
 
 use crate::error::ScimError;
 

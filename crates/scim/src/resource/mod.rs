@@ -148,6 +148,9 @@ impl<'b> Slots<'b> {
         let mut core = Map::new();
         let mut extensions = Map::new();
         for (schema, slots) in self.per_schema {
+            // An extension's required attributes bind only a resource that
+            // uses the extension (its schemaExtensions entry is optional).
+            let in_use = std::ptr::eq(schema, rt.schema) || slots.iter().any(Option::is_some);
             let mut out = Map::new();
             for (attr, raw) in schema.attributes.iter().zip(slots) {
                 let normalized = match raw {
@@ -158,7 +161,7 @@ impl<'b> Slots<'b> {
                     Some(v) => {
                         out.insert(attr.name.to_owned(), v);
                     }
-                    None if attr.required && client_writable(attr) => {
+                    None if in_use && attr.required && client_writable(attr) => {
                         return Err(ScimError::invalid_value(format!(
                             "attribute '{}' is required",
                             attr.name
@@ -179,6 +182,21 @@ impl<'b> Slots<'b> {
         doc.extend(core);
         doc.extend(extensions);
         Ok(Value::Object(doc))
+    }
+}
+
+/// Removes from a stored document the extension objects (top-level URN
+/// keys) and `schemas` entries of extensions `rt` no longer has: a tenant
+/// that removed an extension schema no longer sees, returns or re-validates
+/// values stored under it.
+pub fn drop_unknown_extensions(rt: &ResourceTypeDef, doc: &mut Value) {
+    let Some(obj) = doc.as_object_mut() else {
+        return;
+    };
+    let known = |urn: &str| rt.schemas().any(|s| eq_ci(s.id, urn));
+    obj.retain(|k, _| !k.to_ascii_lowercase().starts_with("urn:") || known(k));
+    if let Some(Value::Array(schemas)) = obj.get_mut("schemas") {
+        schemas.retain(|s| s.as_str().is_none_or(known));
     }
 }
 

@@ -3,6 +3,7 @@
 //! rendered from them and the engines can look up types, mutability and case-exactness.
 
 mod common;
+pub mod custom;
 mod enterprise;
 mod group;
 mod user;
@@ -42,7 +43,7 @@ pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Re
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
 /// The `type` of an attribute (RFC 7643 §2.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AttrType {
     String,
     Boolean,
@@ -55,7 +56,7 @@ pub enum AttrType {
 }
 
 /// The `mutability` characteristic (RFC 7643 §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mutability {
     ReadOnly,
     ReadWrite,
@@ -64,7 +65,7 @@ pub enum Mutability {
 }
 
 /// The `returned` characteristic (RFC 7643 §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Returned {
     Always,
     Never,
@@ -73,7 +74,7 @@ pub enum Returned {
 }
 
 /// The `uniqueness` characteristic (RFC 7643 §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Uniqueness {
     None,
     Server,
@@ -81,6 +82,25 @@ pub enum Uniqueness {
 }
 
 impl AttrType {
+    /// Every value.
+    pub const ALL: [AttrType; 8] = [
+        AttrType::String,
+        AttrType::Boolean,
+        AttrType::Decimal,
+        AttrType::Integer,
+        AttrType::DateTime,
+        AttrType::Binary,
+        AttrType::Reference,
+        AttrType::Complex,
+    ];
+
+    /// Inverse of `as_str`, case-insensitive; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+
     /// The RFC 7643 §7 spelling (`"dateTime"`, `"complex"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -97,6 +117,21 @@ impl AttrType {
 }
 
 impl Mutability {
+    /// Every value.
+    pub const ALL: [Mutability; 4] = [
+        Mutability::ReadOnly,
+        Mutability::ReadWrite,
+        Mutability::Immutable,
+        Mutability::WriteOnly,
+    ];
+
+    /// Inverse of `as_str`, case-insensitive; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+
     /// The RFC 7643 §7 spelling (`"readOnly"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -109,6 +144,21 @@ impl Mutability {
 }
 
 impl Returned {
+    /// Every value.
+    pub const ALL: [Returned; 4] = [
+        Returned::Always,
+        Returned::Never,
+        Returned::Default,
+        Returned::Request,
+    ];
+
+    /// Inverse of `as_str`, case-insensitive; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+
     /// The RFC 7643 §7 spelling (`"always"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -121,6 +171,16 @@ impl Returned {
 }
 
 impl Uniqueness {
+    /// Every value.
+    pub const ALL: [Uniqueness; 3] = [Uniqueness::None, Uniqueness::Server, Uniqueness::Global];
+
+    /// Inverse of `as_str`, case-insensitive; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+
     /// The RFC 7643 §7 spelling (`"none"`, `"server"`, `"global"`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -158,14 +218,14 @@ pub struct SchemaDef {
 }
 
 /// A schema extension of a resource type (RFC 7643 §6 `schemaExtensions`).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtensionDef {
     pub schema: &'static SchemaDef,
     pub required: bool,
 }
 
 /// A resource type (RFC 7643 §6): endpoint, core schema and extensions.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceTypeDef {
     pub id: &'static str,
     pub name: &'static str,

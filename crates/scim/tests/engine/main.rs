@@ -6,7 +6,10 @@
 mod entra_groups;
 mod entra_patch;
 mod entra_post;
+mod fuzz_short;
 mod okta;
+mod props_custom;
 mod props_filter;
 mod props_patch;
+mod props_restrict;
 mod support;

@@ -43,6 +43,7 @@ impl Dialect {
 pub(super) enum Bind {
     Text(String),
     Int(i64),
+    Float(f64),
     Bool(bool),
 }
 
@@ -85,6 +86,8 @@ pub(super) enum Kind {
         json: bool,
     },
     Micros,
+    /// A JSON number (integer or decimal attributes).
+    Number,
     Other,
 }
 
@@ -106,6 +109,7 @@ pub(super) struct RowSource {
 }
 
 /// A resource table that filters run against.
+#[derive(Clone, Copy)]
 pub(super) struct Table {
     pub rt: &'static scim::ResourceTypeDef,
     /// The alias the queries give the table (`u`, `g`).
@@ -113,6 +117,17 @@ pub(super) struct Table {
     /// Indexed columns: canonical (attribute, sub-attribute) → column.
     pub columns: &'static [(&'static str, Option<&'static str>, &'static str, Kind)],
     pub rows: &'static [RowSource],
+}
+
+impl Table {
+    /// The same table, its filters resolved against `rt` (a tenant's type
+    /// with its own extensions) when given.
+    pub fn with_type(&self, rt: Option<&'static scim::ResourceTypeDef>) -> Self {
+        Self {
+            rt: rt.unwrap_or(self.rt),
+            ..*self
+        }
+    }
 }
 
 const FOLDED: Kind = Kind::Text {
@@ -192,8 +207,8 @@ pub(super) static GROUPS: Table = Table {
 
 /// Where the attributes of a (sub-)filter live.
 #[derive(Clone, Copy)]
-enum Scope {
-    Resource(&'static Table),
+enum Scope<'t> {
+    Resource(&'t Table),
     /// Inside a row-stored attribute such as `emails[...]`.
     Rows(&'static RowSource),
     /// Inside another multi-valued attribute: JSON elements `j.value`.
@@ -201,11 +216,7 @@ enum Scope {
 }
 
 /// Appends the SQL condition for `filter` on `table` to `buf`.
-pub(super) fn compile(
-    table: &'static Table,
-    filter: &Filter,
-    buf: &mut SqlBuf,
-) -> Result<(), ScimError> {
+pub(super) fn compile(table: &Table, filter: &Filter, buf: &mut SqlBuf) -> Result<(), ScimError> {
     compile_in(filter, Scope::Resource(table), buf, 0)
 }
 
@@ -213,7 +224,7 @@ const MAX_DEPTH: usize = 64;
 
 fn compile_in(
     filter: &Filter,
-    scope: Scope,
+    scope: Scope<'_>,
     buf: &mut SqlBuf,
     depth: usize,
 ) -> Result<(), ScimError> {
@@ -266,11 +277,11 @@ fn resolve(table: &Table, path: &AttrPath) -> Result<ResolvedAttr, ScimError> {
 }
 
 /// Writes `EXISTS (SELECT 1 FROM <elements> WHERE (` and returns the element scope.
-fn open_elements(
-    table: &'static Table,
+fn open_elements<'t>(
+    table: &'t Table,
     resolved: &ResolvedAttr,
     buf: &mut SqlBuf,
-) -> Result<Scope, ScimError> {
+) -> Result<Scope<'t>, ScimError> {
     let name = resolved.attr.name;
     let row_source = table.rows.iter().find(|r| r.attribute == name);
     if let (None, Some(rows)) = (&resolved.canonical.uri, row_source) {
@@ -281,15 +292,20 @@ fn open_elements(
         return Ok(Scope::Rows(rows));
     }
     let doc = format!("{}.resource", table.alias);
+    // Extension attributes live under their schema's URN.
+    let mut keys: Vec<&str> = resolved.canonical.uri.as_deref().into_iter().collect();
+    keys.push(name);
     let source = match buf.dialect {
         Dialect::Postgres => {
-            let key = buf.bind(Bind::Text(name.to_owned()));
-            format!(
-                "jsonb_array_elements(COALESCE({doc}::jsonb -> {key}::text, '[]'::jsonb)) AS j(value)"
-            )
+            let mut array = format!("{doc}::jsonb");
+            for key in keys {
+                let key = buf.bind(Bind::Text(key.to_owned()));
+                array = format!("({array} -> {key}::text)");
+            }
+            format!("jsonb_array_elements(COALESCE({array}, '[]'::jsonb)) AS j(value)")
         }
         Dialect::Sqlite => {
-            let p = buf.bind(Bind::Text(json_path(&[name])));
+            let p = buf.bind(Bind::Text(json_path(&keys)));
             format!("json_each({doc}, {p}) AS j")
         }
     };
@@ -308,7 +324,7 @@ fn json_path(keys: &[&str]) -> String {
     p
 }
 
-fn presence(path: &AttrPath, scope: Scope, buf: &mut SqlBuf) -> Result<(), ScimError> {
+fn presence(path: &AttrPath, scope: Scope<'_>, buf: &mut SqlBuf) -> Result<(), ScimError> {
     if let Scope::Resource(table) = scope {
         let resolved = resolve(table, path)?;
         if resolved.attr.multi_valued {
@@ -333,7 +349,7 @@ fn comparison(
     path: &AttrPath,
     op: CompareOp,
     value: &CompValue,
-    scope: Scope,
+    scope: Scope<'_>,
     buf: &mut SqlBuf,
 ) -> Result<(), ScimError> {
     if let Scope::Resource(table) = scope {
@@ -353,7 +369,7 @@ fn comparison(
 }
 
 /// The SQL expression of a single-valued attribute in `scope`.
-fn operand(path: &AttrPath, scope: Scope, buf: &mut SqlBuf) -> Result<Operand, ScimError> {
+fn operand(path: &AttrPath, scope: Scope<'_>, buf: &mut SqlBuf) -> Result<Operand, ScimError> {
     match scope {
         Scope::Resource(table) => resource_operand(table, path, buf),
         Scope::Rows(_) | Scope::JsonElement(_) => {
@@ -397,7 +413,15 @@ fn resource_operand(
         keys.push(uri);
     }
     keys.push(resolved.attr.name);
-    let def = match resolved.sub {
+    // A single-valued complex attribute compares through its `value`
+    // (`manager eq "<id>"`, Entra's legacy reference check; RFC 7644 §3.4.2.2
+    // does the same for multi-valued ones).
+    let sub = resolved.sub.or_else(|| {
+        (resolved.attr.ty == AttrType::Complex)
+            .then(|| resolved.attr.sub_attribute("value"))
+            .flatten()
+    });
+    let def = match sub {
         Some(sub) => {
             keys.push(sub.name);
             sub
@@ -411,7 +435,7 @@ fn resource_operand(
     })
 }
 
-fn element_operand(scope: Scope, name: &str, buf: &mut SqlBuf) -> Result<Operand, ScimError> {
+fn element_operand(scope: Scope<'_>, name: &str, buf: &mut SqlBuf) -> Result<Operand, ScimError> {
     match scope {
         Scope::Rows(rows) => {
             let (_, expr, kind) = rows
@@ -427,6 +451,20 @@ fn element_operand(scope: Scope, name: &str, buf: &mut SqlBuf) -> Result<Operand
             Ok(Operand {
                 expr: (*expr).to_owned(),
                 kind: *kind,
+            })
+        }
+        // Elements of a multi-valued simple attribute are the values
+        // themselves (`skills eq "rust"`, `skills[value eq "rust"]`).
+        Scope::JsonElement(parent)
+            if parent.ty != AttrType::Complex && name.eq_ignore_ascii_case("value") =>
+        {
+            let expr = match buf.dialect {
+                Dialect::Postgres => "(j.value #>> '{}')".to_owned(),
+                Dialect::Sqlite => "j.value".to_owned(),
+            };
+            Ok(Operand {
+                expr,
+                kind: json_kind(parent),
             })
         }
         Scope::JsonElement(parent) => {
@@ -458,7 +496,8 @@ fn json_kind(def: &AttributeDef) -> Kind {
                 case_exact: def.case_exact,
             }
         }
-        AttrType::Complex | AttrType::Integer | AttrType::Decimal => Kind::Other,
+        AttrType::Integer | AttrType::Decimal => Kind::Number,
+        AttrType::Complex => Kind::Other,
     }
 }
 
@@ -550,6 +589,20 @@ fn compare(
             }
             (operand.expr.clone(), buf.bind(Bind::Int(micros)))
         }
+        Kind::Number => {
+            let CompValue::Number(n) = value else {
+                return Err(bad("expects a number"));
+            };
+            if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
+                return Err(bad("numbers cannot be compared with co, sw or ew"));
+            }
+            let bind = match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Bind::Int(i),
+                (None, Some(f)) => Bind::Float(f),
+                (None, None) => return Err(bad("expects a number")),
+            };
+            (numeric(&operand.expr, buf.dialect), buf.bind(bind))
+        }
         Kind::Other => return Err(bad("this attribute cannot be compared")),
     };
     let condition = match op {
@@ -581,12 +634,30 @@ fn compare(
     Ok(())
 }
 
+/// A JSON number read as a number: Postgres's `->>` yields text, SQLite's
+/// `json_extract` the number itself.
+fn numeric(expr: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Postgres => format!("CAST({expr} AS numeric)"),
+        Dialect::Sqlite => expr.to_owned(),
+    }
+}
+
 /// The ORDER BY expression for `sortBy`.
 pub(super) fn sort_expression(
     table: &Table,
     path: &AttrPath,
     buf: &mut SqlBuf,
 ) -> Result<String, ScimError> {
+    sort_operand(table, path, buf).map(|(expr, _)| expr)
+}
+
+/// The ORDER BY expression for `sortBy` and how its values compare.
+pub(super) fn sort_operand(
+    table: &Table,
+    path: &AttrPath,
+    buf: &mut SqlBuf,
+) -> Result<(String, Kind), ScimError> {
     let resolved = table.rt.resolve(path).ok_or_else(|| {
         ScimError::invalid_value(format!("cannot sort by unknown attribute '{path}'"))
     })?;
@@ -597,11 +668,13 @@ pub(super) fn sort_expression(
     }
     let operand =
         resource_operand(table, path, buf).map_err(|e| ScimError::invalid_value(e.detail))?;
-    Ok(match operand.kind {
+    let expr = match operand.kind {
         Kind::Text {
             folded_column: false,
             case_exact: false,
         } => format!("lower({})", operand.expr),
+        Kind::Number => numeric(&operand.expr, buf.dialect),
         _ => operand.expr,
-    })
+    };
+    Ok((expr, operand.kind))
 }

@@ -8,6 +8,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::changes::{self, Change};
 use super::filter_sql::{Bind, GROUPS, SqlBuf, compile, sort_expression};
+use super::scope::Scope;
 use super::sql::SqlStore;
 use super::users::bind_all;
 use super::{GroupChange, GroupRecord, ListQuery, MemberRecord, Page};
@@ -279,7 +280,7 @@ impl SqlStore {
         cols: &GroupColumns,
         members: &[NewMember],
     ) -> Result<GroupRecord, IdentityError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write_tx(Scope::Tenant(tenant)).await?;
         let now = now_micros();
         let group = GroupRecord {
             id: ResourceId::new().as_str().to_owned(),
@@ -331,11 +332,13 @@ impl SqlStore {
     ) -> Result<Option<GroupRecord>, IdentityError> {
         let sql =
             format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.tenant_id = $1 AND g.id = $2");
+        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant.as_str())
             .bind(id.as_str())
-            .fetch_optional(&self.read)
+            .fetch_optional(&mut *tx)
             .await?;
+        tx.commit().await?;
         let Some(row) = row else { return Ok(None) };
         let mut group = group_from_row(&row)?;
         if include_members {
@@ -362,9 +365,11 @@ impl SqlStore {
                  JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
                  WHERE m.tenant_id = {t} AND m.group_id IN ({list}) ORDER BY m.group_id, m.user_id"
             );
+            let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
             let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &buf.binds)
-                .fetch_all(&self.read)
+                .fetch_all(&mut *tx)
                 .await?;
+            tx.commit().await?;
             for row in rows {
                 out.entry(row.try_get("group_id")?)
                     .or_default()
@@ -384,7 +389,7 @@ impl SqlStore {
         if_version: Option<i64>,
         change: GroupChange<'_>,
     ) -> Result<GroupRecord, IdentityError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write_tx(Scope::Tenant(tenant)).await?;
         let sql = format!(
             "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.tenant_id = $1 AND g.id = $2{}",
             self.dialect.for_update()
@@ -454,7 +459,7 @@ impl SqlStore {
         id: &ResourceId,
         if_version: Option<i64>,
     ) -> Result<(), IdentityError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write_tx(Scope::Tenant(tenant)).await?;
         let sql = format!(
             "SELECT version FROM groups WHERE tenant_id = $1 AND id = $2{}",
             self.dialect.for_update()
@@ -498,20 +503,37 @@ impl SqlStore {
         let mut buf = SqlBuf::new(self.dialect);
         let t = buf.bind(Bind::Text(tenant.as_str().to_owned()));
         buf.push(&format!(" FROM groups g WHERE g.tenant_id = {t}"));
+        let table = GROUPS.with_type(query.rt);
         if let Some(filter) = &query.filter {
             buf.push(" AND ");
-            compile(&GROUPS, filter, &mut buf)?;
+            compile(&table, filter, &mut buf)?;
+        }
+        if let Some(keyset) = &query.keyset {
+            let mut page = self
+                .keyset_page(
+                    tenant,
+                    &table,
+                    GROUP_COLUMNS,
+                    buf,
+                    query,
+                    keyset,
+                    group_from_row,
+                )
+                .await?;
+            self.attach_members(tenant, &mut page.items, include_members)
+                .await?;
+            return Ok(page);
         }
         let condition = buf.clone();
         if query.limit == 0 {
-            return Ok(Page {
-                total: self.count(condition).await?,
-                items: Vec::new(),
-            });
+            return Ok(Page::indexed(
+                self.count(tenant, condition).await?,
+                Vec::new(),
+            ));
         }
         let order = match &query.sort {
             Some(key) => {
-                let expr = sort_expression(&GROUPS, &key.path, &mut buf)?;
+                let expr = sort_expression(&table, &key.path, &mut buf)?;
                 let dir = if key.descending { "DESC" } else { "ASC" };
                 format!("{expr} {dir}, g.created {dir}, g.id {dir}")
             }
@@ -523,24 +545,38 @@ impl SqlStore {
             "SELECT {GROUP_COLUMNS}, count(*) OVER () AS total{} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
             buf.sql
         );
+        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
         let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &buf.binds)
-            .fetch_all(&self.read)
+            .fetch_all(&mut *tx)
             .await?;
+        tx.commit().await?;
         let total = match rows.first() {
             Some(row) => u64::try_from(row.try_get::<i64, _>("total")?).unwrap_or(0),
-            None if query.offset > 0 => self.count(condition).await?,
+            None if query.offset > 0 => self.count(tenant, condition).await?,
             None => 0,
         };
         let mut items: Vec<GroupRecord> =
             rows.iter().map(group_from_row).collect::<Result<_, _>>()?;
+        self.attach_members(tenant, &mut items, include_members)
+            .await?;
+        Ok(Page::indexed(total, items))
+    }
+
+    /// Loads the members of `items` when asked to (one query for all).
+    async fn attach_members(
+        &self,
+        tenant: &TenantId,
+        items: &mut [GroupRecord],
+        include_members: bool,
+    ) -> Result<(), IdentityError> {
         if include_members && !items.is_empty() {
             let ids: Vec<String> = items.iter().map(|g| g.id.clone()).collect();
             let mut members = self.members_of(tenant, &ids).await?;
-            for g in &mut items {
+            for g in items.iter_mut() {
                 g.members = Some(members.remove(&g.id).unwrap_or_default());
             }
         }
-        Ok(Page { total, items })
+        Ok(())
     }
 
     /// The groups (id, displayName) of each user, for the read-only `groups` attribute.
@@ -559,9 +595,11 @@ impl SqlStore {
                  JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
                  WHERE m.tenant_id = {t} AND m.user_id IN ({list}) ORDER BY g.display_name_ci, g.id"
             );
+            let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
             let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &buf.binds)
-                .fetch_all(&self.read)
+                .fetch_all(&mut *tx)
                 .await?;
+            tx.commit().await?;
             for row in rows {
                 out.entry(row.try_get("user_id")?)
                     .or_default()

@@ -7,6 +7,10 @@
 mod changes;
 mod filter_sql;
 mod groups;
+mod keyset;
+mod limits;
+mod schemas;
+mod scope;
 mod snapshot;
 mod sql;
 mod users;
@@ -16,6 +20,7 @@ use scim::Filter;
 
 pub use changes::ChangeRecord;
 pub use filter_sql::Dialect;
+pub use scope::{CrossTenant, Scope};
 pub use snapshot::SnapshotUser;
 pub use sql::{SqlStore, StoreOptions};
 
@@ -52,11 +57,31 @@ pub struct NewToken {
     pub expires: Option<Micros>,
 }
 
+/// A tenant's extension schema as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantSchemaRecord {
+    pub urn: String,
+    /// `User` or `Group`.
+    pub resource_type: String,
+    /// The normalised RFC 7643 §7 representation (JSON text).
+    pub definition: String,
+    pub updated: Micros,
+}
+
 /// The tenant and token a presented secret belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenOwner {
     pub tenant_id: String,
     pub token_id: String,
+    /// The tenant's rate limits, carried with the answer.
+    pub limits: TenantLimits,
+}
+
+/// A tenant's per-token rate limits; `None` means the gateway's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TenantLimits {
+    pub rate_per_second: Option<u32>,
+    pub burst: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,17 +130,62 @@ pub struct SortKey {
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub filter: Option<Filter>,
-    /// Rows to skip (RFC 7644 `startIndex` - 1).
+    /// Rows to skip (RFC 7644 `startIndex` - 1); ignored with `keyset`.
     pub offset: u64,
     /// Page size; 0 asks for the total only.
     pub limit: u64,
     pub sort: Option<SortKey>,
+    /// Keyset pagination instead of an offset (cursors, RFC 9865).
+    pub keyset: Option<Keyset>,
+    /// The resource type filters and sortBy resolve against, when the
+    /// tenant has extension schemas of its own; `None` for the static one.
+    pub rt: Option<&'static scim::ResourceTypeDef>,
+}
+
+/// A row's sortBy value in keyset pagination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortValue {
+    Text(String),
+    Int(i64),
+}
+
+/// A row's position in a list's order: (sortBy value, created, id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowKey {
+    /// `None` when the list has no sortBy.
+    pub sort: Option<SortValue>,
+    pub created: Micros,
+    pub id: String,
+}
+
+/// Where a keyset page starts: after a row (first page when `None`), or
+/// just before it when `backwards`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Keyset {
+    pub after: Option<RowKey>,
+    pub backwards: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     pub total: u64,
     pub items: Vec<T>,
+    /// Keyset pagination only: the keys of the first and last item.
+    pub edges: Option<(RowKey, RowKey)>,
+    /// Keyset pagination only: more rows follow in the direction read.
+    pub more: bool,
+}
+
+impl<T> Page<T> {
+    /// A page of index pagination.
+    pub fn indexed(total: u64, items: Vec<T>) -> Self {
+        Self {
+            total,
+            items,
+            edges: None,
+            more: false,
+        }
+    }
 }
 
 /// The pure part of a user update, run by [`Store::modify_user`] inside its
@@ -138,6 +208,31 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<TenantRecord, IdentityError>;
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, IdentityError>;
     async fn list_tenants(&self) -> Result<Vec<TenantRecord>, IdentityError>;
+    /// Stores the tenant's rate limits (NotFound for an unknown tenant).
+    async fn set_tenant_limits(
+        &self,
+        id: &TenantId,
+        limits: TenantLimits,
+    ) -> Result<TenantLimits, IdentityError>;
+    /// The tenant's rate limits, or None for an unknown tenant.
+    async fn get_tenant_limits(&self, id: &TenantId)
+    -> Result<Option<TenantLimits>, IdentityError>;
+
+    /// Creates or replaces (by URN, case-insensitively) a tenant's extension
+    /// schema; true when created. NotFound for an unknown tenant.
+    async fn put_tenant_schema(
+        &self,
+        tenant: &TenantId,
+        schema: &TenantSchemaRecord,
+    ) -> Result<bool, IdentityError>;
+    /// The tenant's extension schemas, oldest first.
+    async fn list_tenant_schemas(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<TenantSchemaRecord>, IdentityError>;
+    /// Removes one (NotFound when the tenant has no schema with that URN).
+    async fn delete_tenant_schema(&self, tenant: &TenantId, urn: &str)
+    -> Result<(), IdentityError>;
 
     async fn insert_token(
         &self,

@@ -4,6 +4,7 @@
 use sqlx::Row;
 
 use super::changes::{self, ChangeRecord};
+use super::scope::{CrossTenant, Scope};
 use super::sql::SqlStore;
 use crate::domain::TenantId;
 use crate::error::IdentityError;
@@ -24,6 +25,11 @@ impl SqlStore {
         tenant: Option<&TenantId>,
         limit: u32,
     ) -> Result<Vec<ChangeRecord>, IdentityError> {
+        let scope = match tenant {
+            Some(t) => Scope::Tenant(t),
+            None => Scope::AllTenants(CrossTenant::WatchAllTenants),
+        };
+        let mut tx = self.read_tx(scope).await?;
         let rows =
             match tenant {
                 Some(t) => sqlx::query(
@@ -33,7 +39,7 @@ impl SqlStore {
                 .bind(after_seq)
                 .bind(t.as_str())
                 .bind(i64::from(limit))
-                .fetch_all(&self.read)
+                .fetch_all(&mut *tx)
                 .await?,
                 None => sqlx::query(
                     "SELECT seq, tenant_id, kind, resource_id, version, at, payload FROM changes \
@@ -41,9 +47,10 @@ impl SqlStore {
                 )
                 .bind(after_seq)
                 .bind(i64::from(limit))
-                .fetch_all(&self.read)
+                .fetch_all(&mut *tx)
                 .await?,
             };
+        tx.commit().await?;
         Ok(rows
             .iter()
             .map(changes::from_row)
@@ -56,11 +63,17 @@ impl SqlStore {
         after_user_id: &str,
         limit: u32,
     ) -> Result<(i64, Vec<SnapshotUser>), IdentityError> {
-        // The position first: the page read next is at least this new.
+        // The position first: the page read next is at least this new. It is
+        // the whole stream's (consumers resume Watch from it), a number only.
+        let mut tx = self
+            .read_tx(Scope::AllTenants(CrossTenant::StreamPosition))
+            .await?;
         let as_of: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM changes")
-            .fetch_one(&self.read)
+            .fetch_one(&mut *tx)
             .await?
             .try_get("seq")?;
+        tx.commit().await?;
+        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
         let rows = sqlx::query(
             "SELECT id, active, CASE WHEN deleted IS NULL THEN 0 ELSE 1 END AS gone FROM users \
              WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
@@ -68,8 +81,9 @@ impl SqlStore {
         .bind(tenant.as_str())
         .bind(after_user_id)
         .bind(i64::from(limit))
-        .fetch_all(&self.read)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         let mut users = Vec::with_capacity(rows.len());
         for row in &rows {
             users.push(SnapshotUser {

@@ -7,12 +7,14 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use super::filter_sql::Dialect;
+use super::scope::{CrossTenant, Scope, ScopedPool};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{
     ChangeRecord, GroupChange, GroupRecord, ListQuery, NewToken, Page, SnapshotUser, Store,
-    TenantRecord, TokenOwner, TokenRecord, UserChange, UserRecord,
+    TenantLimits, TenantRecord, TenantSchemaRecord, TokenOwner, TokenRecord, UserChange,
+    UserRecord,
 };
 use crate::domain::{
     GroupColumns, Micros, NewMember, ResourceId, TenantId, UserColumns, now_micros,
@@ -39,11 +41,13 @@ pub struct StoreOptions {
 #[derive(Clone)]
 pub struct SqlStore {
     pub(super) dialect: Dialect,
-    /// Reads. On Postgres the same pool as `write`.
-    pub(super) read: AnyPool,
-    /// Writes. On SQLite a single connection: SQLite has one writer, and
-    /// queueing here is cheaper than `SQLITE_BUSY` retries.
-    pub(super) write: AnyPool,
+    /// Reads. On Postgres the same pool as `write`. Queries run in
+    /// [`SqlStore::read_tx`], with a tenant or a named cross-tenant path.
+    read: ScopedPool,
+    /// Writes, in [`SqlStore::write_tx`]. On SQLite a single connection:
+    /// SQLite has one writer, and queueing here is cheaper than
+    /// `SQLITE_BUSY` retries.
+    write: ScopedPool,
     /// Bumped after each committed write, to wake `Watch` streams.
     signal: Arc<tokio::sync::watch::Sender<u64>>,
 }
@@ -76,8 +80,8 @@ impl SqlStore {
         let (signal, _) = tokio::sync::watch::channel(0);
         Self {
             dialect,
-            read,
-            write,
+            read: ScopedPool::new(read, dialect),
+            write: ScopedPool::new(write, dialect),
             signal: Arc::new(signal),
         }
     }
@@ -93,18 +97,34 @@ impl SqlStore {
     /// Applies this backend's migrations.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self.dialect {
-            Dialect::Postgres => POSTGRES_MIGRATIONS.run(&self.write).await,
-            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.write).await,
+            Dialect::Postgres => self.write.migrate(&POSTGRES_MIGRATIONS).await,
+            Dialect::Sqlite => self.write.migrate(&SQLITE_MIGRATIONS).await,
         }
     }
 
     /// True when the database answers.
     pub async fn ping(&self) -> bool {
-        self.read.execute("SELECT 1").await.is_ok()
+        self.read.ping().await
     }
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// A read transaction bound to `scope` (see [`scope`]).
+    pub(super) async fn read_tx(
+        &self,
+        scope: Scope<'_>,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        self.read.begin(scope).await
+    }
+
+    /// A write transaction bound to `scope` (see [`scope`]).
+    pub(super) async fn write_tx(
+        &self,
+        scope: Scope<'_>,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        self.write.begin(scope).await
     }
 }
 
@@ -187,29 +207,75 @@ impl Store for SqlStore {
             display_name: display_name.to_owned(),
             created: now_micros(),
         };
+        let mut tx = self.write_tx(Scope::Tenant(id)).await?;
         sqlx::query("INSERT INTO tenants (id, display_name, created) VALUES ($1, $2, $3)")
             .bind(&record.id)
             .bind(&record.display_name)
             .bind(record.created)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await
             .map_err(|e| unique_violation(e, IdentityError::TenantExists))?;
+        tx.commit().await?;
         Ok(record)
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, IdentityError> {
+        let mut tx = self.read_tx(Scope::Tenant(id)).await?;
         let row = sqlx::query("SELECT id, display_name, created FROM tenants WHERE id = $1")
             .bind(id.as_str())
-            .fetch_optional(&self.read)
+            .fetch_optional(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(row.as_ref().map(tenant_from_row).transpose()?)
     }
 
     async fn list_tenants(&self) -> Result<Vec<TenantRecord>, IdentityError> {
-        let rows = sqlx::query("SELECT id, display_name, created FROM tenants ORDER BY id")
-            .fetch_all(&self.read)
+        let mut tx = self
+            .read_tx(Scope::AllTenants(CrossTenant::ListTenants))
             .await?;
+        let rows = sqlx::query("SELECT id, display_name, created FROM tenants ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(rows.iter().map(tenant_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn set_tenant_limits(
+        &self,
+        id: &TenantId,
+        limits: TenantLimits,
+    ) -> Result<TenantLimits, IdentityError> {
+        self.set_limits_query(id, limits).await
+    }
+
+    async fn get_tenant_limits(
+        &self,
+        id: &TenantId,
+    ) -> Result<Option<TenantLimits>, IdentityError> {
+        self.get_limits_query(id).await
+    }
+
+    async fn put_tenant_schema(
+        &self,
+        tenant: &TenantId,
+        schema: &TenantSchemaRecord,
+    ) -> Result<bool, IdentityError> {
+        self.put_schema_query(tenant, schema).await
+    }
+
+    async fn list_tenant_schemas(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<TenantSchemaRecord>, IdentityError> {
+        self.list_schemas_query(tenant).await
+    }
+
+    async fn delete_tenant_schema(
+        &self,
+        tenant: &TenantId,
+        urn: &str,
+    ) -> Result<(), IdentityError> {
+        self.delete_schema_query(tenant, urn).await
     }
 
     async fn insert_token(
@@ -227,6 +293,7 @@ impl Store for SqlStore {
             revoked: None,
             expires: token.expires,
         };
+        let mut tx = self.write_tx(Scope::Tenant(tenant)).await?;
         sqlx::query(
             "INSERT INTO tokens (id, tenant_id, hash, hint, description, created, expires) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -238,7 +305,7 @@ impl Store for SqlStore {
         .bind(&record.description)
         .bind(record.created)
         .bind(record.expires)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(|e| {
             missing_tenant(unique_violation(
@@ -246,16 +313,19 @@ impl Store for SqlStore {
                 IdentityError::InvalidArgument("this token secret is already in use".into()),
             ))
         })?;
+        tx.commit().await?;
         Ok(record)
     }
 
     async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, IdentityError> {
         let sql =
             format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = $1 ORDER BY created, id");
+        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant.as_str())
-            .fetch_all(&self.read)
+            .fetch_all(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
     }
 
@@ -264,46 +334,58 @@ impl Store for SqlStore {
         tenant: &TenantId,
         token_id: &str,
     ) -> Result<TokenRecord, IdentityError> {
+        let mut tx = self.write_tx(Scope::Tenant(tenant)).await?;
         sqlx::query(
             "UPDATE tokens SET revoked = $3 WHERE tenant_id = $1 AND id = $2 AND revoked IS NULL",
         )
         .bind(tenant.as_str())
         .bind(token_id)
         .bind(now_micros())
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = $1 AND id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant.as_str())
             .bind(token_id)
-            .fetch_optional(&self.write)
+            .fetch_optional(&mut *tx)
             .await?
             .ok_or(IdentityError::NotFound("token"))?;
+        tx.commit().await?;
         Ok(token_from_row(&row)?)
     }
 
     async fn authenticate(&self, hash: &str) -> Result<Option<TokenOwner>, IdentityError> {
         let now = now_micros();
+        let mut tx = self
+            .read_tx(Scope::AllTenants(CrossTenant::AuthenticateByHash))
+            .await?;
         let row = sqlx::query(
-            "SELECT id, tenant_id, last_used FROM tokens \
-             WHERE hash = $1 AND revoked IS NULL AND (expires IS NULL OR expires > $2)",
+            "SELECT k.id, k.tenant_id, k.last_used, t.rate_per_second, t.burst \
+             FROM tokens k JOIN tenants t ON t.id = k.tenant_id \
+             WHERE k.hash = $1 AND k.revoked IS NULL AND (k.expires IS NULL OR k.expires > $2)",
         )
         .bind(hash)
         .bind(now)
-        .fetch_optional(&self.read)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         let Some(row) = row else { return Ok(None) };
         let owner = TokenOwner {
             tenant_id: row.try_get("tenant_id")?,
             token_id: row.try_get("id")?,
+            limits: super::limits::limits_from_row(&row)?,
         };
         let last_used: Option<Micros> = row.try_get("last_used")?;
         if last_used.is_none_or(|t| now - t >= LAST_USED_RESOLUTION) {
-            sqlx::query("UPDATE tokens SET last_used = $2 WHERE id = $1")
+            let tenant = TenantId::parse(&owner.tenant_id)?;
+            let mut tx = self.write_tx(Scope::Tenant(&tenant)).await?;
+            sqlx::query("UPDATE tokens SET last_used = $3 WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.as_str())
                 .bind(&owner.token_id)
                 .bind(now)
-                .execute(&self.write)
+                .execute(&mut *tx)
                 .await?;
+            tx.commit().await?;
         }
         Ok(Some(owner))
     }

@@ -7,6 +7,7 @@ use sqlx::{Any, AnyConnection, Row};
 
 use super::changes::{self, Change};
 use super::filter_sql::{Bind, SqlBuf, USERS, compile, sort_expression};
+use super::scope::Scope;
 use super::sql::{SqlStore, unique_violation};
 use super::{ListQuery, Page, UserChange, UserRecord};
 use crate::domain::{Micros, ResourceId, TenantId, UserColumns, fold_case, now_micros};
@@ -44,6 +45,7 @@ pub(super) fn bind_all<'q>(
         query = match b {
             Bind::Text(s) => query.bind(s.clone()),
             Bind::Int(i) => query.bind(*i),
+            Bind::Float(f) => query.bind(*f),
             Bind::Bool(v) => query.bind(*v),
         };
     }
@@ -147,11 +149,13 @@ impl SqlStore {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted IS NULL"
         );
+        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant.as_str())
             .bind(id.as_str())
-            .fetch_optional(&self.read)
+            .fetch_optional(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 
@@ -160,7 +164,7 @@ impl SqlStore {
         tenant: &TenantId,
         cols: &UserColumns,
     ) -> Result<(UserRecord, bool), IdentityError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write_tx(Scope::Tenant(tenant)).await?;
         let now = now_micros();
         // Restore rather than duplicate: an IdP that deleted or deactivated a
         // user and provisions it again sends the same externalId.
@@ -256,7 +260,7 @@ impl SqlStore {
         if_version: Option<i64>,
         change: UserChange<'_>,
     ) -> Result<UserRecord, IdentityError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write_tx(Scope::Tenant(tenant)).await?;
         let current = self.lock_live_user(&mut tx, tenant, id, if_version).await?;
         let cols = change(&current)?;
         if cols.resource == current.resource {
@@ -283,7 +287,7 @@ impl SqlStore {
         id: &ResourceId,
         if_version: Option<i64>,
     ) -> Result<(), IdentityError> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write_tx(Scope::Tenant(tenant)).await?;
         let current = self.lock_live_user(&mut tx, tenant, id, if_version).await?;
         let now = now_micros();
         let tombstone = UserRecord {
@@ -328,20 +332,34 @@ impl SqlStore {
         buf.push(&format!(
             " FROM users u WHERE u.tenant_id = {t} AND u.deleted IS NULL"
         ));
+        let table = USERS.with_type(query.rt);
         if let Some(filter) = &query.filter {
             buf.push(" AND ");
-            compile(&USERS, filter, &mut buf)?;
+            compile(&table, filter, &mut buf)?;
+        }
+        if let Some(keyset) = &query.keyset {
+            return self
+                .keyset_page(
+                    tenant,
+                    &table,
+                    USER_COLUMNS,
+                    buf,
+                    query,
+                    keyset,
+                    user_from_row,
+                )
+                .await;
         }
         let condition = buf.clone();
         if query.limit == 0 {
-            return Ok(Page {
-                total: self.count(condition).await?,
-                items: Vec::new(),
-            });
+            return Ok(Page::indexed(
+                self.count(tenant, condition).await?,
+                Vec::new(),
+            ));
         }
         let order = match &query.sort {
             Some(key) => {
-                let expr = sort_expression(&USERS, &key.path, &mut buf)?;
+                let expr = sort_expression(&table, &key.path, &mut buf)?;
                 let dir = if key.descending { "DESC" } else { "ASC" };
                 format!("{expr} {dir}, u.created {dir}, u.id {dir}")
             }
@@ -353,24 +371,32 @@ impl SqlStore {
             "SELECT {USER_COLUMNS}, count(*) OVER () AS total{} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
             buf.sql
         );
+        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
         let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &buf.binds)
-            .fetch_all(&self.read)
+            .fetch_all(&mut *tx)
             .await?;
+        tx.commit().await?;
         let total = match rows.first() {
             Some(row) => u64::try_from(row.try_get::<i64, _>("total")?).unwrap_or(0),
             // Past the last page the window count is not there: ask for it.
-            None if query.offset > 0 => self.count(condition).await?,
+            None if query.offset > 0 => self.count(tenant, condition).await?,
             None => 0,
         };
         let items = rows.iter().map(user_from_row).collect::<Result<_, _>>()?;
-        Ok(Page { total, items })
+        Ok(Page::indexed(total, items))
     }
 
-    pub(super) async fn count(&self, condition: SqlBuf) -> Result<u64, IdentityError> {
+    pub(super) async fn count(
+        &self,
+        tenant: &TenantId,
+        condition: SqlBuf,
+    ) -> Result<u64, IdentityError> {
         let sql = format!("SELECT count(*) AS total{}", condition.sql);
+        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
         let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &condition.binds)
-            .fetch_one(&self.read)
+            .fetch_one(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(u64::try_from(row.try_get::<i64, _>("total")?).unwrap_or(0))
     }
 }

@@ -1,0 +1,273 @@
+//! `POST /Bulk` (RFC 7644 §3.7): many operations in one request, each run
+//! through the same handler and identity call as its single-resource
+//! request (the gateway still owns no data, and a Bulk operation is
+//! validated exactly like the request it stands for).
+//!
+//! * `bulkId` references ([`refs`]) are resolved by running operations in
+//!   dependency order: an operation waits for the POSTs whose `bulkId` it
+//!   names; one that names an unknown or failed `bulkId`, or that is part of
+//!   a cycle, fails with 400 `invalidValue`. Responses come in request order.
+//! * `failOnErrors: n` stops after the n-th error; operations not run are
+//!   left out of the response.
+//! * Limits (advertised in `/ServiceProviderConfig`): more operations than
+//!   `maxOperations`, or a body over `maxPayloadSize`, is 413.
+//! * Operations are not one transaction: each is atomic on its own, as the
+//!   RFC describes.
+
+mod dispatch;
+mod refs;
+
+use std::collections::HashMap;
+
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use scim::{ScimError, ScimType};
+use serde_json::{Map, Value, json};
+use tracing::instrument;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, error_body};
+use crate::response::{ScimResponse, scim_body_bytes};
+use dispatch::Target;
+
+/// One operation as the client sent it.
+struct Operation {
+    method: Method,
+    path: String,
+    bulk_id: Option<String>,
+    version: Option<String>,
+    data: Option<Value>,
+    /// bulkIds named in the path or data.
+    refs: Vec<String>,
+}
+
+fn too_large(detail: String) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, None, detail)
+}
+
+#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+pub async fn bulk(
+    State(state): State<AppState>,
+    caller: Caller,
+    request: Request,
+) -> Result<ScimResponse, ApiError> {
+    let limits = &state.protocol;
+    let bytes = scim_body_bytes(request, &state).await?;
+    if bytes.len() > limits.bulk_max_payload_bytes {
+        return Err(too_large(format!(
+            "a Bulk request may hold at most {} bytes",
+            limits.bulk_max_payload_bytes
+        )));
+    }
+    let body = scim::strict::parse_json(&bytes)?;
+    let (fail_on_errors, raw_ops) = envelope(&body)?;
+    if raw_ops.len() > limits.bulk_max_operations as usize {
+        return Err(too_large(format!(
+            "a Bulk request may hold at most {} operations",
+            limits.bulk_max_operations
+        )));
+    }
+    let ops: Vec<Result<Operation, ScimError>> = raw_ops.iter().map(operation).collect();
+    let results = run_all(&state, &caller, &ops, fail_on_errors).await;
+    Ok(ScimResponse::ok(json!({
+        "schemas": [scim::schema::BULK_RESPONSE_SCHEMA],
+        "Operations": results.into_iter().flatten().collect::<Vec<Value>>(),
+    })))
+}
+
+fn get_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+/// `failOnErrors` and the operations of a BulkRequest.
+fn envelope(body: &Value) -> Result<(Option<usize>, &Vec<Value>), ScimError> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ScimError::invalid_syntax("a BulkRequest must be a JSON object"))?;
+    if let Some(schemas) = get_ci(obj, "schemas") {
+        let ok = schemas.as_array().is_some_and(|s| {
+            s.iter().any(|u| {
+                u.as_str()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(scim::schema::BULK_REQUEST_SCHEMA))
+            })
+        });
+        if !ok {
+            return Err(ScimError::invalid_syntax(format!(
+                "'schemas' must contain {}",
+                scim::schema::BULK_REQUEST_SCHEMA
+            )));
+        }
+    }
+    let fail_on_errors = match get_ci(obj, "failOnErrors") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            _ => {
+                return Err(ScimError::invalid_value(
+                    "failOnErrors must be a positive integer",
+                ));
+            }
+        },
+    };
+    let ops = match get_ci(obj, "Operations") {
+        Some(Value::Array(ops)) => ops,
+        _ => return Err(ScimError::invalid_syntax("'Operations' must be an array")),
+    };
+    Ok((fail_on_errors, ops))
+}
+
+fn operation(raw: &Value) -> Result<Operation, ScimError> {
+    let obj = raw
+        .as_object()
+        .ok_or_else(|| ScimError::invalid_syntax("an operation must be an object"))?;
+    let text = |name: &str| get_ci(obj, name).and_then(Value::as_str).map(str::to_owned);
+    let method = match text("method").map(|m| m.to_ascii_uppercase()).as_deref() {
+        Some("POST") => Method::POST,
+        Some("PUT") => Method::PUT,
+        Some("PATCH") => Method::PATCH,
+        Some("DELETE") => Method::DELETE,
+        _ => {
+            return Err(ScimError::invalid_syntax(
+                "'method' must be POST, PUT, PATCH or DELETE",
+            ));
+        }
+    };
+    let path = text("path").ok_or_else(|| ScimError::invalid_syntax("'path' is missing"))?;
+    let data = get_ci(obj, "data").cloned();
+    if method != Method::DELETE && data.is_none() {
+        return Err(ScimError::invalid_syntax(format!("{method} needs 'data'")));
+    }
+    if let Some(d) = &data {
+        scim::strict::check_counts(d)?;
+    }
+    let mut refs = Vec::new();
+    refs::collect_str(&path, &mut refs);
+    if let Some(d) = &data {
+        refs::collect(d, &mut refs);
+    }
+    Ok(Operation {
+        method,
+        path,
+        bulk_id: text("bulkId"),
+        version: text("version"),
+        data,
+        refs,
+    })
+}
+
+/// Runs the operations in dependency order; one response per operation run,
+/// in request order.
+async fn run_all(
+    state: &AppState,
+    caller: &Caller,
+    ops: &[Result<Operation, ScimError>],
+    fail_on_errors: Option<usize>,
+) -> Vec<Option<Value>> {
+    // bulkId → the operation that creates it (the first POST naming it).
+    let mut creators: HashMap<&str, usize> = HashMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        if let Ok(Operation {
+            method: Method::POST,
+            bulk_id: Some(b),
+            ..
+        }) = op
+        {
+            creators.entry(b.as_str()).or_insert(i);
+        }
+    }
+    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut results: Vec<Option<Value>> = vec![None; ops.len()];
+    let mut pending: Vec<usize> = (0..ops.len()).collect();
+    let mut errors = 0;
+    while !pending.is_empty() {
+        // The first operation that waits for no pending POST; else the first
+        // one, which is then part of a cycle.
+        let waits = |i: usize| match &ops[i] {
+            Ok(op) => op.refs.iter().any(|r| {
+                creators
+                    .get(r.as_str())
+                    .is_some_and(|c| *c != i && pending.contains(c))
+            }),
+            Err(_) => false,
+        };
+        let pos = pending.iter().position(|&i| !waits(i));
+        let i = pending.remove(pos.unwrap_or(0));
+        let outcome = match &ops[i] {
+            Err(e) => Err(ApiError(e.clone())),
+            Ok(_) if pos.is_none() => Err(ApiError(ScimError::invalid_value(
+                "circular bulkId references",
+            ))),
+            Ok(op) => run_one(state, caller, op, &ids).await,
+        };
+        let (method, bulk_id) = match &ops[i] {
+            Ok(op) => (op.method.as_str(), op.bulk_id.clone()),
+            Err(_) => ("", None),
+        };
+        let mut entry = json!({ "method": method });
+        if let Some(b) = &bulk_id {
+            entry["bulkId"] = b.clone().into();
+        }
+        match outcome {
+            Ok(done) => {
+                if let (Some(b), true) = (&bulk_id, method == "POST") {
+                    ids.entry(b.clone()).or_insert(done.id);
+                }
+                entry["location"] = done.location.into();
+                if let Some(v) = done.version {
+                    entry["version"] = v.into();
+                }
+                entry["status"] = done.status.as_u16().to_string().into();
+            }
+            Err(e) => {
+                errors += 1;
+                entry["status"] = e.0.status.to_string().into();
+                entry["response"] = error_body(&e.0);
+            }
+        }
+        results[i] = Some(entry);
+        if fail_on_errors.is_some_and(|limit| errors >= limit) {
+            break;
+        }
+    }
+    results
+}
+
+/// At most 64 characters of a client's text, for error details.
+fn clip(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+async fn run_one(
+    state: &AppState,
+    caller: &Caller,
+    op: &Operation,
+    ids: &HashMap<String, String>,
+) -> Result<dispatch::Done, ApiError> {
+    if let Some(missing) = op.refs.iter().find(|r| !ids.contains_key(*r)) {
+        return Err(ApiError(ScimError::invalid_value(format!(
+            "bulkId '{}' names no operation that succeeded",
+            clip(missing)
+        ))));
+    }
+    let path = refs::substitute_str(&op.path, ids);
+    let target = Target::parse(&path).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Some(ScimType::InvalidPath),
+            "'path' must be /Users, /Groups or one of their resources",
+        )
+    })?;
+    let data = op.data.as_ref().map(|d| refs::substitute(d, ids));
+    dispatch::run(
+        state,
+        caller,
+        &op.method,
+        &target,
+        op.version.as_deref(),
+        data,
+    )
+    .await
+}

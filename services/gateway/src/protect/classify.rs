@@ -1,0 +1,142 @@
+//! Which budget a request draws on: deactivations and deletions take the
+//! reserved share. A deactivation is a `PATCH` of a user that sets `active`
+//! to false in any shape Entra ID or Okta send (`path: "active"`, a no-path
+//! value object, boolean or the strings `"False"`/`"false"`), or an Okta
+//! `PUT` of a user with `active` false.
+
+use axum::http::Method;
+use serde_json::Value;
+
+use super::limiter::Class;
+
+/// Whether a request's class depends on its body (so the body is read first).
+pub fn needs_body(method: &Method, path: &str) -> bool {
+    (method == Method::PATCH || method == Method::PUT) && is_user(path)
+}
+
+/// The class of a request; `body` is its bytes when [`needs_body`].
+pub fn class(method: &Method, path: &str, body: Option<&[u8]>) -> Class {
+    if method == Method::DELETE {
+        return Class::Reserved;
+    }
+    let Some(body) = body.filter(|_| needs_body(method, path)) else {
+        return Class::Ordinary;
+    };
+    // Cheap first: most bodies never mention `active`.
+    if !contains_ci(body, b"active") {
+        return Class::Ordinary;
+    }
+    let Ok(doc) = serde_json::from_slice::<Value>(body) else {
+        return Class::Ordinary;
+    };
+    let deactivates = if method == Method::PATCH {
+        patch_deactivates(&doc)
+    } else {
+        get_ci(&doc, "active").is_some_and(is_false)
+    };
+    if deactivates {
+        Class::Reserved
+    } else {
+        Class::Ordinary
+    }
+}
+
+/// `…/Users/{id}`.
+fn is_user(path: &str) -> bool {
+    let mut segments = path.trim_end_matches('/').rsplit('/');
+    let _id = segments.next();
+    segments.next() == Some("Users")
+}
+
+fn patch_deactivates(doc: &Value) -> bool {
+    let Some(ops) = get_ci(doc, "Operations").and_then(Value::as_array) else {
+        return false;
+    };
+    ops.iter().any(|op| {
+        let value = get_ci(op, "value");
+        match get_ci(op, "path").and_then(Value::as_str) {
+            Some(path) => path.eq_ignore_ascii_case("active") && value.is_some_and(is_false),
+            None => value
+                .and_then(|v| get_ci(v, "active"))
+                .is_some_and(is_false),
+        }
+    })
+}
+
+fn is_false(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => !b,
+        Value::String(s) => s.eq_ignore_ascii_case("false"),
+        _ => false,
+    }
+}
+
+fn get_ci<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    v.as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn patch(body: Value) -> Class {
+        class(
+            &Method::PATCH,
+            "/scim/v2/t/Users/1",
+            Some(body.to_string().as_bytes()),
+        )
+    }
+
+    #[test]
+    fn entra_and_okta_deactivations_are_reserved() {
+        for value in [json!(false), json!("False"), json!("false")] {
+            let op = json!({"Operations": [{"op": "Replace", "path": "active", "value": value}]});
+            assert_eq!(patch(op), Class::Reserved);
+        }
+        let okta = json!({"Operations": [{"op": "replace", "value": {"active": false}}]});
+        assert_eq!(patch(okta), Class::Reserved);
+        let put = json!({"userName": "a", "active": false});
+        let body = put.to_string();
+        assert_eq!(
+            class(&Method::PUT, "/scim/v2/t/Users/1", Some(body.as_bytes())),
+            Class::Reserved
+        );
+        assert_eq!(
+            class(&Method::DELETE, "/scim/v2/t/Groups/1", None),
+            Class::Reserved
+        );
+    }
+
+    #[test]
+    fn everything_else_is_ordinary() {
+        let activate = json!({"Operations": [{"op": "replace", "path": "active", "value": true}]});
+        assert_eq!(patch(activate), Class::Ordinary);
+        assert_eq!(
+            patch(json!({"Operations": [{"op": "add", "path": "nickName", "value": "x"}]})),
+            Class::Ordinary
+        );
+        assert_eq!(
+            class(&Method::GET, "/scim/v2/t/Users", None),
+            Class::Ordinary
+        );
+        let group = json!({"Operations": [{"op": "replace", "path": "active", "value": false}]})
+            .to_string();
+        assert_eq!(
+            class(
+                &Method::PATCH,
+                "/scim/v2/t/Groups/1",
+                Some(group.as_bytes())
+            ),
+            Class::Ordinary
+        );
+    }
+}

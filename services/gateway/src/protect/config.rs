@@ -1,0 +1,120 @@
+//! The gateway's protection settings: rate limits, Redis, per-tenant
+//! concurrency and timeouts. Flattened into [`crate::Config`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+const DEFAULT_RATE: u32 = 50;
+const DEFAULT_BURST: u32 = 100;
+const DEFAULT_REDIS_TIMEOUT_MS: u64 = 50;
+const DEFAULT_PREFIX: &str = "scim:rl:";
+const DEFAULT_TENANT_CONCURRENCY: usize = 32;
+const DEFAULT_QUEUE_WAIT_MS: u64 = 500;
+const DEFAULT_REQUEST_TIMEOUT: u64 = 30;
+const DEFAULT_IDLE_TIMEOUT: u64 = 60;
+
+fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
+}
+
+/// Rate limiting, Redis, per-tenant concurrency and timeouts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProtectionConfig {
+    /// Redis for the shared rate limiter (`redis://…`; with
+    /// `--redis-cluster`, comma-separated seed nodes). Without it each
+    /// replica limits in-process. Never logged.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = secret)]
+    pub redis_url: Option<SecretString>,
+    /// A file holding `REDIS_URL` (a mounted Kubernetes secret).
+    #[arg(long, env = "REDIS_URL_FILE")]
+    pub redis_url_file: Option<PathBuf>,
+    /// `REDIS_URL` names the seed nodes of a Redis Cluster.
+    #[arg(long, env = "REDIS_CLUSTER", default_value_t = false)]
+    pub redis_cluster: bool,
+    /// Longest wait for Redis per decision before the in-process fallback decides.
+    #[arg(long, env = "REDIS_TIMEOUT_MS", default_value_t = DEFAULT_REDIS_TIMEOUT_MS)]
+    pub redis_timeout_ms: u64,
+    /// Prefix of the rate limiter's Redis keys.
+    #[arg(long, env = "RATE_LIMIT_KEY_PREFIX", default_value = DEFAULT_PREFIX)]
+    pub rate_limit_key_prefix: String,
+    /// Rate limiting on or off (off: no 429 for rate, no `RateLimit` headers).
+    #[arg(long, env = "RATE_LIMIT_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub rate_limit_enabled: bool,
+    /// Sustained requests per second per token, for tenants without their own.
+    #[arg(long, env = "RATE_LIMIT_DEFAULT_RATE", default_value_t = DEFAULT_RATE)]
+    pub default_rate: u32,
+    /// Requests a token may send at once, for tenants without their own.
+    #[arg(long, env = "RATE_LIMIT_DEFAULT_BURST", default_value_t = DEFAULT_BURST)]
+    pub default_burst: u32,
+    /// Requests of one tenant in flight at once per replica (0: no limit).
+    #[arg(long, env = "TENANT_MAX_CONCURRENCY", default_value_t = DEFAULT_TENANT_CONCURRENCY)]
+    pub tenant_max_concurrency: usize,
+    /// How long a request waits for one of its tenant's slots before 429.
+    #[arg(long, env = "TENANT_QUEUE_WAIT_MS", default_value_t = DEFAULT_QUEUE_WAIT_MS)]
+    pub tenant_queue_wait_ms: u64,
+    /// Longest time a request may take, body included (408 after).
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = DEFAULT_REQUEST_TIMEOUT)]
+    pub request_timeout_seconds: u64,
+    /// A connection with no bytes moving for this long is closed.
+    #[arg(long, env = "IDLE_TIMEOUT_SECONDS", default_value_t = DEFAULT_IDLE_TIMEOUT)]
+    pub idle_timeout_seconds: u64,
+}
+
+impl Default for ProtectionConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            redis_url_file: None,
+            redis_cluster: false,
+            redis_timeout_ms: DEFAULT_REDIS_TIMEOUT_MS,
+            rate_limit_key_prefix: DEFAULT_PREFIX.into(),
+            rate_limit_enabled: true,
+            default_rate: DEFAULT_RATE,
+            default_burst: DEFAULT_BURST,
+            tenant_max_concurrency: DEFAULT_TENANT_CONCURRENCY,
+            tenant_queue_wait_ms: DEFAULT_QUEUE_WAIT_MS,
+            request_timeout_seconds: DEFAULT_REQUEST_TIMEOUT,
+            idle_timeout_seconds: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
+}
+
+impl ProtectionConfig {
+    /// The Redis URLs, from `REDIS_URL` or else `REDIS_URL_FILE`; empty
+    /// without Redis.
+    pub fn redis_urls(&self) -> std::io::Result<Vec<String>> {
+        let text = match (&self.redis_url, &self.redis_url_file) {
+            (Some(url), _) => url.expose_secret().to_owned(),
+            (None, Some(file)) => std::fs::read_to_string(file)?,
+            (None, None) => String::new(),
+        };
+        Ok(text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// `REDIS_TIMEOUT_MS` as a duration (at least 1 ms).
+    pub fn redis_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms.max(1))
+    }
+
+    /// `TENANT_QUEUE_WAIT_MS` as a duration.
+    pub fn queue_wait(&self) -> Duration {
+        Duration::from_millis(self.tenant_queue_wait_ms)
+    }
+
+    /// `REQUEST_TIMEOUT_SECONDS` as a duration (at least 1 s).
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_seconds.max(1))
+    }
+
+    /// `IDLE_TIMEOUT_SECONDS` as a duration (at least 1 s).
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_seconds.max(1))
+    }
+}

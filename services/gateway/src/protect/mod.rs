@@ -1,0 +1,222 @@
+//! Tenant protection at the SCIM edge, as one middleware on every SCIM
+//! route: authenticate, classify (deactivations and deletions draw on a
+//! reserved share), rate-limit per token (Redis GCRA, in-process fallback),
+//! take one of the tenant's concurrency slots, then run the handler and
+//! report the budget in `RateLimit` headers.
+
+pub mod classify;
+pub mod concurrency;
+pub mod config;
+pub mod gcra;
+pub mod headers;
+pub mod hygiene;
+pub mod idle;
+pub mod limiter;
+pub mod redis;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+pub use config::ProtectionConfig;
+use limiter::{Class, Limits, RateLimiter};
+
+/// What the protection middleware shares across requests.
+pub struct Protection {
+    /// None when rate limiting is off.
+    pub limiter: Option<RateLimiter>,
+    /// Per-tenant concurrency slots.
+    pub slots: concurrency::TenantSlots,
+    /// Limits of tenants without their own.
+    pub default_limits: Limits,
+}
+
+/// Protection could not be set up from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtectionError {
+    #[error("cannot read REDIS_URL_FILE")]
+    RedisUrlFile(#[source] std::io::Error),
+    #[error("invalid REDIS_URL")]
+    RedisUrl(#[source] ::redis::RedisError),
+}
+
+impl Protection {
+    /// Builds the limiter and the slots; connects to Redis lazily.
+    pub fn new(config: &ProtectionConfig) -> Result<Self, ProtectionError> {
+        let urls = config.redis_urls().map_err(ProtectionError::RedisUrlFile)?;
+        let limiter = if config.rate_limit_enabled {
+            let redis = if urls.is_empty() {
+                tracing::info!("no REDIS_URL: rate limiting in-process per replica");
+                None
+            } else {
+                Some(
+                    redis::RedisGcra::new(
+                        &urls,
+                        config.redis_cluster,
+                        &config.rate_limit_key_prefix,
+                        config.redis_timeout(),
+                    )
+                    .map_err(ProtectionError::RedisUrl)?,
+                )
+            };
+            Some(RateLimiter::new(redis, config.redis_timeout()))
+        } else {
+            None
+        };
+        Ok(Self {
+            limiter,
+            slots: concurrency::TenantSlots::new(
+                config.tenant_max_concurrency,
+                config.queue_wait(),
+            ),
+            default_limits: Limits {
+                rate_per_second: config.default_rate.max(1),
+                burst: config.default_burst.max(1),
+            },
+        })
+    }
+
+    /// The limits of a caller: its tenant's own, else the defaults.
+    pub fn limits_for(&self, caller: &Caller) -> Limits {
+        let or = |own: u32, default: u32| if own > 0 { own } else { default };
+        Limits {
+            rate_per_second: or(caller.rate_per_second, self.default_limits.rate_per_second),
+            burst: or(caller.burst, self.default_limits.burst),
+        }
+    }
+}
+
+/// True when reading a body failed because it exceeded the size limit.
+fn over_limit(error: &axum::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// The middleware on every SCIM route.
+pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let caller = match auth::authenticate(&mut parts, &state).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let path = parts.uri.path().to_owned();
+    let (body, class) = if classify::needs_body(&parts.method, &path) {
+        match axum::body::to_bytes(body, state.max_body_bytes).await {
+            Ok(bytes) => {
+                let class = classify::class(&parts.method, &path, Some(&bytes));
+                (Body::from(bytes), class)
+            }
+            Err(e) if over_limit(&e) => {
+                return ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    None,
+                    "request body is too large",
+                )
+                .into_response();
+            }
+            Err(_) => {
+                return ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    Some(scim::ScimType::InvalidSyntax),
+                    "could not read the request body",
+                )
+                .into_response();
+            }
+        }
+    } else {
+        (body, classify::class(&parts.method, &path, None))
+    };
+    let protection = &state.protection;
+    let limits = protection.limits_for(&caller);
+    let decision = match &protection.limiter {
+        Some(limiter) => {
+            let (outcome, backend) = limiter.decide(&caller.token_id, limits, class).await;
+            let result = if outcome.allowed {
+                "allowed"
+            } else {
+                "limited"
+            };
+            let backend = match backend {
+                limiter::Backend::Redis => "redis",
+                limiter::Backend::Local => "local",
+            };
+            metrics::counter!("gateway_rate_limit_decisions_total", "result" => result, "backend" => backend)
+                .increment(1);
+            if !outcome.allowed {
+                tracing::info!(tenant = %caller.tenant_id, reserved = class == Class::Reserved, "rate limited");
+                return headers::too_many_requests(limits, outcome);
+            }
+            Some(outcome)
+        }
+        None => None,
+    };
+    let Some(_slot) = protection.slots.acquire(&caller.tenant_id, class).await else {
+        metrics::counter!("gateway_tenant_concurrency_rejections_total").increment(1);
+        return headers::too_many_in_flight();
+    };
+    parts.extensions.insert(caller);
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    if let Some(outcome) = decision {
+        headers::annotate(response.headers_mut(), limits, outcome);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn caller(rate_per_second: u32, burst: u32) -> Caller {
+        Caller {
+            tenant_id: "t".into(),
+            token_id: "k".into(),
+            rate_per_second,
+            burst,
+        }
+    }
+
+    #[test]
+    fn a_tenant_limit_overrides_the_default_field_by_field() {
+        let p = Protection::new(&ProtectionConfig::default()).unwrap();
+        let d = p.default_limits;
+        assert_eq!(p.limits_for(&caller(0, 0)), d);
+        assert_eq!(
+            p.limits_for(&caller(5, 0)),
+            Limits {
+                rate_per_second: 5,
+                burst: d.burst
+            }
+        );
+        assert_eq!(
+            p.limits_for(&caller(0, 7)),
+            Limits {
+                rate_per_second: d.rate_per_second,
+                burst: 7
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_redis_url_is_a_startup_error() {
+        let config = ProtectionConfig {
+            redis_url: Some("not a url".into()),
+            ..ProtectionConfig::default()
+        };
+        assert!(matches!(
+            Protection::new(&config),
+            Err(ProtectionError::RedisUrl(_))
+        ));
+    }
+}

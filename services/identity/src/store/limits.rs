@@ -1,0 +1,60 @@
+//! Tenants' rate limits: two nullable columns of `tenants` (NULL is "the
+//! gateway's default"), read with every authentication.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::TenantLimits;
+use super::scope::Scope;
+use super::sql::SqlStore;
+use crate::domain::TenantId;
+use crate::error::IdentityError;
+
+/// A stored limit: positive and within `u32`, else "default".
+fn limit(value: Option<i64>) -> Option<u32> {
+    value.and_then(|v| u32::try_from(v).ok()).filter(|v| *v > 0)
+}
+
+/// The limits in a row with `rate_per_second` and `burst` columns.
+pub(super) fn limits_from_row(row: &AnyRow) -> Result<TenantLimits, sqlx::Error> {
+    Ok(TenantLimits {
+        rate_per_second: limit(row.try_get("rate_per_second")?),
+        burst: limit(row.try_get("burst")?),
+    })
+}
+
+impl SqlStore {
+    pub(super) async fn set_limits_query(
+        &self,
+        id: &TenantId,
+        limits: TenantLimits,
+    ) -> Result<TenantLimits, IdentityError> {
+        let mut tx = self.write_tx(Scope::Tenant(id)).await?;
+        let done = sqlx::query("UPDATE tenants SET rate_per_second = $2, burst = $3 WHERE id = $1")
+            .bind(id.as_str())
+            .bind(limits.rate_per_second.filter(|v| *v > 0).map(i64::from))
+            .bind(limits.burst.filter(|v| *v > 0).map(i64::from))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if done.rows_affected() == 0 {
+            return Err(IdentityError::NotFound("tenant"));
+        }
+        self.get_limits_query(id)
+            .await?
+            .ok_or(IdentityError::NotFound("tenant"))
+    }
+
+    pub(super) async fn get_limits_query(
+        &self,
+        id: &TenantId,
+    ) -> Result<Option<TenantLimits>, IdentityError> {
+        let mut tx = self.write_tx(Scope::Tenant(id)).await?;
+        let row = sqlx::query("SELECT rate_per_second, burst FROM tenants WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.as_ref().map(limits_from_row).transpose()?)
+    }
+}

@@ -1,0 +1,92 @@
+//! Every query runs in a transaction opened for a [`Scope`]: one tenant, or
+//! one of the few operator paths that cross tenants by design
+//! ([`CrossTenant`], each named).
+//!
+//! On Postgres the scope becomes a transaction-local setting
+//! (`set_config(…, true)`) that the row-level security policies of
+//! migration 0005 check: `app.tenant_id` for one tenant's rows, or
+//! `app.all_tenants = 'on'` for a cross-tenant path. RLS is a second wall
+//! behind the `WHERE tenant_id = …` that every tenant query also carries;
+//! it binds only a role that is neither superuser nor `BYPASSRLS`, and that
+//! does not own the tables unless they are `FORCE`d (they are; see the
+//! README). A query that forgets its scope sees no row under RLS.
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use super::filter_sql::Dialect;
+use crate::domain::TenantId;
+
+/// The paths that read across tenants on purpose, each named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrossTenant {
+    /// `ListTenants`, for operators.
+    ListTenants,
+    /// `AuthenticateToken`: a secret's hash is looked up before its tenant is known.
+    AuthenticateByHash,
+    /// `Watch` without a tenant: the whole change stream, for policy.
+    WatchAllTenants,
+    /// The change stream's newest position (a number, no tenant data).
+    StreamPosition,
+}
+
+/// Whose rows a transaction may see and write.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Tenant(&'a TenantId),
+    AllTenants(CrossTenant),
+}
+
+/// A connection pool that hands out scoped transactions only: its pool is
+/// private to this module, so store code cannot run a query on it without
+/// naming a [`Scope`] (the compiler refuses `&self.read` as an executor).
+#[derive(Clone)]
+pub struct ScopedPool {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+impl ScopedPool {
+    pub(super) fn new(pool: AnyPool, dialect: Dialect) -> Self {
+        Self { pool, dialect }
+    }
+
+    /// A transaction bound to `scope`.
+    pub(super) async fn begin(
+        &self,
+        scope: Scope<'_>,
+    ) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        begin(&self.pool, self.dialect, scope).await
+    }
+
+    /// Applies migrations (DDL, which row-level security does not govern).
+    pub(super) async fn migrate(&self, migrator: &Migrator) -> Result<(), MigrateError> {
+        migrator.run(&self.pool).await
+    }
+
+    /// True when the database answers.
+    pub(super) async fn ping(&self) -> bool {
+        self.pool.execute("SELECT 1").await.is_ok()
+    }
+}
+
+/// A transaction on `pool` bound to `scope`.
+async fn begin(
+    pool: &AnyPool,
+    dialect: Dialect,
+    scope: Scope<'_>,
+) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if dialect == Dialect::Postgres {
+        let (name, value) = match scope {
+            Scope::Tenant(t) => ("app.tenant_id", t.as_str()),
+            Scope::AllTenants(_) => ("app.all_tenants", "on"),
+        };
+        sqlx::query("SELECT set_config($1, $2, true)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
+}

@@ -1,0 +1,55 @@
+//! Configuration: defaults, then environment variables, then flags.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::alerts::AlertOptions;
+
+use crate::store::StoreOptions;
+
+/// How the policy service runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// gRPC listen address.
+    #[arg(long, env = "POLICY_LISTEN", default_value = "0.0.0.0:50052")]
+    pub listen: SocketAddr,
+    /// `postgres://user@host/db` or `sqlite:path/file.db`. Never logged.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite:data/policy.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// The identity service whose change stream policy follows.
+    #[arg(long, env = "IDENTITY_URL", default_value = "http://127.0.0.1:50051")]
+    pub identity_url: String,
+    /// Database connections per process.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub max_connections: u32,
+    /// Apply migrations at start (the one-process mode does; production runs `policy migrate`).
+    #[arg(long, env = "MIGRATE_ON_START", default_value_t = false)]
+    pub migrate: bool,
+    /// The first retry delay of a webhook delivery, in milliseconds; it
+    /// doubles per failure (with jitter) up to an hour, for 26 hours.
+    #[arg(long, env = "ALERT_RETRY_BASE_MS", default_value_t = 10_000)]
+    pub alert_retry_base_ms: u64,
+}
+
+impl Config {
+    /// The alert worker's part of the configuration.
+    pub fn alert_options(&self) -> AlertOptions {
+        AlertOptions {
+            retry_base: Duration::from_millis(self.alert_retry_base_ms.max(1)),
+            ..AlertOptions::default()
+        }
+    }
+
+    /// The store's part of the configuration.
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            url: self.database_url.clone(),
+            max_connections: self.max_connections,
+        }
+    }
+}

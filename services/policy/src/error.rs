@@ -1,0 +1,114 @@
+//! The policy service's errors and their one mapping to gRPC statuses.
+//! Storage and upstream texts are logged, never sent to clients.
+
+use tonic::Status;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A user, role or assignment the request names does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A checkout names a user policy has never seen in identity's stream.
+    #[error(
+        "user '{0}' is not known: not provisioned through SCIM in this tenant, or not replicated to policy yet"
+    )]
+    UnknownHolder(String),
+    #[error("a role with this name already exists in the tenant")]
+    RoleExists,
+    /// The role named by an assignment or the default role does not exist.
+    #[error("role '{0}' does not exist in the tenant; create it first")]
+    UnknownRole(String),
+    /// The role cannot be deleted while something refers to it.
+    #[error("the role is used by {0}")]
+    RoleInUse(&'static str),
+    #[error("the built-in role Disabled cannot be deleted or changed")]
+    BuiltInRole,
+    /// identity could not be reached or refused a call (Reconcile).
+    #[error("identity is unavailable")]
+    Identity(#[source] Box<Status>),
+    #[error("storage failure")]
+    Storage(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for PolicyError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Storage(e)
+    }
+}
+
+impl From<PolicyError> for Status {
+    fn from(e: PolicyError) -> Self {
+        match e {
+            PolicyError::InvalidArgument(m) => Status::invalid_argument(m),
+            e @ (PolicyError::NotFound(_) | PolicyError::UnknownHolder(_)) => {
+                Status::not_found(e.to_string())
+            }
+            e @ PolicyError::RoleExists => Status::already_exists(e.to_string()),
+            e @ (PolicyError::UnknownRole(_)
+            | PolicyError::RoleInUse(_)
+            | PolicyError::BuiltInRole) => Status::failed_precondition(e.to_string()),
+            PolicyError::Identity(status) => {
+                tracing::warn!(code = ?status.code(), message = status.message(), "identity call failed");
+                Status::unavailable("identity is unavailable")
+            }
+            PolicyError::Storage(source) => storage_status(&source),
+        }
+    }
+}
+
+// Storage text never reaches clients: it may hold SQL or data.
+fn storage_status(source: &sqlx::Error) -> Status {
+    match source {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            tracing::warn!(error = %source, "database unavailable");
+            Status::unavailable("database unavailable")
+        }
+        _ => {
+            tracing::error!(error = %source, "database error");
+            Status::internal("internal storage error")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+
+    #[test]
+    fn each_error_has_a_precise_code_and_no_storage_text() {
+        let cases = [
+            (
+                PolicyError::InvalidArgument("x".into()),
+                Code::InvalidArgument,
+            ),
+            (PolicyError::NotFound("user"), Code::NotFound),
+            (PolicyError::UnknownHolder("u".into()), Code::NotFound),
+            (PolicyError::RoleExists, Code::AlreadyExists),
+            (
+                PolicyError::UnknownRole("R".into()),
+                Code::FailedPrecondition,
+            ),
+            (
+                PolicyError::RoleInUse("an assignment"),
+                Code::FailedPrecondition,
+            ),
+            (PolicyError::BuiltInRole, Code::FailedPrecondition),
+            (
+                PolicyError::Identity(Box::new(Status::internal("secret detail"))),
+                Code::Unavailable,
+            ),
+            (
+                PolicyError::Storage(sqlx::Error::Protocol("SELECT secret".into())),
+                Code::Internal,
+            ),
+        ];
+        for (error, code) in cases {
+            let status = Status::from(error);
+            assert_eq!(status.code(), code);
+            assert!(!status.message().contains("secret"), "{}", status.message());
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The follower: a background task that reads identity's change stream from
+//! the stored cursor and applies each batch in one transaction
+//! ([`Store::apply_changes`]). On a stream error or disconnect it reconnects
+//! with capped exponential backoff and resumes from the stored cursor, so no
+//! change is lost or applied twice, also after a crash.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use proto::identity::v1 as idpb;
+use proto::identity::v1::identity_service_client::IdentityServiceClient;
+use tokio::sync::watch;
+use tonic::transport::Channel;
+
+use crate::convert;
+use crate::error::PolicyError;
+use crate::store::{Applied, Store};
+
+/// The first reconnect delay; it doubles on each failure up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Why one subscription ended.
+#[derive(Debug, thiserror::Error)]
+enum FollowError {
+    #[error("identity stream failed")]
+    Identity(#[from] tonic::Status),
+    #[error("applying changes failed")]
+    Store(#[from] PolicyError),
+}
+
+/// Follows identity until `stop` turns true.
+pub async fn run(
+    store: Arc<dyn Store>,
+    identity: IdentityServiceClient<Channel>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let outcome = tokio::select! {
+            r = follow(store.as_ref(), identity.clone(), &mut backoff) => r,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        match outcome {
+            Ok(()) => tracing::debug!("identity stream ended, resubscribing"),
+            Err(FollowError::Identity(status)) => {
+                tracing::warn!(code = ?status.code(), message = status.message(), "identity stream failed");
+            }
+            Err(FollowError::Store(e)) => tracing::warn!(error = ?e, "applying changes failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// One subscription: from the stored cursor until the stream ends or the
+/// cursor moves under it (a reconcile rewound it).
+async fn follow(
+    store: &dyn Store,
+    mut identity: IdentityServiceClient<Channel>,
+    backoff: &mut Duration,
+) -> Result<(), FollowError> {
+    let mut cursor = store.cursor().await?;
+    let mut stream = identity
+        .watch(idpb::WatchRequest {
+            after_seq: cursor,
+            tenant_id: String::new(),
+        })
+        .await?
+        .into_inner();
+    tracing::info!(cursor, "following identity's change stream");
+    while let Some(batch) = stream.message().await? {
+        let changes: Vec<_> = batch
+            .changes
+            .into_iter()
+            .map(convert::stream_change)
+            .collect();
+        match store.apply_changes(cursor, &changes).await? {
+            Applied::Applied {
+                cursor: next,
+                role_changes,
+            } => {
+                tracing::debug!(cursor = next, role_changes, "changes applied");
+                cursor = next;
+                *backoff = MIN_BACKOFF;
+            }
+            Applied::Moved { cursor: stored } => {
+                tracing::info!(stored, "cursor moved, resubscribing");
+                *backoff = MIN_BACKOFF;
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! The policy service: a tenant's roles, group-to-role assignments with
+//! priorities, default role, role locks and every user's effective role,
+//! served over gRPC (`policy.v1`). A follower task keeps the effective roles
+//! up to date from identity's change stream (see [`follower`]).
+//!
+//! Where `policy.v1` leaves room, this implementation decides:
+//!
+//! - Priority ties go to the assignment whose group id sorts first (byte
+//!   order), as the proto says; the role function is [`role::decide`].
+//! - `Disabled` is built in: it cannot be created (ALREADY_EXISTS, in any
+//!   letter case), deleted (FAILED_PRECONDITION) or made the default role
+//!   (INVALID_ARGUMENT), but it may be assigned to a group (a "blocked"
+//!   group), where it competes by priority like any role.
+//! - An assignment or default role naming a role that does not exist is
+//!   FAILED_PRECONDITION (create the role first); so is a DryRun of one.
+//!   RemoveAssignment of a group without an assignment is NOT_FOUND.
+//! - DeleteRole is FAILED_PRECONDITION while an assignment, the default role
+//!   or a lock (a frozen role) uses the role.
+//! - Group ids are not checked against identity (policy may be set up before
+//!   the groups are provisioned); an assignment outlives its group and goes
+//!   only with RemoveAssignment.
+//! - LockUser of a locked user keeps the first frozen role (idempotent);
+//!   UnlockUser of an unlocked user only recomputes. Both are NOT_FOUND for a
+//!   user policy has never seen, as are GetEffectiveRole, Explain and
+//!   ListRoleHistory.
+//! - A role change is logged when the role or the lock state changes (lock
+//!   and unlock are logged even when the role stays); a user's first role is
+//!   logged as a change from "" (none). A batch logs one net change per user.
+//! - A user first seen in a membership change is recorded as active.
+//! - All writes are serialised (a Postgres advisory lock; SQLite's single
+//!   writer): no lost update between the follower and administrators, and
+//!   role-change order is commit order. Several replicas are safe (each batch
+//!   checks the cursor it started from) but do not share the stream's work.
+//!
+//! Equipment and alerts (see [`equipment`], [`alerts`]):
+//!
+//! - RecordCheckout and RecordReturn are idempotent by asset id. A checkout
+//!   of an asset held by someone else moves it (the asset service is the
+//!   source of truth; the lost return is implied, with its closing event).
+//!   A checkout to a user policy has never seen is NOT_FOUND; to a Disabled
+//!   user it is accepted and queues an alert. A return of an asset not held
+//!   (or, with `user_id`, not held by that user) changes nothing.
+//! - Names and emails come from identity's `GetUser` (see [`profile`]),
+//!   cached for deleted users; identity is unchanged.
+//! - Events are queued only while the tenant has alerts configured, in the
+//!   transaction of the change that causes them; removing the settings
+//!   drops the queued events.
+//! - Webhooks are plain `http` (this build has no TLS stack).
+
+pub mod alerts;
+pub mod config;
+pub mod convert;
+pub mod domain;
+pub mod equipment;
+pub mod error;
+pub mod follower;
+pub mod grpc;
+mod grpc_equipment;
+pub mod profile;
+pub mod reconcile;
+pub mod request;
+pub mod role;
+pub mod store;
+pub mod watch;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use proto::identity::v1::identity_service_client::IdentityServiceClient;
+use proto::policy::v1::policy_service_server::PolicyServiceServer;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Channel, Endpoint};
+
+pub use alerts::{AlertOptions, Clock, SystemClock};
+pub use config::Config;
+pub use error::PolicyError;
+pub use grpc::PolicyApi;
+pub use store::{EquipmentStore, SqlStore, Store, StoreOptions};
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database")]
+    Database(#[source] PolicyError),
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("invalid IDENTITY_URL")]
+    IdentityUrl(#[source] tonic::transport::Error),
+    #[error("cannot build gRPC reflection")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("cannot read the listener address")]
+    Io(#[from] std::io::Error),
+}
+
+/// A built policy server on an already-bound listener, with its follower.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    store: SqlStore,
+    identity: IdentityServiceClient<Channel>,
+    alerts: AlertOptions,
+    clock: Arc<dyn Clock>,
+}
+
+impl Application {
+    /// Connects the store (migrating it when `config.migrate` is set) and
+    /// prepares the server on `listener`.
+    pub async fn build(config: &Config, listener: TcpListener) -> Result<Self, StartupError> {
+        let store = SqlStore::connect(&config.store_options())
+            .await
+            .map_err(StartupError::Database)?;
+        if config.migrate {
+            store.migrate().await?;
+        }
+        Ok(Self::with_store(store, listener, &config.identity_url)?
+            .with_alert_options(config.alert_options()))
+    }
+
+    /// Prepares the server on `listener` over a connected, migrated store,
+    /// following identity at `identity_url` (connected lazily).
+    pub fn with_store(
+        store: SqlStore,
+        listener: TcpListener,
+        identity_url: &str,
+    ) -> Result<Self, StartupError> {
+        let addr = listener.local_addr()?;
+        let channel = Endpoint::from_shared(identity_url.to_owned())
+            .map_err(StartupError::IdentityUrl)?
+            .connect_lazy();
+        Ok(Self {
+            listener,
+            addr,
+            store,
+            identity: IdentityServiceClient::new(channel),
+            alerts: AlertOptions::default(),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Replaces the alert worker's retry and polling options.
+    pub fn with_alert_options(mut self, options: AlertOptions) -> Self {
+        self.alerts = options;
+        self
+    }
+
+    /// Replaces the clock of the alert worker and the equipment API.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The store the server runs on.
+    pub fn store(&self) -> &SqlStore {
+        &self.store
+    }
+
+    /// Follows identity and serves until `shutdown` resolves; then ends the
+    /// open role-change streams, finishes in-flight calls and stops the
+    /// follower. Dropping the returned future (aborting its task) also stops
+    /// the follower, as a crash would.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), StartupError> {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let signal = self.store.change_signal();
+        let equipment: Arc<dyn EquipmentStore> = Arc::new(self.store.clone());
+        let store: Arc<dyn Store> = Arc::new(self.store);
+        let follower = AbortOnDrop(tokio::spawn(follower::run(
+            store.clone(),
+            self.identity.clone(),
+            stopping.clone(),
+        )));
+        let worker =
+            alerts::worker::Worker::new(equipment.clone(), self.alerts, self.clock.clone());
+        let worker = AbortOnDrop(tokio::spawn(worker.run(signal, stopping.clone())));
+        let api = PolicyApi::new(store, equipment, self.identity, self.clock, stopping);
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<PolicyServiceServer<PolicyApi>>().await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        tracing::info!(addr = %self.addr, "policy serving gRPC");
+        let served = tonic::transport::Server::builder()
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(reflection_alpha)
+            .add_service(PolicyServiceServer::new(api))
+            .serve_with_incoming_shutdown(nodelay(self.listener), async {
+                shutdown.await;
+                // Open streams would keep the drain waiting forever.
+                stop.send_replace(true);
+            })
+            .await;
+        stop.send_replace(true);
+        follower.join().await;
+        worker.join().await;
+        served.map_err(|e| StartupError::Io(std::io::Error::other(e)))
+    }
+}
+
+/// A task that is aborted when its handle is dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl AbortOnDrop {
+    /// Waits for the task to end by itself.
+    async fn join(mut self) {
+        let _ = (&mut self.0).await;
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The listener's connections with `TCP_NODELAY`: tonic sets it only on
+/// listeners it binds itself, and without it a response whose frames are
+/// written separately waits for the peer's delayed ACK (40 ms on Linux).
+fn nodelay(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(listener).map(|conn| {
+        let conn = conn?;
+        conn.set_nodelay(true)?;
+        Ok(conn)
+    })
+}

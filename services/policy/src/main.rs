@@ -1,0 +1,44 @@
+//! `policy serve` (default) runs the gRPC server and the follower of
+//! identity's change stream; `policy migrate` applies the database
+//! migrations and exits (a Helm hook Job runs it).
+
+use clap::{Parser, Subcommand};
+use policy::{Application, Config, SqlStore, StartupError};
+
+#[derive(Parser)]
+#[command(version, about = "The policy service (policy.v1 over gRPC)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve gRPC and follow identity until SIGTERM (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    telemetry::init();
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => {
+            let store = SqlStore::connect(&cli.config.store_options())
+                .await
+                .map_err(StartupError::Database)?;
+            store.migrate().await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(cli.config.listen).await?;
+            let app = Application::build(&cli.config, listener).await?;
+            app.run_until_stopped(telemetry::shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}

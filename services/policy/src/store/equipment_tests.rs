@@ -1,0 +1,173 @@
+//! Holdings, the report, the outbox and the digest schedule on a temporary
+//! SQLite database, with the clock injected.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use super::*;
+use crate::alerts::schedule::Frequency;
+use crate::alerts::settings::SettingsChange;
+use crate::alerts::worker::Worker;
+use crate::alerts::{AlertOptions, Clock};
+use crate::domain::{Micros, ReplicaChange as C};
+use crate::equipment::Checkout;
+
+struct FakeClock(AtomicI64);
+
+impl Clock for FakeClock {
+    fn now(&self) -> Micros {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn utc(s: &str) -> Micros {
+    s.parse::<jiff::Timestamp>().unwrap().as_microsecond()
+}
+
+async fn db() -> (SqlStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("policy.db").display());
+    let options = StoreOptions {
+        url,
+        max_connections: 2,
+    };
+    let store = SqlStore::connect(&options).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+async fn users(s: &SqlStore, tenant: &str, changes: &[(&str, bool)]) {
+    let from = s.cursor().await.unwrap();
+    let batch: Vec<StreamChange> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, (id, active))| StreamChange {
+            seq: from + 1 + i64::try_from(i).unwrap(),
+            tenant_id: tenant.into(),
+            change: C::UserChanged {
+                user_id: (*id).into(),
+                active: *active,
+            },
+        })
+        .collect();
+    s.apply_changes(from, &batch).await.unwrap();
+}
+
+fn tenant(id: &str) -> TenantId {
+    TenantId::parse(id).unwrap()
+}
+
+fn checkout(user: &str, asset: &str) -> Checkout {
+    Checkout::parse(user, asset, "Laptop", 1).unwrap()
+}
+
+#[tokio::test]
+async fn checkouts_and_returns_are_idempotent_by_asset() {
+    let (s, _dir) = db().await;
+    let acme = tenant("acme");
+    users(&s, "acme", &[("u1", true), ("u2", true)]).await;
+    let first = s
+        .record_checkout(&acme, &checkout("u1", "a1"), None, 5)
+        .await
+        .unwrap();
+    assert!(first.changed && first.moved_from.is_none() && !first.user_disabled);
+    let again = s
+        .record_checkout(&acme, &checkout("u1", "a1"), None, 6)
+        .await
+        .unwrap();
+    assert!(!again.changed);
+    let moved = s
+        .record_checkout(&acme, &checkout("u2", "a1"), None, 7)
+        .await
+        .unwrap();
+    assert_eq!(moved.moved_from.as_deref(), Some("u1"));
+    assert!(s.holdings(&acme, Some("u1")).await.unwrap().is_empty());
+    assert_eq!(s.holdings(&acme, None).await.unwrap().len(), 1);
+    let unknown = s
+        .record_checkout(&acme, &checkout("nobody", "a2"), None, 8)
+        .await;
+    assert!(matches!(unknown, Err(PolicyError::UnknownHolder(_))));
+    // A return by the wrong user, then the right one, then a retry.
+    assert_eq!(
+        s.record_return(&acme, "a1", Some("u1"), 9).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.record_return(&acme, "a1", None, 9)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("u2")
+    );
+    assert_eq!(s.record_return(&acme, "a1", None, 9).await.unwrap(), None);
+    // Another tenant sees nothing and cannot hand out to acme's users.
+    let other = tenant("other");
+    s.record_checkout(&acme, &checkout("u1", "a3"), None, 10)
+        .await
+        .unwrap();
+    assert!(s.holdings(&other, None).await.unwrap().is_empty());
+    assert!(
+        s.record_checkout(&other, &checkout("u1", "a4"), None, 10)
+            .await
+            .is_err()
+    );
+    assert_eq!(s.record_return(&other, "a3", None, 11).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_digest_runs_at_the_tenant_hour_only_when_there_is_something() {
+    let (s, _dir) = db().await;
+    let acme = tenant("acme");
+    users(&s, "acme", &[("u1", true)]).await;
+    // 07:00 in Berlin (winter): the 09:00 digest is at 08:00 UTC.
+    let clock = Arc::new(FakeClock(AtomicI64::new(utc("2025-01-15T06:00:00Z"))));
+    let change = SettingsChange::parse(
+        "http://127.0.0.1:9/",
+        "",
+        false,
+        Frequency::Daily,
+        9,
+        "Europe/Berlin",
+    )
+    .unwrap();
+    let (settings, secret) = s
+        .set_alert_settings(&acme, &change, clock.now())
+        .await
+        .unwrap();
+    assert!(secret.is_some());
+    assert_eq!(settings.next_digest, Some(utc("2025-01-15T08:00:00Z")));
+    let store: Arc<dyn EquipmentStore> = Arc::new(s.clone());
+    let worker = Worker::new(store, AlertOptions::default(), clock.clone());
+    let pending = || async { s.deliveries(&acme, 10).await.unwrap().1 };
+
+    clock.0.store(utc("2025-01-15T07:59:59Z"), Ordering::SeqCst);
+    worker.queue_digests().await.unwrap();
+    assert_eq!(pending().await, 0);
+    // Due, but the report is empty: nothing is sent, the next run is tomorrow.
+    clock.0.store(utc("2025-01-15T08:00:00Z"), Ordering::SeqCst);
+    worker.queue_digests().await.unwrap();
+    assert_eq!(pending().await, 0);
+    let next = s.alert_settings(&acme).await.unwrap().unwrap().next_digest;
+    assert_eq!(next, Some(utc("2025-01-16T08:00:00Z")));
+
+    // A holder is disabled: one event now, and the digest at the next run.
+    s.record_checkout(&acme, &checkout("u1", "a1"), None, clock.now())
+        .await
+        .unwrap();
+    users(&s, "acme", &[("u1", false)]).await;
+    assert_eq!(pending().await, 1);
+    clock.0.store(utc("2025-01-16T08:00:01Z"), Ordering::SeqCst);
+    worker.queue_digests().await.unwrap();
+    worker.queue_digests().await.unwrap();
+    assert_eq!(pending().await, 2, "one digest per run");
+    let report = s.report(&acme, clock.now()).await.unwrap();
+    assert_eq!(report.disabled.len(), 1);
+    assert!(
+        s.report(&tenant("other"), clock.now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -1,0 +1,380 @@
+//! The SQL store: connection, migrations, the write transaction, row
+//! decoding, and the [`Store`] implementation that delegates to the
+//! statement modules (`admin.rs`, `follow.rs`, `read.rs`, `compute.rs`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+
+use super::{Applied, Explanation, Store};
+use crate::domain::{
+    EffectiveRecord, Hypothesis, RoleChangeRecord, RoleDiff, RoleName, RoleRecord, SnapshotUser,
+    StreamChange, TenantId,
+};
+use crate::error::PolicyError;
+use crate::role::{Candidate, Reason, Rule};
+
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The advisory lock every Postgres writer holds until commit ("POLI"): it
+/// serialises recomputations (no lost update between the follower and an
+/// administrator) and makes `role_changes` sequence order commit order.
+const WRITE_LOCK: i64 = 0x504f_4c49;
+
+/// Ids bound per statement when a list of ids is bound.
+pub(super) const CHUNK: usize = 500;
+
+/// The SQL flavour of a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+impl Dialect {
+    /// The backend a database URL names.
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else {
+            None
+        }
+    }
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `postgres://…` or `sqlite:path/to/file.db` (created when missing).
+    pub url: String,
+    /// Connections in the pool (readers, for SQLite).
+    pub max_connections: u32,
+}
+
+/// Postgres or SQLite behind the same statements.
+#[derive(Clone)]
+pub struct SqlStore {
+    pub(super) dialect: Dialect,
+    /// Reads. On Postgres the same pool as `write`.
+    pub(super) read: AnyPool,
+    /// Writes. On SQLite a single connection (SQLite has one writer).
+    pub(super) write: AnyPool,
+    signal: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl SqlStore {
+    /// Opens the pools (the SQLite file is created when missing).
+    pub async fn connect(options: &StoreOptions) -> Result<Self, PolicyError> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::from_url(&options.url).ok_or_else(|| {
+            PolicyError::InvalidArgument("DATABASE_URL must be postgres:// or sqlite:".into())
+        })?;
+        let (read, write) = match dialect {
+            Dialect::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections.max(1))
+                    .connect(&options.url)
+                    .await?;
+                (pool.clone(), pool)
+            }
+            Dialect::Sqlite => {
+                let url = if options.url.contains('?') {
+                    options.url.clone()
+                } else {
+                    format!("{}?mode=rwc", options.url)
+                };
+                // WAL is set by the writer first, readers then share it.
+                let write = sqlite_pool(&url, 1).await?;
+                let read = sqlite_pool(&url, options.max_connections.max(1)).await?;
+                (read, write)
+            }
+        };
+        let (signal, _) = tokio::sync::watch::channel(0);
+        Ok(Self {
+            dialect,
+            read,
+            write,
+            signal: Arc::new(signal),
+        })
+    }
+
+    /// Applies this backend's migrations.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self.dialect {
+            Dialect::Postgres => POSTGRES_MIGRATIONS.run(&self.write).await,
+            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.write).await,
+        }
+    }
+
+    /// The backend.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Closes both pools (waits for connections in use to come back).
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    /// A write transaction, serialised with every other writer.
+    pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        let mut tx = self.write.begin().await?;
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// Commits and wakes the watchers.
+    pub(super) async fn commit(&self, tx: Transaction<'static, Any>) -> Result<(), sqlx::Error> {
+        tx.commit().await?;
+        self.signal.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
+    }
+}
+
+async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+}
+
+// === Row decoding ===
+
+/// A boolean column: Postgres BOOLEAN, SQLite INTEGER 0/1 through `Any`.
+pub(super) fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    match row.try_get::<bool, _>(column) {
+        Ok(b) => Ok(b),
+        Err(_) => Ok(row.try_get::<i64, _>(column)? != 0),
+    }
+}
+
+/// A priority, stored as BIGINT and written only from an `i32`.
+pub(super) fn priority(row: &AnyRow, column: &str) -> Result<i32, sqlx::Error> {
+    let wide: i64 = row.try_get(column)?;
+    i32::try_from(wide).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// `$first, $first+1, …` for `n` parameters.
+pub(super) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The reason columns `rule`, `group_id`, `priority`.
+pub(super) fn reason_from_row(row: &AnyRow) -> Result<Reason, sqlx::Error> {
+    let code: String = row.try_get("rule")?;
+    let rule = Rule::from_code(&code)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown rule '{code}'").into()))?;
+    Ok(Reason {
+        rule,
+        group_id: row.try_get("group_id")?,
+        priority: priority(row, "priority")?,
+    })
+}
+
+/// Columns of `effective_roles` that [`effective_from_row`] reads.
+pub(super) const EFFECTIVE_COLUMNS: &str =
+    "tenant_id, user_id, role, rule, group_id, priority, locked, upstream_disabled, since";
+
+pub(super) fn effective_from_row(row: &AnyRow) -> Result<EffectiveRecord, sqlx::Error> {
+    Ok(EffectiveRecord {
+        tenant_id: row.try_get("tenant_id")?,
+        user_id: row.try_get("user_id")?,
+        role: row.try_get("role")?,
+        reason: reason_from_row(row)?,
+        locked: flag(row, "locked")?,
+        upstream_disabled: flag(row, "upstream_disabled")?,
+        since: row.try_get("since")?,
+    })
+}
+
+/// Columns of `role_changes` that [`change_from_row`] reads.
+pub(super) const CHANGE_COLUMNS: &str =
+    "seq, tenant_id, user_id, from_role, to_role, rule, group_id, priority, at";
+
+pub(super) fn change_from_row(row: &AnyRow) -> Result<RoleChangeRecord, sqlx::Error> {
+    Ok(RoleChangeRecord {
+        seq: row.try_get("seq")?,
+        tenant_id: row.try_get("tenant_id")?,
+        user_id: row.try_get("user_id")?,
+        from_role: row.try_get("from_role")?,
+        to_role: row.try_get("to_role")?,
+        reason: reason_from_row(row)?,
+        at: row.try_get("at")?,
+    })
+}
+
+// === impl Store ===
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn cursor(&self) -> Result<i64, PolicyError> {
+        Ok(self.cursor_query().await?)
+    }
+
+    async fn apply_changes(
+        &self,
+        from: i64,
+        changes: &[StreamChange],
+    ) -> Result<Applied, PolicyError> {
+        Ok(self.apply_changes_tx(from, changes).await?)
+    }
+
+    async fn reconcile(
+        &self,
+        tenant: &TenantId,
+        users: &[SnapshotUser],
+        as_of_seq: i64,
+    ) -> Result<(u32, u32), PolicyError> {
+        Ok(self.reconcile_tx(tenant, users, as_of_seq).await?)
+    }
+
+    async fn create_role(
+        &self,
+        tenant: &TenantId,
+        name: &RoleName,
+        description: &str,
+    ) -> Result<RoleRecord, PolicyError> {
+        self.create_role_tx(tenant, name, description).await
+    }
+
+    async fn list_roles(&self, tenant: &TenantId) -> Result<Vec<RoleRecord>, PolicyError> {
+        Ok(self.list_roles_query(tenant).await?)
+    }
+
+    async fn delete_role(&self, tenant: &TenantId, name: &RoleName) -> Result<(), PolicyError> {
+        self.delete_role_tx(tenant, name).await
+    }
+
+    async fn set_assignment(
+        &self,
+        tenant: &TenantId,
+        assignment: &Candidate,
+    ) -> Result<u32, PolicyError> {
+        self.set_assignment_tx(tenant, assignment).await
+    }
+
+    async fn remove_assignment(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+    ) -> Result<u32, PolicyError> {
+        self.remove_assignment_tx(tenant, group_id).await
+    }
+
+    async fn list_assignments(&self, tenant: &TenantId) -> Result<Vec<Candidate>, PolicyError> {
+        Ok(self.list_assignments_query(tenant).await?)
+    }
+
+    async fn set_default_role(
+        &self,
+        tenant: &TenantId,
+        role: Option<&RoleName>,
+    ) -> Result<u32, PolicyError> {
+        self.set_default_role_tx(tenant, role).await
+    }
+
+    async fn default_role(&self, tenant: &TenantId) -> Result<Option<String>, PolicyError> {
+        let mut conn = self.read.acquire().await?;
+        Ok(super::compute::default_role(&mut conn, tenant).await?)
+    }
+
+    async fn lock_user(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+        note: &str,
+    ) -> Result<EffectiveRecord, PolicyError> {
+        self.lock_user_tx(tenant, user_id, note).await
+    }
+
+    async fn unlock_user(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+    ) -> Result<EffectiveRecord, PolicyError> {
+        self.unlock_user_tx(tenant, user_id).await
+    }
+
+    async fn effective_role(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+    ) -> Result<Option<EffectiveRecord>, PolicyError> {
+        let mut conn = self.read.acquire().await?;
+        Ok(super::compute::effective_one(&mut conn, tenant, user_id).await?)
+    }
+
+    async fn users_by_role(
+        &self,
+        tenant: &TenantId,
+        role: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<EffectiveRecord>, PolicyError> {
+        Ok(self.users_by_role_query(tenant, role, after, limit).await?)
+    }
+
+    async fn explain(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+    ) -> Result<Option<Explanation>, PolicyError> {
+        Ok(self.explain_query(tenant, user_id).await?)
+    }
+
+    async fn dry_run(
+        &self,
+        tenant: &TenantId,
+        change: &Hypothesis,
+    ) -> Result<Vec<RoleDiff>, PolicyError> {
+        Ok(self.dry_run_query(tenant, change).await?)
+    }
+
+    async fn history(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+        limit: u32,
+    ) -> Result<Vec<RoleChangeRecord>, PolicyError> {
+        Ok(self.history_query(tenant, user_id, limit).await?)
+    }
+
+    async fn role_changes_after(
+        &self,
+        after_seq: i64,
+        tenant: Option<&TenantId>,
+        limit: u32,
+    ) -> Result<Vec<RoleChangeRecord>, PolicyError> {
+        Ok(self
+            .role_changes_after_query(after_seq, tenant, limit)
+            .await?)
+    }
+
+    fn change_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.signal.subscribe()
+    }
+}

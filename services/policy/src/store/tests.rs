@@ -1,0 +1,463 @@
+//! Storage edge cases on a temporary SQLite database (the e2e tests run the
+//! same statements on Postgres).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::domain::{ReplicaChange as C, SnapshotUser};
+use crate::role::Rule;
+
+struct Db {
+    store: SqlStore,
+    _dir: tempfile::TempDir,
+}
+
+async fn db() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("policy.db").display());
+    let store = SqlStore::connect(&StoreOptions {
+        url,
+        max_connections: 2,
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    Db { store, _dir: dir }
+}
+
+fn t() -> TenantId {
+    TenantId::parse("acme").unwrap()
+}
+
+fn role(name: &str) -> RoleName {
+    RoleName::parse(name).unwrap()
+}
+
+fn change(seq: i64, change: C) -> StreamChange {
+    StreamChange {
+        seq,
+        tenant_id: "acme".into(),
+        change,
+    }
+}
+
+fn user(id: &str, active: bool) -> C {
+    C::UserChanged {
+        user_id: id.into(),
+        active,
+    }
+}
+
+fn members(group: &str, ids: &[&str], add: bool) -> C {
+    let user_ids = ids.iter().map(|s| (*s).to_owned()).collect();
+    if add {
+        C::MembersAdded {
+            group_id: group.into(),
+            user_ids,
+        }
+    } else {
+        C::MembersRemoved {
+            group_id: group.into(),
+            user_ids,
+        }
+    }
+}
+
+async fn apply(s: &SqlStore, changes: Vec<StreamChange>) -> u32 {
+    let from = s.cursor().await.unwrap();
+    match s.apply_changes(from, &changes).await.unwrap() {
+        Applied::Applied { role_changes, .. } => role_changes,
+        Applied::Moved { cursor } => panic!("cursor moved to {cursor}"),
+    }
+}
+
+async fn role_of(s: &SqlStore, id: &str) -> (String, Rule) {
+    let e = s.effective_role(&t(), id).await.unwrap().unwrap();
+    (e.role, e.reason.rule)
+}
+
+async fn setup(s: &SqlStore) {
+    for r in ["Guest", "Admin"] {
+        s.create_role(&t(), &role(r), "").await.unwrap();
+    }
+    s.set_default_role(&t(), Some(&role("Guest")))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unknown_members_are_recorded_as_active() {
+    let db = db().await;
+    setup(&db.store).await;
+    apply(&db.store, vec![change(1, members("g", &["ghost"], true))]).await;
+    assert_eq!(
+        role_of(&db.store, "ghost").await,
+        ("Guest".into(), Rule::DefaultRole)
+    );
+}
+
+#[tokio::test]
+async fn a_batch_is_applied_once_and_a_stale_cursor_is_refused() {
+    let db = db().await;
+    let s = &db.store;
+    setup(s).await;
+    let batch = vec![change(5, user("u", true)), change(7, user("u", false))];
+    assert_eq!(
+        s.apply_changes(0, &batch).await.unwrap(),
+        Applied::Applied {
+            cursor: 7,
+            role_changes: 1
+        }
+    );
+    // The same batch from the old position: refused, nothing done.
+    assert_eq!(
+        s.apply_changes(0, &batch).await.unwrap(),
+        Applied::Moved { cursor: 7 }
+    );
+    assert_eq!(role_of(s, "u").await, ("Disabled".into(), Rule::Inactive));
+    let history = s.history(&t(), "u", 10).await.unwrap();
+    assert_eq!(
+        history.len(),
+        1,
+        "one net change for the batch: {history:?}"
+    );
+    assert_eq!(
+        (history[0].from_role.as_str(), history[0].to_role.as_str()),
+        ("", "Disabled")
+    );
+}
+
+#[tokio::test]
+async fn only_real_role_changes_are_logged() {
+    let db = db().await;
+    let s = &db.store;
+    setup(s).await;
+    s.set_assignment(
+        &t(),
+        &Candidate {
+            group_id: "a".into(),
+            role: "Admin".into(),
+            priority: 1,
+        },
+    )
+    .await
+    .unwrap();
+    s.set_assignment(
+        &t(),
+        &Candidate {
+            group_id: "b".into(),
+            role: "Admin".into(),
+            priority: 2,
+        },
+    )
+    .await
+    .unwrap();
+    apply(
+        s,
+        vec![
+            change(1, user("u", true)),
+            change(2, members("a", &["u"], true)),
+        ],
+    )
+    .await;
+    // Another group with the same role: the reason changes, the role does not.
+    assert_eq!(
+        apply(s, vec![change(3, members("b", &["u"], true))]).await,
+        0
+    );
+    let e = s.effective_role(&t(), "u").await.unwrap().unwrap();
+    assert_eq!(
+        (e.role.as_str(), e.reason.group_id.as_deref()),
+        ("Admin", Some("b"))
+    );
+    assert_eq!(apply(s, vec![change(4, user("u", true))]).await, 0);
+    assert_eq!(s.history(&t(), "u", 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn deleting_a_group_or_user_recomputes_its_members() {
+    let db = db().await;
+    let s = &db.store;
+    setup(s).await;
+    s.set_assignment(
+        &t(),
+        &Candidate {
+            group_id: "g".into(),
+            role: "Admin".into(),
+            priority: 0,
+        },
+    )
+    .await
+    .unwrap();
+    apply(
+        s,
+        vec![
+            change(1, user("u", true)),
+            change(2, user("v", true)),
+            change(3, members("g", &["u", "v"], true)),
+        ],
+    )
+    .await;
+    assert_eq!(role_of(s, "u").await.0, "Admin");
+    // The list in the change may be partial: the replica's members count too.
+    apply(
+        s,
+        vec![change(
+            4,
+            C::GroupDeleted {
+                group_id: "g".into(),
+                user_ids: vec![],
+            },
+        )],
+    )
+    .await;
+    assert_eq!(role_of(s, "u").await, ("Guest".into(), Rule::DefaultRole));
+    assert_eq!(role_of(s, "v").await.0, "Guest");
+    apply(
+        s,
+        vec![change(
+            5,
+            C::UserDeleted {
+                user_id: "v".into(),
+            },
+        )],
+    )
+    .await;
+    let e = s.effective_role(&t(), "v").await.unwrap().unwrap();
+    assert_eq!(
+        (e.role.as_str(), e.reason.rule, e.upstream_disabled),
+        ("Disabled", Rule::Deleted, true)
+    );
+}
+
+#[tokio::test]
+async fn locks_freeze_and_hold_their_role() {
+    let db = db().await;
+    let s = &db.store;
+    setup(s).await;
+    assert!(matches!(
+        s.lock_user(&t(), "nobody", "").await,
+        Err(PolicyError::NotFound("user"))
+    ));
+    apply(s, vec![change(1, user("u", true))]).await;
+    let locked = s.lock_user(&t(), "u", "hold").await.unwrap();
+    assert_eq!((locked.role.as_str(), locked.locked), ("Guest", true));
+    // A second lock keeps the first frozen role.
+    s.set_default_role(&t(), Some(&role("Admin")))
+        .await
+        .unwrap();
+    assert_eq!(s.lock_user(&t(), "u", "again").await.unwrap().role, "Guest");
+    assert!(matches!(
+        s.delete_role(&t(), &role("Guest")).await,
+        Err(PolicyError::RoleInUse("a locked user"))
+    ));
+    apply(s, vec![change(2, user("u", false))]).await;
+    let e = s.effective_role(&t(), "u").await.unwrap().unwrap();
+    assert_eq!((e.role.as_str(), e.upstream_disabled), ("Guest", true));
+    assert_eq!(s.unlock_user(&t(), "u").await.unwrap().role, "Disabled");
+    let rules: Vec<Rule> = s
+        .history(&t(), "u", 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.reason.rule)
+        .collect();
+    assert_eq!(rules, vec![Rule::Inactive, Rule::Locked, Rule::DefaultRole]);
+}
+
+#[tokio::test]
+async fn roles_in_use_and_built_in_cannot_be_deleted() {
+    let db = db().await;
+    let s = &db.store;
+    setup(s).await;
+    assert!(matches!(
+        s.create_role(&t(), &role("Guest"), "").await,
+        Err(PolicyError::RoleExists)
+    ));
+    assert!(matches!(
+        s.create_role(&t(), &role("DISABLED"), "").await,
+        Err(PolicyError::RoleExists)
+    ));
+    assert!(matches!(
+        s.delete_role(&t(), &role("Disabled")).await,
+        Err(PolicyError::BuiltInRole)
+    ));
+    assert!(matches!(
+        s.delete_role(&t(), &role("Nope")).await,
+        Err(PolicyError::NotFound("role"))
+    ));
+    assert!(matches!(
+        s.delete_role(&t(), &role("Guest")).await,
+        Err(PolicyError::RoleInUse("the default role"))
+    ));
+    let a = Candidate {
+        group_id: "g".into(),
+        role: "Missing".into(),
+        priority: 0,
+    };
+    assert!(matches!(
+        s.set_assignment(&t(), &a).await,
+        Err(PolicyError::UnknownRole(_))
+    ));
+    // Another tenant's role of the same name is another role.
+    let other = TenantId::parse("other").unwrap();
+    assert!(matches!(
+        s.set_default_role(&other, Some(&role("Guest"))).await,
+        Err(PolicyError::UnknownRole(_))
+    ));
+    let names: Vec<String> = s
+        .list_roles(&t())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, vec!["Disabled", "Admin", "Guest"]);
+}
+
+#[tokio::test]
+async fn dry_run_writes_nothing_and_matches_the_real_change() {
+    let db = db().await;
+    let s = &db.store;
+    setup(s).await;
+    apply(
+        s,
+        vec![
+            change(1, user("u", true)),
+            change(2, user("v", false)),
+            change(3, members("g", &["u", "v"], true)),
+        ],
+    )
+    .await;
+    let a = Candidate {
+        group_id: "g".into(),
+        role: "Admin".into(),
+        priority: 1,
+    };
+    let diffs = s
+        .dry_run(&t(), &Hypothesis::SetAssignment(a.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        diffs,
+        vec![RoleDiff {
+            user_id: "u".into(),
+            from_role: "Guest".into(),
+            to_role: "Admin".into()
+        }]
+    );
+    assert_eq!(role_of(s, "u").await.0, "Guest");
+    assert!(s.list_assignments(&t()).await.unwrap().is_empty());
+    assert_eq!(s.set_assignment(&t(), &a).await.unwrap(), 1);
+    let cleared = s
+        .dry_run(&t(), &Hypothesis::SetDefaultRole(None))
+        .await
+        .unwrap();
+    assert!(
+        cleared.is_empty(),
+        "nobody is on the default rule: {cleared:?}"
+    );
+}
+
+#[tokio::test]
+async fn reconcile_heals_the_replica_and_rewinds_the_cursor() {
+    let db = db().await;
+    let s = &db.store;
+    setup(s).await;
+    s.set_assignment(
+        &t(),
+        &Candidate {
+            group_id: "g".into(),
+            role: "Admin".into(),
+            priority: 0,
+        },
+    )
+    .await
+    .unwrap();
+    apply(
+        s,
+        vec![
+            change(10, user("u", true)),
+            change(11, members("g", &["u"], true)),
+        ],
+    )
+    .await;
+    // identity says: u left g, w exists and is inactive.
+    let snapshot = [
+        SnapshotUser {
+            user_id: "u".into(),
+            active: true,
+            deleted: false,
+            group_ids: vec![],
+        },
+        SnapshotUser {
+            user_id: "w".into(),
+            active: false,
+            deleted: false,
+            group_ids: vec!["g".into()],
+        },
+    ];
+    assert_eq!(s.reconcile(&t(), &snapshot, 8).await.unwrap(), (2, 2));
+    assert_eq!(role_of(s, "u").await.0, "Guest");
+    assert_eq!(role_of(s, "w").await, ("Disabled".into(), Rule::Inactive));
+    assert_eq!(
+        s.cursor().await.unwrap(),
+        8,
+        "changes after the snapshot are applied again"
+    );
+    assert_eq!(s.reconcile(&t(), &snapshot, 20).await.unwrap(), (2, 0));
+    assert_eq!(s.cursor().await.unwrap(), 8);
+}
+
+#[tokio::test]
+async fn users_by_role_pages_by_id_within_the_tenant() {
+    let db = db().await;
+    let s = &db.store;
+    setup(s).await;
+    let mut batch: Vec<StreamChange> = (1..=5)
+        .map(|i| change(i, user(&format!("u{i}"), true)))
+        .collect();
+    batch.push(StreamChange {
+        seq: 6,
+        tenant_id: "other".into(),
+        change: user("x", true),
+    });
+    apply(s, batch).await;
+    let first = s.users_by_role(&t(), "Guest", "", 2).await.unwrap();
+    let ids: Vec<&str> = first.iter().map(|e| e.user_id.as_str()).collect();
+    assert_eq!(ids, vec!["u1", "u2"]);
+    let rest = s.users_by_role(&t(), "Guest", "u2", 10).await.unwrap();
+    assert_eq!(rest.len(), 3);
+    let nobody = s.users_by_role(&t(), "", "", 10).await.unwrap();
+    assert!(nobody.is_empty(), "x belongs to another tenant");
+}
+
+#[tokio::test]
+async fn role_changes_stream_in_order_per_tenant() {
+    let db = db().await;
+    let s = &db.store;
+    setup(s).await;
+    apply(
+        s,
+        vec![
+            change(1, user("a", true)),
+            StreamChange {
+                seq: 2,
+                tenant_id: "other".into(),
+                change: user("b", false),
+            },
+        ],
+    )
+    .await;
+    let all = s.role_changes_after(0, None, 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[0].seq < all[1].seq);
+    let mine = s.role_changes_after(0, Some(&t()), 10).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert!(
+        s.role_changes_after(all[1].seq, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

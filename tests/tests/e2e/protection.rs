@@ -1,0 +1,15 @@
+//! Tenant protection: rate limits in Redis (shared by gateway replicas, with
+//! a fallback when Redis goes away), token rotation across replicas, the
+//! isolation matrix, hostile input end to end, and logs free of secrets.
+
+mod cluster;
+mod fairness;
+mod hostile;
+mod isolation;
+mod ratelimit;
+mod redis_outage;
+mod rls;
+mod secrets;
+mod support;
+mod timeouts;
+mod tokens;
