@@ -11,7 +11,7 @@ run:
 
 ## The whole test suite: unit, property and end-to-end tests (needs Postgres on 127.0.0.1:5432).
 test:
-	set -o pipefail; $(CARGO) test --workspace --no-fail-fast 2>&1 | awk '{ print } \
+	@set -o pipefail; $(CARGO) test --workspace --no-fail-fast 2>&1 | awk '{ print } \
 	  /^test result:/ { passed += $$4; failed += $$6 } \
 	  END { printf "tests: %d passed, %d failed\n", passed, failed }'
 

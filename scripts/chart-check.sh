@@ -10,6 +10,26 @@ if [ ! -x "$venv/bin/kubernetes-validate" ]; then
   "$venv/bin/pip" install --quiet 'kubernetes-validate==1.37.0'
 fi
 chart=deploy/helm/scim-platform
+validate() { "$venv/bin/kubernetes-validate" --strict --quiet -k 1.33.0 -; }
+prod="$chart/values-production.yaml"
 helm lint --strict "$chart"
-helm template rel "$chart" | "$venv/bin/kubernetes-validate" --strict --quiet -k 1.33.0 -
+helm lint --strict "$chart" -f "$prod"
+helm template rel "$chart" | validate
+# Production-like values: Ingress, HPAs, NetworkPolicies, ServiceMonitor.
+rendered=$(helm template rel "$chart" -f "$prod")
+printf '%s\n' "$rendered" | validate
+for kind in Ingress HorizontalPodAutoscaler NetworkPolicy ServiceMonitor ConfigMap; do
+  grep -q "^kind: $kind\$" <<<"$rendered" || { echo "chart: no $kind with $prod" >&2; exit 1; }
+done
+# Every optional part at once, with the defaults otherwise.
+helm template rel "$chart" --set ingress.enabled=true,ingress.tls.enabled=true \
+  --set networkPolicy.enabled=true,metrics.serviceMonitor.enabled=true \
+  --set gateway.autoscaling.enabled=true,identity.autoscaling.enabled=true,policy.autoscaling.enabled=true |
+  validate
+# The schema rejects values it does not know.
+if helm lint --strict "$chart" --set gateway.replicaz=2 >/dev/null 2>&1; then
+  echo "chart: values.schema.json accepted an unknown key" >&2; exit 1
+fi
+# The dashboard is valid JSON.
+python3 -m json.tool "$chart/dashboards/scim-platform.json" >/dev/null
 echo "chart: lint and schema validation passed"

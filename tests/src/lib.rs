@@ -165,6 +165,8 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         telemetry::init();
     }
+    // The process-wide metrics recorder, before the services record anything.
+    telemetry::metrics::handle();
     let (url, database) = fresh_database(backend, "identity.db").await;
     let (policy_database_url, policy_database) = fresh_database(backend, "policy.db").await;
     let store = identity::SqlStore::connect(&identity::StoreOptions {
@@ -553,4 +555,14 @@ macro_rules! on_both_backends {
             )+
         }
     };
+}
+
+/// Serves the process-wide Prometheus metrics (every in-process service's
+/// series, as in `make run`) on an ephemeral port; returns its
+/// `http://127.0.0.1:<port>/metrics` URL.
+pub async fn spawn_metrics() -> String {
+    let addr = telemetry::metrics::spawn(([127, 0, 0, 1], 0).into(), std::future::pending())
+        .await
+        .expect("metrics listener");
+    format!("http://{addr}/metrics")
 }

@@ -212,10 +212,16 @@ pub fn pgbench_script(tenant: &str) -> String {
     let lit = |json: &str| format!("E'{}'", json.replace(':', "\\x3a"));
     let doc = format!(
         "({} || {name} || {} || {id} || {} || {name} || {} || {id} || {})",
-        lit(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":""#),
+        lit(
+            r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":""#
+        ),
         lit(r#"","externalId":""#),
-        lit(r#"","active":true,"displayName":"Bench User","title":"Asset Manager","preferredLanguage":"en-GB","emails":[{"primary":true,"type":"work","value":""#),
-        lit(r#""}],"name":{"formatted":"Bench User","familyName":"User","givenName":"Bench"},"phoneNumbers":[{"type":"work","value":"+44 118 000 0000"}],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":""#),
+        lit(
+            r#"","active":true,"displayName":"Bench User","title":"Asset Manager","preferredLanguage":"en-GB","emails":[{"primary":true,"type":"work","value":""#
+        ),
+        lit(
+            r#""}],"name":{"formatted":"Bench User","familyName":"User","givenName":"Bench"},"phoneNumbers":[{"type":"work","value":"+44 118 000 0000"}],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":""#
+        ),
         lit(r#"","department":"Facilities"}}"#),
     );
     let change = lit(r#"{"active":true}"#);
@@ -283,9 +289,7 @@ pub async fn pgbench(
             .parse()
             .ok()
     };
-    let tps = field("tps").ok_or_else(|| {
-        format!("pgbench printed no tps: {text}{errors}")
-    })?;
+    let tps = field("tps").ok_or_else(|| format!("pgbench printed no tps: {text}{errors}"))?;
     Ok(PgbenchResult {
         clients,
         seconds,

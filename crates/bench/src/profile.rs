@@ -41,7 +41,18 @@ pub async fn finish(p: Profiling, _work: &Path, out: &Path) -> Result<Vec<String
     for (name, data, mut child) in p.runs {
         let _ = child.wait().await;
         let report = tokio::process::Command::new("perf")
-            .args(["report", "--stdio", "--no-children", "-g", "none", "--percent-limit", "0.7", "--sort", "dso,symbol", "-i"])
+            .args([
+                "report",
+                "--stdio",
+                "--no-children",
+                "-g",
+                "none",
+                "--percent-limit",
+                "0.7",
+                "--sort",
+                "dso,symbol",
+                "-i",
+            ])
             .arg(&data)
             .output()
             .await?;

@@ -95,14 +95,20 @@ impl Report {
     /// Writes `results.json`, `results.md` and one SVG per curve into `out`.
     pub fn write(&self, out: &Path) -> Result<(), Error> {
         std::fs::create_dir_all(out)?;
-        std::fs::write(out.join("results.json"), serde_json::to_string_pretty(self)?)?;
+        std::fs::write(
+            out.join("results.json"),
+            serde_json::to_string_pretty(self)?,
+        )?;
         std::fs::write(out.join("results.md"), self.markdown())?;
         for c in &self.curves {
             let svg = svg::line_chart(&c.title, &c.x_label, &c.y_label, &c.series);
             std::fs::write(out.join(format!("{}.svg", c.id)), svg)?;
         }
         for (id, title, bars) in &self.bars {
-            std::fs::write(out.join(format!("{id}.svg")), svg::bar_chart(title, "req/s", bars))?;
+            std::fs::write(
+                out.join(format!("{id}.svg")),
+                svg::bar_chart(title, "req/s", bars),
+            )?;
         }
         Ok(())
     }
@@ -111,11 +117,18 @@ impl Report {
         let mut md = String::new();
         let _ = writeln!(md, "# Benchmark results\n");
         let _ = writeln!(md, "Command: `{}`  ", self.command);
-        let _ = writeln!(md, "Started: {} — took {:.0} s  ", self.started, self.seconds);
+        let _ = writeln!(
+            md,
+            "Started: {} — took {:.0} s  ",
+            self.started, self.seconds
+        );
         for (k, v) in &self.machine {
             let _ = writeln!(md, "{k}: {v}  ");
         }
-        let _ = writeln!(md, "\n## Goals\n\n| goal | measured | met |\n| --- | --- | --- |");
+        let _ = writeln!(
+            md,
+            "\n## Goals\n\n| goal | measured | met |\n| --- | --- | --- |"
+        );
         for g in &self.goals {
             let met = match g.met {
                 Some(true) => "yes",
@@ -159,7 +172,11 @@ pub fn section_markdown(s: &Section) -> String {
             let errors = if x.errors == 0 {
                 "0".to_owned()
             } else {
-                let by: Vec<String> = x.error_statuses.iter().map(|(k, v)| format!("{v}×{k}")).collect();
+                let by: Vec<String> = x
+                    .error_statuses
+                    .iter()
+                    .map(|(k, v)| format!("{v}×{k}"))
+                    .collect();
                 format!("{} ({})", x.errors, by.join(", "))
             };
             let _ = writeln!(

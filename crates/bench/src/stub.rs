@@ -18,7 +18,6 @@ use tonic::body::Body;
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
-
 use crate::Error;
 use crate::workload::user_body;
 

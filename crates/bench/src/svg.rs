@@ -63,11 +63,16 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
         .flat_map(|s| s.points.iter().map(|p| p.0))
         .filter(|x| *x > 0.0)
         .collect();
-    let (xmin, xmax) = xs.iter().fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
+    let (xmin, xmax) = xs
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
     let (lx0, lx1) = if xs.is_empty() {
         (0.0, 1.0)
     } else {
-        (xmin.log10().floor(), xmax.log10().ceil().max(xmin.log10().floor() + 1.0))
+        (
+            xmin.log10().floor(),
+            xmax.log10().ceil().max(xmin.log10().floor() + 1.0),
+        )
     };
     let ymax = nice_max(
         series
@@ -124,7 +129,11 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
     );
     for (k, s) in series.iter().enumerate() {
         let c = COLOURS[k % COLOURS.len()];
-        let dash = if s.name.contains("p99") { r#" stroke-dasharray="6 3""# } else { "" };
+        let dash = if s.name.contains("p99") {
+            r#" stroke-dasharray="6 3""#
+        } else {
+            ""
+        };
         let pts: Vec<String> = s
             .points
             .iter()

@@ -37,9 +37,14 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn env_for(&self, service: &str, mut base: Vec<(&'static str, String)>) -> Vec<(String, String)> {
+    fn env_for(
+        &self,
+        service: &str,
+        mut base: Vec<(&'static str, String)>,
+    ) -> Vec<(String, String)> {
         base.push(("RUST_LOG", "info".to_owned()));
         base.push(("LOG_FORMAT", "json".to_owned()));
+        base.push(("METRICS_LISTEN", metrics_listen()));
         let mut env: Vec<(String, String)> =
             base.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         for (svc, k, v) in &self.env {
@@ -141,9 +146,24 @@ struct Spec {
 
 /// The production topology in start order: a new service is one line here.
 const PRODUCTION: &[Spec] = &[
-    Spec { name: "identity", database: true, listen_env: "IDENTITY_LISTEN", uses_identity: false },
-    Spec { name: "policy", database: true, listen_env: "POLICY_LISTEN", uses_identity: true },
-    Spec { name: "gateway", database: false, listen_env: "GATEWAY_LISTEN", uses_identity: true },
+    Spec {
+        name: "identity",
+        database: true,
+        listen_env: "IDENTITY_LISTEN",
+        uses_identity: false,
+    },
+    Spec {
+        name: "policy",
+        database: true,
+        listen_env: "POLICY_LISTEN",
+        uses_identity: true,
+    },
+    Spec {
+        name: "gateway",
+        database: false,
+        listen_env: "GATEWAY_LISTEN",
+        uses_identity: true,
+    },
 ];
 
 /// Starts gateway, identity and policy as separate processes, each on a
@@ -181,7 +201,10 @@ pub async fn production(ctx: &Ctx, tenants: &[String]) -> Result<System, Error> 
             env.extend(high_limits());
             if let Some(r) = &ctx.redis_url {
                 env.push(("REDIS_URL", r.clone()));
-                env.push(("RATE_LIMIT_KEY_PREFIX", format!("bench:{}:main:", ctx.run_id)));
+                env.push((
+                    "RATE_LIMIT_KEY_PREFIX",
+                    format!("bench:{}:main:", ctx.run_id),
+                ));
             }
         }
         let mut svc = ctx.spawn(spec.name, &bin, &[], env, None)?;
@@ -208,6 +231,15 @@ pub async fn production(ctx: &Ctx, tenants: &[String]) -> Result<System, Error> 
         }
     }
     Ok(sys)
+}
+
+/// A free loopback address for a service's Prometheus endpoint (its
+/// default binds a fixed port on every interface, which two processes of
+/// one kind cannot share).
+pub fn metrics_listen() -> String {
+    free_port()
+        .map(|p| loopback(p).to_string())
+        .unwrap_or_else(|_| "127.0.0.1:0".to_owned())
 }
 
 /// Per-token limits far above any load the bench makes (ignored by a
@@ -271,7 +303,9 @@ pub async fn provision(
     Ok(out)
 }
 
-pub async fn connect_identity(url: &str) -> Result<IdentityServiceClient<tonic::transport::Channel>, Error> {
+pub async fn connect_identity(
+    url: &str,
+) -> Result<IdentityServiceClient<tonic::transport::Channel>, Error> {
     for _ in 0..100 {
         if let Ok(c) = IdentityServiceClient::connect(url.to_owned()).await {
             return Ok(c);
@@ -281,7 +315,9 @@ pub async fn connect_identity(url: &str) -> Result<IdentityServiceClient<tonic::
     Err(format!("cannot reach identity at {url}").into())
 }
 
-pub async fn connect_policy(url: &str) -> Result<PolicyServiceClient<tonic::transport::Channel>, Error> {
+pub async fn connect_policy(
+    url: &str,
+) -> Result<PolicyServiceClient<tonic::transport::Channel>, Error> {
     for _ in 0..100 {
         if let Ok(c) = PolicyServiceClient::connect(url.to_owned()).await {
             return Ok(c);
@@ -349,7 +385,13 @@ pub async fn hop(ctx: &Ctx, tenants: usize) -> Result<System, Error> {
     let me = std::env::current_exe()?;
     let (stub_port, gw) = (free_port()?, free_port()?);
     let listen = loopback(stub_port).to_string();
-    let mut stub = ctx.spawn("stub-identity", &me, &["stub-identity", "--listen", &listen], vec![], None)?;
+    let mut stub = ctx.spawn(
+        "stub-identity",
+        &me,
+        &["stub-identity", "--listen", &listen],
+        vec![],
+        None,
+    )?;
     wait_for_port(&mut stub, loopback(stub_port), Duration::from_secs(10)).await?;
     sys.add(stub);
     let mut env = high_limits();
@@ -410,7 +452,14 @@ pub async fn scim2_server(ctx: &Ctx, tenants: usize) -> Result<System, Error> {
     let mut svc = ctx.spawn(
         "scim2-server",
         &exe,
-        &["--hostname", "127.0.0.1", "--port", &p, "--bearer-token", &token],
+        &[
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            &p,
+            "--bearer-token",
+            &token,
+        ],
         vec![],
         None,
     )?;
@@ -438,7 +487,15 @@ pub async fn polis(ctx: &Ctx, tenants: usize, postgres: bool) -> Result<System, 
         // Scripts skipped: they only build native drivers (SQLite) not used here.
         sh(
             "npm",
-            &["install", "--prefix", ".", "--ignore-scripts", "--no-audit", "--no-fund", POLIS],
+            &[
+                "install",
+                "--prefix",
+                ".",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                POLIS,
+            ],
             &dir,
         )
         .await?;

@@ -176,7 +176,10 @@ pub fn remove_member_filtered(id: &str) -> Value {
 }
 
 pub fn filter_user_path(user_name: &str) -> String {
-    format!("/Users?filter={}", enc(&format!("userName eq \"{user_name}\"")))
+    format!(
+        "/Users?filter={}",
+        enc(&format!("userName eq \"{user_name}\""))
+    )
 }
 
 fn filter_group_path(display_name: &str) -> String {
@@ -229,7 +232,14 @@ pub async fn sync_users(scim: &Scim, st: &mut TenantState, w: &Workload, deadlin
         .await;
         let body = user_body(&name, &format!("{}-e{i}", st.prefix));
         let reply = scim
-            .call("sync.create_user", &st.ep, Method::POST, "/Users", Some(&body), true)
+            .call(
+                "sync.create_user",
+                &st.ep,
+                Method::POST,
+                "/Users",
+                Some(&body),
+                true,
+            )
             .await;
         if let Some(id) = reply.id() {
             st.users.push(UserRef {
@@ -276,7 +286,14 @@ pub async fn sync_groups(scim: &Scim, st: &mut TenantState, w: &Workload, deadli
             let mut body = group_body(&name);
             body["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:Group"]);
             reply = scim
-                .call("sync.create_group_rfc_retry", &st.ep, Method::POST, "/Groups", Some(&body), true)
+                .call(
+                    "sync.create_group_rfc_retry",
+                    &st.ep,
+                    Method::POST,
+                    "/Groups",
+                    Some(&body),
+                    true,
+                )
                 .await;
         }
         let Some(id) = reply.id() else { continue };
@@ -318,8 +335,15 @@ pub async fn incremental(scim: &Scim, st: &mut TenantState, deadline: Instant) {
         scim.call("inc.get_user", &st.ep, Method::GET, &path, None, false)
             .await;
         let body = patch_body(st.rng.next_u64() % 1_000_000);
-        scim.call("inc.patch_user", &st.ep, Method::PATCH, &path, Some(&body), false)
-            .await;
+        scim.call(
+            "inc.patch_user",
+            &st.ep,
+            Method::PATCH,
+            &path,
+            Some(&body),
+            false,
+        )
+        .await;
     }
     for k in 0..deactivated {
         if Instant::now() > deadline {
@@ -355,15 +379,29 @@ async fn membership_change(scim: &Scim, st: &mut TenantState, g: usize) {
         let k = st.rng.below(st.groups[g].members.len());
         let gone = st.groups[g].members.swap_remove(k);
         let body = members_body("Remove", &[st.users[gone].id.as_str()]);
-        scim.call("inc.member_remove", &st.ep, Method::PATCH, &path, Some(&body), false)
-            .await;
+        scim.call(
+            "inc.member_remove",
+            &st.ep,
+            Method::PATCH,
+            &path,
+            Some(&body),
+            false,
+        )
+        .await;
     }
     for _ in 0..8 {
         let candidate = st.rng.below(n);
         if !st.groups[g].members.contains(&candidate) {
             let body = members_body("Add", &[st.users[candidate].id.as_str()]);
-            scim.call("inc.member_add", &st.ep, Method::PATCH, &path, Some(&body), false)
-                .await;
+            scim.call(
+                "inc.member_add",
+                &st.ep,
+                Method::PATCH,
+                &path,
+                Some(&body),
+                false,
+            )
+            .await;
             st.groups[g].members.push(candidate);
             break;
         }
@@ -383,7 +421,10 @@ pub async fn okta_import(scim: &Scim, st: &mut TenantState, w: &Workload, deadli
         scim.call("okta.page_users", &st.ep, Method::GET, &path, None, false)
             .await;
     }
-    let path = format!("/Groups?startIndex=1&count={}&excludedAttributes=members", w.page);
+    let path = format!(
+        "/Groups?startIndex=1&count={}&excludedAttributes=members",
+        w.page
+    );
     scim.call("okta.page_groups", &st.ep, Method::GET, &path, None, false)
         .await;
 }
@@ -391,12 +432,23 @@ pub async fn okta_import(scim: &Scim, st: &mut TenantState, w: &Workload, deadli
 /// Steady state between sync cycles, until `until`: filters, reads,
 /// attribute PATCHes, deactivations and reactivations, membership changes
 /// and page reads, in IdP proportions.
-pub async fn mixed(scim: &Scim, st: &mut TenantState, until: Instant) {
+///
+/// With `pace`, each tenant sends one request per `pace` (open loop, as an
+/// IdP job at a steady rate); without, back to back (the system saturated).
+pub async fn mixed(scim: &Scim, st: &mut TenantState, until: Instant, pace: Option<Duration>) {
     let n = st.users.len();
     if n == 0 {
         return;
     }
+    let mut tick = pace.map(|p| {
+        let mut t = tokio::time::interval(p);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
     while Instant::now() < until {
+        if let Some(t) = tick.as_mut() {
+            t.tick().await;
+        }
         let roll = st.rng.below(100);
         let i = st.rng.below(n);
         let path = format!("/Users/{}", st.users[i].id);
@@ -412,8 +464,15 @@ pub async fn mixed(scim: &Scim, st: &mut TenantState, until: Instant) {
             }
             55..75 => {
                 let body = patch_body(st.rng.next_u64() % 1_000_000);
-                scim.call("mixed.patch_user", &st.ep, Method::PATCH, &path, Some(&body), false)
-                    .await;
+                scim.call(
+                    "mixed.patch_user",
+                    &st.ep,
+                    Method::PATCH,
+                    &path,
+                    Some(&body),
+                    false,
+                )
+                .await;
             }
             75..80 => {
                 let to = !st.users[i].active;
@@ -422,8 +481,15 @@ pub async fn mixed(scim: &Scim, st: &mut TenantState, until: Instant) {
                 } else {
                     "mixed.deactivate"
                 };
-                scim.call(op, &st.ep, Method::PATCH, &path, Some(&active_body(to)), false)
-                    .await;
+                scim.call(
+                    op,
+                    &st.ep,
+                    Method::PATCH,
+                    &path,
+                    Some(&active_body(to)),
+                    false,
+                )
+                .await;
                 st.users[i].active = to;
             }
             80..90 if !st.groups.is_empty() => {
@@ -447,8 +513,15 @@ pub async fn create_burst(scim: &Scim, st: &mut TenantState, until: Instant) {
     while Instant::now() < until {
         let name = format!("{}-burst{i}@bench.example.com", st.prefix);
         let body = user_body(&name, &format!("{}-b{i}", st.prefix));
-        scim.call("burst.create_user", &st.ep, Method::POST, "/Users", Some(&body), false)
-            .await;
+        scim.call(
+            "burst.create_user",
+            &st.ep,
+            Method::POST,
+            "/Users",
+            Some(&body),
+            false,
+        )
+        .await;
         i += 1;
     }
 }

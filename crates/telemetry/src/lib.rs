@@ -3,6 +3,8 @@
 //! `LOG_FORMAT=json` gives one JSON object per line (production); anything
 //! else gives readable lines. `RUST_LOG` sets the filter (default `info`).
 
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber once; later calls are no-ops, so tests and

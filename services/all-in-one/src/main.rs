@@ -40,6 +40,10 @@ struct Cli {
     /// Public base URL printed and used in `Location` headers.
     #[arg(long, env = "PUBLIC_BASE_URL")]
     public_base_url: Option<String>,
+    /// Prometheus `/metrics` of all three services (one shared endpoint:
+    /// the series of each service are distinct).
+    #[arg(long, env = "METRICS_LISTEN", default_value = "127.0.0.1:9090")]
+    metrics_listen: SocketAddr,
     /// Use this value as the demo tenant's token.
     #[arg(long, env = "SCIM_DEV_TOKEN", hide_env_values = true)]
     dev_token: Option<String>,
@@ -61,6 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     store.migrate().await?;
     let secret = ensure_demo(&store, cli.dev_token.clone()).await?;
 
+    telemetry::metrics::spawn(cli.metrics_listen, std::future::pending()).await?;
     let identity_listener = TcpListener::bind(cli.identity_listen).await?;
     // A chosen dev token is not in the minted format: identity must accept it.
     let chosen = cli.dev_token.is_some();

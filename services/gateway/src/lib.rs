@@ -9,6 +9,7 @@ pub mod cursor;
 pub mod discovery;
 pub mod error;
 pub mod groups;
+pub mod http_metrics;
 pub mod listing;
 pub mod paging;
 pub mod preconditions;
@@ -121,7 +122,9 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             protect::protect,
-        ));
+        ))
+        // Outside `protect`, so 429s are counted too (see `http_metrics`).
+        .route_layer(middleware::from_fn(http_metrics::track));
     Router::new()
         .nest("/scim/v2/{tenant}", scim)
         .route("/livez", get(|| async { "ok" }))

@@ -8,12 +8,16 @@ use gateway::{Application, Config};
 struct Cli {
     #[command(flatten)]
     config: Config,
+    /// Prometheus `/metrics` listen address.
+    #[arg(long, env = "METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    metrics_listen: std::net::SocketAddr,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     telemetry::init();
     let cli = Cli::parse();
+    telemetry::metrics::spawn(cli.metrics_listen, std::future::pending()).await?;
     let listener = tokio::net::TcpListener::bind(cli.config.listen).await?;
     let app = Application::build(&cli.config, listener)?;
     app.run_until_stopped(telemetry::shutdown_signal()).await?;

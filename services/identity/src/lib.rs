@@ -101,15 +101,24 @@ impl Application {
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
+        let pool_store = self.store.clone();
+        let pool_metrics = tokio::spawn(async move {
+            loop {
+                pool_store.record_pool_metrics();
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            }
+        });
         tracing::info!(addr = %self.addr, "identity serving gRPC");
-        tonic::transport::Server::builder()
+        let served = tonic::transport::Server::builder()
+            .layer(telemetry::metrics::GrpcMetricsLayer)
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)
             .add_service(IdentityServiceServer::new(self.api))
             .serve_with_incoming_shutdown(nodelay(self.listener), shutdown)
-            .await
-            .map_err(|e| StartupError::Io(std::io::Error::other(e)))
+            .await;
+        pool_metrics.abort();
+        served.map_err(|e| StartupError::Io(std::io::Error::other(e)))
     }
 }
 

@@ -73,6 +73,7 @@ async fn follow(
         .into_inner();
     tracing::info!(cursor, "following identity's change stream");
     while let Some(batch) = stream.message().await? {
+        let timings = BatchTimings::of(&batch.changes);
         let changes: Vec<_> = batch
             .changes
             .into_iter()
@@ -84,6 +85,7 @@ async fn follow(
                 role_changes,
             } => {
                 tracing::debug!(cursor = next, role_changes, "changes applied");
+                timings.record(next, changes.len());
                 cursor = next;
                 *backoff = MIN_BACKOFF;
             }
@@ -95,4 +97,44 @@ async fn follow(
         }
     }
     Ok(())
+}
+
+/// Commit times of a batch, for the change-stream metrics:
+/// `policy_change_stream_cursor` (last applied seq),
+/// `policy_change_stream_lag_seconds` (age of the last applied change when
+/// it was applied), `policy_changes_applied_total` and
+/// `policy_deprovisioning_latency_seconds` (identity's commit of a
+/// deactivation → policy's commit of its role change, i.e. `Disabled`
+/// published; every `active: false` user change counts, also an update of a
+/// user already inactive).
+struct BatchTimings {
+    last: Option<std::time::SystemTime>,
+    deactivations: Vec<std::time::SystemTime>,
+}
+
+impl BatchTimings {
+    fn of(changes: &[idpb::Change]) -> Self {
+        let time = |c: &idpb::Change| c.at.and_then(|t| std::time::SystemTime::try_from(t).ok());
+        let deactivations = changes
+            .iter()
+            .filter(|c| matches!(&c.kind, Some(idpb::change::Kind::UserChanged(u)) if !u.active))
+            .filter_map(time)
+            .collect();
+        Self {
+            last: changes.last().and_then(time),
+            deactivations,
+        }
+    }
+
+    fn record(&self, cursor: i64, applied: usize) {
+        let age = |t: &std::time::SystemTime| t.elapsed().map_or(0.0, |d| d.as_secs_f64());
+        metrics::gauge!("policy_change_stream_cursor").set(cursor as f64);
+        metrics::counter!("policy_changes_applied_total").increment(applied as u64);
+        if let Some(last) = &self.last {
+            metrics::gauge!("policy_change_stream_lag_seconds").set(age(last));
+        }
+        for t in &self.deactivations {
+            metrics::histogram!("policy_deprovisioning_latency_seconds").record(age(t));
+        }
+    }
 }

@@ -172,6 +172,7 @@ impl Application {
     ) -> Result<(), StartupError> {
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let signal = self.store.change_signal();
+        let pool_metrics = AbortOnDrop(tokio::spawn(pool_metrics(self.store.clone())));
         let equipment: Arc<dyn EquipmentStore> = Arc::new(self.store.clone());
         let store: Arc<dyn Store> = Arc::new(self.store);
         let follower = AbortOnDrop(tokio::spawn(follower::run(
@@ -196,6 +197,7 @@ impl Application {
             .build_v1alpha()?;
         tracing::info!(addr = %self.addr, "policy serving gRPC");
         let served = tonic::transport::Server::builder()
+            .layer(telemetry::metrics::GrpcMetricsLayer)
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)
@@ -209,7 +211,16 @@ impl Application {
         stop.send_replace(true);
         follower.join().await;
         worker.join().await;
+        drop(pool_metrics);
         served.map_err(|e| StartupError::Io(std::io::Error::other(e)))
+    }
+}
+
+/// Refreshes the `db_pool_*` gauges every few seconds.
+async fn pool_metrics(store: SqlStore) {
+    loop {
+        store.record_pool_metrics();
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     }
 }
 

@@ -12,6 +12,9 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     config: Config,
+    /// Prometheus `/metrics` listen address (`serve` only).
+    #[arg(long, env = "METRICS_LISTEN", default_value = "0.0.0.0:9092")]
+    metrics_listen: std::net::SocketAddr,
 }
 
 #[derive(Subcommand)]
@@ -35,6 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!("migrations applied");
         }
         Command::Serve => {
+            telemetry::metrics::spawn(cli.metrics_listen, std::future::pending()).await?;
             let listener = tokio::net::TcpListener::bind(cli.config.listen).await?;
             let app = Application::build(&cli.config, listener).await?;
             app.run_until_stopped(telemetry::shutdown_signal()).await?;

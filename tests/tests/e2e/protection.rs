@@ -6,6 +6,7 @@ mod cluster;
 mod fairness;
 mod hostile;
 mod isolation;
+mod limits_cli;
 mod ratelimit;
 mod redis_outage;
 mod rls;

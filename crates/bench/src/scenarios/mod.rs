@@ -77,6 +77,7 @@ impl ScenarioCtx<'_> {
         &mut self,
         scim: &Scim,
         until: Instant,
+        pace: Option<Duration>,
     ) -> tokio::task::JoinHandle<Vec<TenantState>> {
         let states = std::mem::take(&mut self.tenants);
         let scim = scim.clone();
@@ -84,7 +85,7 @@ impl ScenarioCtx<'_> {
             workload::each_tenant(states, move |mut st| {
                 let scim = scim.clone();
                 async move {
-                    workload::mixed(&scim, &mut st, until).await;
+                    workload::mixed(&scim, &mut st, until, pace).await;
                     st
                 }
             })
@@ -107,6 +108,7 @@ impl ScenarioCtx<'_> {
             ("IDENTITY_URL", identity),
             ("RUST_LOG", "info".to_owned()),
             ("LOG_FORMAT", "json".to_owned()),
+            ("METRICS_LISTEN", crate::systems::metrics_listen()),
         ];
         all.extend(env);
         let mut svc = Service::spawn(

@@ -13,7 +13,7 @@ const DEFAULT_PREFIX: &str = "scim:rl:";
 const DEFAULT_TENANT_CONCURRENCY: usize = 32;
 const DEFAULT_QUEUE_WAIT_MS: u64 = 500;
 const DEFAULT_REQUEST_TIMEOUT: u64 = 30;
-const DEFAULT_IDLE_TIMEOUT: u64 = 60;
+const DEFAULT_IDLE_TIMEOUT: u64 = 75;
 
 fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s))

@@ -51,6 +51,15 @@ impl ScopedPool {
         Self { pool, dialect }
     }
 
+    /// Open connections, idle ones and the maximum (for metrics only).
+    pub(super) fn stats(&self) -> (u32, usize, u32) {
+        (
+            self.pool.size(),
+            self.pool.num_idle(),
+            self.pool.options().get_max_connections(),
+        )
+    }
+
     /// A transaction bound to `scope`.
     pub(super) async fn begin(
         &self,

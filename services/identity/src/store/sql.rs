@@ -53,6 +53,17 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
+    /// Sets the `db_pool_*` gauges: `identity` (reads; on Postgres also
+    /// writes) and, on SQLite, `identity_write`.
+    pub fn record_pool_metrics(&self) {
+        let (open, idle, max) = self.read.stats();
+        telemetry::metrics::record_pool("identity", open, idle, max);
+        if self.dialect == Dialect::Sqlite {
+            let (open, idle, max) = self.write.stats();
+            telemetry::metrics::record_pool("identity_write", open, idle, max);
+        }
+    }
+
     pub async fn connect(options: &StoreOptions) -> Result<Self, IdentityError> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::from_url(&options.url).ok_or_else(|| {
@@ -395,9 +406,13 @@ impl Store for SqlStore {
         tenant: &TenantId,
         user: &UserColumns,
     ) -> Result<(UserRecord, bool), IdentityError> {
-        self.create_user_tx(tenant, user)
-            .await
-            .map_err(missing_tenant)
+        // Wakes `Watch` streams like every other write: without it a new
+        // user reached policy only at the next poll (up to 200 ms later).
+        self.wrote(
+            self.create_user_tx(tenant, user)
+                .await
+                .map_err(missing_tenant),
+        )
     }
 
     async fn get_user(

@@ -68,6 +68,18 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
+    /// Sets the `db_pool_*` gauges: `policy` (reads; on Postgres also
+    /// writes) and, on SQLite, `policy_write`.
+    pub fn record_pool_metrics(&self) {
+        let stats = |p: &AnyPool| (p.size(), p.num_idle(), p.options().get_max_connections());
+        let (open, idle, max) = stats(&self.read);
+        telemetry::metrics::record_pool("policy", open, idle, max);
+        if self.dialect == Dialect::Sqlite {
+            let (open, idle, max) = stats(&self.write);
+            telemetry::metrics::record_pool("policy_write", open, idle, max);
+        }
+    }
+
     /// Opens the pools (the SQLite file is created when missing).
     pub async fn connect(options: &StoreOptions) -> Result<Self, PolicyError> {
         sqlx::any::install_default_drivers();
