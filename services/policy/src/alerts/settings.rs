@@ -73,21 +73,15 @@ impl SettingsChange {
     }
 }
 
-/// A webhook URL this build can deliver to: `http://host[:port]/path`.
-/// (This build has no TLS stack: an `https` receiver needs an egress proxy,
-/// see the README.)
+/// A webhook URL to deliver to: `http(s)://host[:port]/path`, no credentials.
 fn webhook_url_of(url: &str) -> Result<String, PolicyError> {
     let parsed = reqwest::Url::parse(url)
         .ok()
         .filter(|u| url.len() <= MAX_URL && u.host_str().is_some() && u.username().is_empty());
     match parsed {
-        Some(u) if u.scheme() == "http" => Ok(u.to_string()),
-        Some(u) if u.scheme() == "https" => Err(PolicyError::InvalidArgument(
-            "this build delivers over plain http only; point the webhook at an http egress proxy"
-                .into(),
-        )),
+        Some(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(u.to_string()),
         _ => Err(PolicyError::InvalidArgument(
-            "webhook url must be an absolute http:// URL without credentials".into(),
+            "webhook url must be an absolute http:// or https:// URL without credentials".into(),
         )),
     }
 }
@@ -107,7 +101,7 @@ mod tests {
         assert!(parse("ftp://x/", "", false).is_err());
         assert!(parse("not a url", "", false).is_err());
         assert!(parse("http://u:p@x/", "", false).is_err());
-        assert!(parse("https://x/", "", false).is_err());
+        assert!(parse("https://x/hook", "", false).is_ok());
         assert!(parse("http://x/", "short", false).is_err());
         assert!(parse("http://x/", "0123456789abcdef", true).is_err());
         assert_eq!(

@@ -28,6 +28,17 @@ pub struct Worker {
     pub http: reqwest::Client,
 }
 
+/// The delivery client: https through rustls (ring crypto, the system's
+/// root certificates), no redirects, a request timeout.
+pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, reqwest::Error> {
+    // One crypto provider per process; a second install is refused harmlessly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
 impl Worker {
     /// A worker with its own HTTP client (no redirects, the request timeout).
     pub fn new(
@@ -35,11 +46,7 @@ impl Worker {
         options: AlertOptions,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(options.request_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+        let http = http_client(options.request_timeout).unwrap_or_default();
         Self {
             store,
             options,
@@ -175,4 +182,12 @@ fn truncate(s: &str) -> String {
         .take(MAX_DETAIL)
         .filter(|c| !c.is_control())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_delivery_client_speaks_tls() {
+        assert!(super::http_client(std::time::Duration::from_secs(1)).is_ok());
+    }
 }
