@@ -9,6 +9,7 @@
 //! its own environment, and the report to push sections into.
 
 pub mod deactivation;
+pub mod noisy;
 pub mod protection;
 pub mod scale;
 
@@ -37,7 +38,7 @@ pub fn registry() -> Vec<Box<dyn Scenario>> {
     vec![
         Box::new(deactivation::DeactivationToDisabled),
         Box::new(protection::LimiterCost),
-        Box::new(protection::NoisyNeighbour),
+        Box::new(noisy::NoisyNeighbour),
         Box::new(scale::ScaleCurves),
     ]
 }

@@ -1,4 +1,5 @@
-//! Which budget a request draws on: deactivations and deletions take the
+//! Which budget a request draws on, and how much of it: deactivations and
+//! deletions take the
 //! reserved share. A deactivation is a `PATCH` of a user that sets `active`
 //! to false in any shape Entra ID or Okta send (`path: "active"`, a no-path
 //! value object, boolean or the strings `"False"`/`"false"`), or an Okta
@@ -9,9 +10,33 @@ use serde_json::Value;
 
 use super::limiter::Class;
 
-/// Whether a request's class depends on its body (so the body is read first).
+/// Whether a request's class or cost depends on its body (so the body is
+/// read first).
 pub fn needs_body(method: &Method, path: &str) -> bool {
-    (method == Method::PATCH || method == Method::PUT) && is_user(path)
+    ((method == Method::PATCH || method == Method::PUT) && is_user(path)) || is_bulk(method, path)
+}
+
+/// `POST …/Bulk`.
+pub fn is_bulk(method: &Method, path: &str) -> bool {
+    method == Method::POST && path.trim_end_matches('/').ends_with("/Bulk")
+}
+
+/// The top level of a Bulk request, its operations left unparsed.
+#[derive(serde::Deserialize)]
+struct BulkEnvelope {
+    #[serde(rename = "Operations", alias = "operations", default)]
+    operations: Vec<serde::de::IgnoredAny>,
+}
+
+/// How many requests a request counts for: a Bulk request one per
+/// operation (else a tenant could pack a thousand writes into one
+/// request), everything else one.
+pub fn cost(method: &Method, path: &str, body: Option<&[u8]>) -> u32 {
+    let operations = body
+        .filter(|_| is_bulk(method, path))
+        .and_then(|b| serde_json::from_slice::<BulkEnvelope>(b).ok())
+        .map_or(1, |e| e.operations.len());
+    u32::try_from(operations).unwrap_or(u32::MAX).max(1)
 }
 
 /// The class of a request; `body` is its bytes when [`needs_body`].
@@ -114,6 +139,20 @@ mod tests {
             class(&Method::DELETE, "/scim/v2/t/Groups/1", None),
             Class::Reserved
         );
+    }
+
+    #[test]
+    fn a_bulk_request_costs_one_per_operation() {
+        let body =
+            json!({"Operations": [{"method": "DELETE"}, {"method": "POST"}, {}]}).to_string();
+        let bulk = "/scim/v2/t/Bulk";
+        assert_eq!(cost(&Method::POST, bulk, Some(body.as_bytes())), 3);
+        assert_eq!(cost(&Method::POST, bulk, Some(b"not json")), 1);
+        assert_eq!(
+            cost(&Method::POST, "/scim/v2/t/Users", Some(body.as_bytes())),
+            1
+        );
+        assert_eq!(cost(&Method::GET, "/scim/v2/t/Users", None), 1);
     }
 
     #[test]

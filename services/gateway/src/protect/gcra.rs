@@ -15,6 +15,9 @@ use std::time::Instant;
 pub struct Params {
     /// Time between two requests at the sustained rate (1 / rate).
     pub interval: u64,
+    /// What this decision adds to the TAT: `interval × cost` (a Bulk
+    /// request costs one per operation).
+    pub increment: u64,
     /// How far ahead of now the TAT may be after this request: `burst ×
     /// interval` for ordinary requests, more for the reserved share.
     pub tolerance: u64,
@@ -38,7 +41,7 @@ pub struct Outcome {
 /// and the new TAT to store (None when nothing changes).
 pub fn decide(now: u64, tat: Option<u64>, p: Params) -> (Outcome, Option<u64>) {
     let tat = tat.unwrap_or(now).max(now);
-    let new_tat = tat.saturating_add(p.interval);
+    let new_tat = tat.saturating_add(p.increment);
     let allow_at = new_tat.saturating_sub(p.tolerance);
     if now < allow_at {
         let refused = Outcome {
@@ -104,6 +107,7 @@ mod tests {
         let interval = 1_000_000 / rate;
         Params {
             interval,
+            increment: interval,
             tolerance: (burst + extra) * interval,
             window: burst * interval,
         }
@@ -136,6 +140,21 @@ mod tests {
         let (o, tat) = decide(0, tat, priority);
         assert!(o.allowed);
         assert!(decide(0, tat, priority).0.allowed);
+    }
+
+    #[test]
+    fn a_costly_request_takes_several_slots() {
+        let p = params(10, 5, 0);
+        let three = Params {
+            increment: 3 * p.interval,
+            ..p
+        };
+        let (o, tat) = decide(0, None, three);
+        assert!(o.allowed);
+        assert_eq!(o.remaining, 2);
+        let (o, _) = decide(0, tat, three);
+        assert!(!o.allowed);
+        assert_eq!(o.retry_after, 100_000);
     }
 
     #[test]

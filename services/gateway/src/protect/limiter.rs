@@ -34,16 +34,18 @@ pub enum Class {
 }
 
 impl Limits {
-    /// The GCRA parameters of a request of `class`.
-    pub fn params(self, class: Class) -> Params {
-        let interval = 1_000_000 / u64::from(self.rate_per_second.max(1));
+    /// The GCRA parameters of a request of `class` costing `cost` requests
+    /// (at least 1, at most the burst, which a request could never exceed).
+    pub fn params(self, class: Class, cost: u32) -> Params {
+        let interval = (1_000_000 / u64::from(self.rate_per_second.max(1))).max(1);
         let window = u64::from(self.burst.max(1)) * interval;
         let tolerance = match class {
             Class::Ordinary => window,
             Class::Reserved => window * 2,
         };
         Params {
-            interval: interval.max(1),
+            interval,
+            increment: interval * u64::from(cost.clamp(1, self.burst.max(1))),
             tolerance,
             window,
         }
@@ -107,9 +109,15 @@ impl RateLimiter {
                 .is_ok()
     }
 
-    /// Decides one request against `bucket` (a token id).
-    pub async fn decide(&self, bucket: &str, limits: Limits, class: Class) -> (Outcome, Backend) {
-        let params = limits.params(class);
+    /// Decides one request of `cost` against `bucket` (a token id).
+    pub async fn decide(
+        &self,
+        bucket: &str,
+        limits: Limits,
+        class: Class,
+        cost: u32,
+    ) -> (Outcome, Backend) {
+        let params = limits.params(class, cost);
         if let Some(redis) = &self.redis
             && self.should_try_redis()
         {

@@ -111,11 +111,17 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
         Err(e) => return e.into_response(),
     };
     let path = parts.uri.path().to_owned();
-    let (body, class) = if classify::needs_body(&parts.method, &path) {
-        match axum::body::to_bytes(body, state.max_body_bytes).await {
+    let (body, class, cost) = if classify::needs_body(&parts.method, &path) {
+        let limit = if classify::is_bulk(&parts.method, &path) {
+            state.protocol.bulk_max_payload_bytes
+        } else {
+            state.max_body_bytes
+        };
+        match axum::body::to_bytes(body, limit).await {
             Ok(bytes) => {
                 let class = classify::class(&parts.method, &path, Some(&bytes));
-                (Body::from(bytes), class)
+                let cost = classify::cost(&parts.method, &path, Some(&bytes));
+                (Body::from(bytes), class, cost)
             }
             Err(e) if over_limit(&e) => {
                 return ApiError::new(
@@ -135,13 +141,13 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
             }
         }
     } else {
-        (body, classify::class(&parts.method, &path, None))
+        (body, classify::class(&parts.method, &path, None), 1)
     };
     let protection = &state.protection;
     let limits = protection.limits_for(&caller);
     let decision = match &protection.limiter {
         Some(limiter) => {
-            let (outcome, backend) = limiter.decide(&caller.token_id, limits, class).await;
+            let (outcome, backend) = limiter.decide(&caller.token_id, limits, class, cost).await;
             let result = if outcome.allowed {
                 "allowed"
             } else {

@@ -20,11 +20,12 @@ if redis.replicate_commands then pcall(redis.replicate_commands) end
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
+local increment = tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if not tat or tat < now then tat = now end
-local new_tat = tat + interval
+local new_tat = tat + increment
 local allow_at = new_tat - tolerance
 if now < allow_at then
   return {0, 0, allow_at - now, tat - now}
@@ -102,7 +103,11 @@ impl RedisGcra {
     pub async fn decide(&self, bucket: &str, p: Params) -> RedisResult<Outcome> {
         let key = self.key(bucket);
         let mut invocation = self.script.key(&key);
-        invocation.arg(p.interval).arg(p.tolerance).arg(p.window);
+        invocation
+            .arg(p.interval)
+            .arg(p.tolerance)
+            .arg(p.window)
+            .arg(p.increment);
         let reply: (u64, u64, u64, u64) = match &self.connection {
             Connection::Single(manager) => {
                 let mut conn = manager.clone();

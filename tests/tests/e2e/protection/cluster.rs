@@ -6,7 +6,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use e2e::{Backend, spawn_app_with};
-use reqwest::StatusCode;
 
 use super::support::{OwnRedis, keys, prefix, redis_options, set_limits};
 

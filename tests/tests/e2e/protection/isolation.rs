@@ -32,6 +32,12 @@ fn matrix(user: &str, group: &str) -> Vec<(Method, String, Option<Value>)> {
         (Method::PUT, format!("/Groups/{group}"), Some(group_body)),
         (Method::PATCH, format!("/Groups/{group}"), Some(patch)),
         (Method::DELETE, format!("/Groups/{group}"), None),
+        (
+            Method::POST,
+            "/.search".into(),
+            Some(json!({"filter": "userName pr"})),
+        ),
+        (Method::POST, "/Bulk".into(), Some(bulk(user))),
         (Method::GET, "/ServiceProviderConfig".into(), None),
         (Method::GET, "/ResourceTypes".into(), None),
         (Method::GET, "/ResourceTypes/User".into(), None),
@@ -42,6 +48,14 @@ fn matrix(user: &str, group: &str) -> Vec<(Method, String, Option<Value>)> {
             None,
         ),
     ]
+}
+
+/// A Bulk request deactivating `user`.
+fn bulk(user: &str) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [{"method": "PATCH", "path": format!("/Users/{user}"), "bulkId": "1",
+            "data": {"schemas": [PATCH],
+                "Operations": [{"op": "replace", "path": "active", "value": false}]}}]})
 }
 
 /// What B holds, as B sees it.
@@ -103,6 +117,12 @@ pub(super) async fn tenant_a_cannot_reach_tenant_b(app: &TestApp) {
         assert_scim_error(&r, 404, None);
         assert_eq!(r.body["detail"], missing.body["detail"], "{method} {path}");
     }
+
+    // A Bulk operation on B's user fails as an unknown id would.
+    let r = a.post("/Bulk", bulk(&b_user)).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    assert_eq!(r.body["Operations"][0]["status"], "404", "{}", r.body);
+    assert_no_leak(&r, &secrets);
 
     // A's filters naming B's values find nothing.
     for filter in [

@@ -118,3 +118,27 @@ async fn deactivations_have_a_reserved_share_that_reads_cannot_use() {
     // Reads are still refused: the reserve is not theirs.
     assert_eq!(t.get("/Users?count=0").await.status.as_u16(), 429);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_request_costs_one_per_operation() {
+    let app = spawn_app_with(Backend::Sqlite, redis_options(SHARED_REDIS, &prefix())).await;
+    let t = app.tenant("bulk").await;
+    set_limits(&app, &t.id, 1, 6).await;
+    let ops: Vec<_> = (0..5)
+        .map(|i| {
+            json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                "data": {"userName": format!("bulk{i}@x.com")}})
+        })
+        .collect();
+    let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops});
+    let r = t.post("/Bulk", bulk.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Five of six spent at once: one request left, not five.
+    let left = r.header("ratelimit").unwrap().to_owned();
+    assert!(left.starts_with("\"token\";r=1;"), "{left}");
+    // Another five do not fit: 429, with the wait for four more slots.
+    let r = t.post("/Bulk", bulk).await;
+    assert_scim_error(&r, 429, None);
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((3..=5).contains(&wait), "{wait}");
+}
