@@ -48,6 +48,10 @@ pub struct Scim {
 
 impl Scim {
     pub fn new(rec: Recorder) -> Result<Self, Error> {
+        // The workspace's reqwest brings rustls without a crypto provider;
+        // the bench speaks plain HTTP on loopback but reqwest wants one.
+        // Installing twice is refused harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .no_proxy()
             .pool_max_idle_per_host(512)

@@ -16,6 +16,13 @@ struct Cli {
 enum Command {
     /// Start the systems, run the workloads and write the report.
     Run(bench::run::RunArgs),
+    /// Draw the charts of a results.json again.
+    Render {
+        #[arg(default_value = "bench/results.json")]
+        results: std::path::PathBuf,
+        #[arg(long, default_value = "bench")]
+        out: std::path::PathBuf,
+    },
     /// Serve the do-nothing identity stub (for the bare gateway hop).
     StubIdentity {
         #[arg(long)]
@@ -43,6 +50,10 @@ async fn main() -> Result<(), bench::Error> {
                 report.seconds,
                 out.display()
             );
+        }
+        Command::Render { results, out } => {
+            let n = bench::report::Report::render(&results, &out)?;
+            eprintln!("bench: {n} charts written to {}", out.display());
         }
         Command::StubIdentity { listen } => {
             if !listen.ip().is_loopback() {

@@ -47,7 +47,7 @@ impl Section {
 }
 
 /// A chart, kept as data too.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Curve {
     /// File name without `.svg`.
     pub id: String,
@@ -90,6 +90,35 @@ impl Report {
     pub fn push(&mut self, s: Section) {
         eprintln!("{}", section_markdown(&s));
         self.sections.push(s);
+    }
+
+    /// Draws the charts of a `results.json` again (after a change to the
+    /// drawing) into `out`.
+    pub fn render(results: &Path, out: &Path) -> Result<usize, Error> {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(results)?)?;
+        let curves: Vec<Curve> = serde_json::from_value(v["curves"].clone())?;
+        let bars: Vec<BarChart> = serde_json::from_value(v["bars"].clone())?;
+        let report = Report {
+            curves,
+            bars,
+            ..Report::default()
+        };
+        report.write_charts(out)?;
+        Ok(report.curves.len() + report.bars.len())
+    }
+
+    fn write_charts(&self, out: &Path) -> Result<(), Error> {
+        for c in &self.curves {
+            let svg = svg::line_chart(&c.title, &c.x_label, &c.y_label, &c.series);
+            std::fs::write(out.join(format!("{}.svg", c.id)), svg)?;
+        }
+        for (id, title, bars) in &self.bars {
+            std::fs::write(
+                out.join(format!("{id}.svg")),
+                svg::bar_chart(title, "req/s", bars),
+            )?;
+        }
+        Ok(())
     }
 
     /// Writes `results.json`, `results.md` and one SVG per curve into `out`.

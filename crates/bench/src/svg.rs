@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 /// One line of a chart.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Series {
     pub name: String,
     /// (x, y) points, x > 0.
@@ -74,24 +74,44 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
             xmax.log10().ceil().max(xmin.log10().floor() + 1.0),
         )
     };
-    let ymax = nice_max(
-        series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1))
-            .fold(0.0, f64::max)
-            * 1.05,
-    );
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|y| *y > 0.0)
+        .collect();
+    let (ymin, ymax_raw) = ys
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(a, b), y| (a.min(*y), b.max(*y)));
+    // Values spanning more than ~1.5 decades get a log10 y axis, so that a
+    // slow curve does not flatten the fast ones.
+    let log_y = !ys.is_empty() && ymax_raw / ymin > 30.0;
+    let (ly0, ly1) = if log_y {
+        (ymin.log10().floor(), ymax_raw.log10().ceil())
+    } else {
+        (0.0, 1.0)
+    };
+    let ymax = nice_max(ymax_raw * 1.05);
     let pw = W - LEFT - RIGHT;
     let ph = H - TOP - BOTTOM;
     let px = |x: f64| LEFT + (x.log10() - lx0) / (lx1 - lx0) * pw;
-    let py = |y: f64| TOP + ph - y / ymax * ph;
+    let py = |y: f64| {
+        if log_y {
+            TOP + ph - (y.max(1e-9).log10() - ly0) / (ly1 - ly0) * ph
+        } else {
+            TOP + ph - y / ymax * ph
+        }
+    };
+    let yticks: Vec<f64> = if log_y {
+        (ly0 as i32..=ly1 as i32).map(|e| 10f64.powi(e)).collect()
+    } else {
+        (0..=5).map(|i| ymax * f64::from(i) / 5.0).collect()
+    };
     // Axes, grid and ticks.
     let _ = writeln!(
         out,
         r##"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>"##
     );
-    for i in 0..=5 {
-        let y = ymax * f64::from(i) / 5.0;
+    for y in yticks {
         let yy = py(y);
         let _ = writeln!(
             out,
@@ -121,11 +141,16 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
         H - 18.0,
         esc(x_label)
     );
+    let y_label = if log_y {
+        format!("{y_label} (log scale)")
+    } else {
+        y_label.to_owned()
+    };
     let _ = writeln!(
         out,
         r##"<text transform="translate(16 {}) rotate(-90)" text-anchor="middle">{}</text>"##,
         TOP + ph / 2.0,
-        esc(y_label)
+        esc(&y_label)
     );
     for (k, s) in series.iter().enumerate() {
         let c = COLOURS[k % COLOURS.len()];

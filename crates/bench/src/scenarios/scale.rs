@@ -230,7 +230,7 @@ async fn explain_all(db: &sqlx::PgPool, tenant: &str, _eps: &[Endpoint], _tpl: &
         (
             "filter userName eq (ListUsers)",
             format!(
-                "SELECT {cols}, count(*) OVER () AS total FROM users u WHERE u.tenant_id = $1 AND u.deleted IS NULL AND u.user_name_ci = $2 ORDER BY u.created ASC, u.id ASC LIMIT 100 OFFSET 0"
+                "SELECT {cols}, count(*) OVER () AS total FROM users u WHERE u.tenant_id = $1 AND u.deleted IS NULL AND (u.user_name_ci = $2 AND u.user_name_ci IS NOT NULL) ORDER BY u.created ASC, u.id ASC LIMIT 100 OFFSET 0"
             ),
             vec![tenant.to_owned(), name.to_lowercase()],
         ),

@@ -626,10 +626,19 @@ fn compare(
     };
     // Two-valued logic: an absent attribute makes a comparison false, so that
     // `not (...)` includes resources that lack the attribute.
-    if op == CompareOp::Ne {
-        buf.push(&format!("({condition})"));
-    } else {
-        buf.push(&format!("COALESCE({condition}, FALSE)"));
+    // For eq and the orderings (the parameter is never NULL, so the result
+    // is NULL exactly when the attribute is) `AND … IS NOT NULL` says the
+    // same as COALESCE while leaving `column = $n` visible to the planner:
+    // COALESCE hid it, and `userName eq` scanned the whole tenant (0.5 s at
+    // 1M users instead of 0.3 ms; see BENCHMARKS.md).
+    match op {
+        CompareOp::Ne => buf.push(&format!("({condition})")),
+        CompareOp::Eq | CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
+            buf.push(&format!("({condition} AND {lhs} IS NOT NULL)"));
+        }
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+            buf.push(&format!("COALESCE({condition}, FALSE)"));
+        }
     }
     Ok(())
 }
