@@ -734,4 +734,31 @@ impl IdentityService for IdentityApi {
             next_after_user_id,
         }))
     }
+
+    async fn record_requests(
+        &self,
+        _request: Request<pb::RecordRequestsRequest>,
+    ) -> Result<Response<pb::RecordRequestsResponse>, Status> {
+        Err(Status::unimplemented(
+            "the provisioning log is not available yet",
+        ))
+    }
+
+    async fn list_request_log(
+        &self,
+        _request: Request<pb::ListRequestLogRequest>,
+    ) -> Result<Response<pb::ListRequestLogResponse>, Status> {
+        Err(Status::unimplemented(
+            "the provisioning log is not available yet",
+        ))
+    }
+
+    async fn get_tenant_health(
+        &self,
+        _request: Request<pb::GetTenantHealthRequest>,
+    ) -> Result<Response<pb::GetTenantHealthResponse>, Status> {
+        Err(Status::unimplemented(
+            "the provisioning log is not available yet",
+        ))
+    }
 }
