@@ -267,6 +267,7 @@ async fn start_gateway(identity_url: &str, options: &Options) -> SocketAddr {
         max_body_bytes: options.max_body_bytes,
         protection: options.protection.clone(),
         protocol: options.protocol.clone(),
+        shutdown_delay_seconds: 0,
     };
     let gateway_app = gateway::Application::build(&config, listener).unwrap();
     tokio::spawn(gateway_app.run_until_stopped(std::future::pending()));
@@ -417,6 +418,14 @@ impl TestApp {
 pub const POLICY_DEADLINE: Duration = Duration::from_secs(10);
 
 impl TestApp {
+    /// The name of identity's Postgres database (None on SQLite).
+    pub fn identity_database(&self) -> Option<&str> {
+        match &self._database {
+            Database::Postgres { name } => Some(name),
+            Database::Sqlite { .. } => None,
+        }
+    }
+
     /// Stops policy as a crash would (its tasks are aborted wherever they
     /// are, an open transaction is rolled back) and starts it again on the
     /// same database, on the same port when it is still free.

@@ -13,7 +13,7 @@
 //! this module, so store code has no executor but a scoped transaction.
 
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 
 use super::sql::Dialect;
 use crate::domain::TenantId;
@@ -87,6 +87,12 @@ impl Pools {
     /// Applies migrations (DDL, which row-level security does not govern).
     pub(super) async fn migrate(&self, migrator: &Migrator) -> Result<(), MigrateError> {
         migrator.run(&self.write).await
+    }
+
+    /// True when the database answers (on SQLite, the writer too).
+    pub(super) async fn ping(&self) -> bool {
+        self.read.execute("SELECT 1").await.is_ok()
+            && (self.dialect == Dialect::Postgres || self.write.execute("SELECT 1").await.is_ok())
     }
 
     /// Closes both pools (waits for connections in use to come back).

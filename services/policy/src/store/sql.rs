@@ -114,6 +114,11 @@ impl SqlStore {
         }
     }
 
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        self.pools.ping().await
+    }
+
     /// The backend.
     pub fn dialect(&self) -> Dialect {
         self.dialect
