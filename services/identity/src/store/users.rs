@@ -368,22 +368,47 @@ impl SqlStore {
         let limit = buf.bind(Bind::Int(i64::try_from(query.limit).unwrap_or(i64::MAX)));
         let offset = buf.bind(Bind::Int(i64::try_from(query.offset).unwrap_or(i64::MAX)));
         let sql = format!(
-            "SELECT {USER_COLUMNS}, count(*) OVER () AS total{} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            "SELECT {USER_COLUMNS}{} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
             buf.sql
         );
-        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
-        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &buf.binds)
-            .fetch_all(&mut *tx)
+        let (rows, total) = self
+            .offset_page(tenant, sql, &buf.binds, condition, query)
             .await?;
-        tx.commit().await?;
-        let total = match rows.first() {
-            Some(row) => u64::try_from(row.try_get::<i64, _>("total")?).unwrap_or(0),
-            // Past the last page the window count is not there: ask for it.
-            None if query.offset > 0 => self.count(tenant, condition).await?,
-            None => 0,
-        };
         let items = rows.iter().map(user_from_row).collect::<Result<_, _>>()?;
         Ok(Page::indexed(total, items))
+    }
+
+    /// Runs an offset page query (`sql` with `binds`) and finds the total:
+    /// from the page itself when it is the last one (not full), else with a
+    /// count of `condition` in the same transaction. (A `count(*) OVER ()`
+    /// in the page query made Postgres read and number every matching row
+    /// for every page: 1.5 s a page in a 1M-user tenant. A filter that
+    /// matches one user, Entra's lookup, now needs no count at all.)
+    pub(super) async fn offset_page(
+        &self,
+        tenant: &TenantId,
+        sql: String,
+        binds: &[Bind],
+        condition: SqlBuf,
+        query: &ListQuery,
+    ) -> Result<(Vec<AnyRow>, u64), IdentityError> {
+        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), binds)
+            .fetch_all(&mut *tx)
+            .await?;
+        let n = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+        let last_page = n < query.limit && (n > 0 || query.offset == 0);
+        let total = if last_page {
+            query.offset + n
+        } else {
+            let sql = format!("SELECT count(*) AS total{}", condition.sql);
+            let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &condition.binds)
+                .fetch_one(&mut *tx)
+                .await?;
+            u64::try_from(row.try_get::<i64, _>("total")?).unwrap_or(0)
+        };
+        tx.commit().await?;
+        Ok((rows, total))
     }
 
     pub(super) async fn count(
