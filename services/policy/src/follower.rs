@@ -3,14 +3,22 @@
 //! ([`Store::apply_changes`]). On a stream error or disconnect it reconnects
 //! with capped exponential backoff and resumes from the stored cursor, so no
 //! change is lost or applied twice, also after a crash.
+//!
+//! Each batch is applied under a `policy.apply_changes` span that continues
+//! the trace of the request that wrote its first traced change (identity
+//! stores that request's context with the change), so a SCIM request's
+//! trace shows the role recomputation it caused. A batch may mix changes of
+//! several requests: the span then links to the other writers' contexts,
+//! and each of those traces gets a `policy.change_applied` span of its own
+//! that links back to the batch.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use proto::identity::v1 as idpb;
-use proto::identity::v1::identity_service_client::IdentityServiceClient;
 use tokio::sync::watch;
-use tonic::transport::Channel;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::convert;
 use crate::error::PolicyError;
@@ -32,7 +40,7 @@ enum FollowError {
 /// Follows identity until `stop` turns true.
 pub async fn run(
     store: Arc<dyn Store>,
-    identity: IdentityServiceClient<Channel>,
+    identity: crate::IdentityClient,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = MIN_BACKOFF;
@@ -60,7 +68,7 @@ pub async fn run(
 /// cursor moves under it (a reconcile rewound it).
 async fn follow(
     store: &dyn Store,
-    mut identity: IdentityServiceClient<Channel>,
+    mut identity: crate::IdentityClient,
     backoff: &mut Duration,
 ) -> Result<(), FollowError> {
     let mut cursor = store.cursor().await?;
@@ -74,12 +82,18 @@ async fn follow(
     tracing::info!(cursor, "following identity's change stream");
     while let Some(batch) = stream.message().await? {
         let timings = BatchTimings::of(&batch.changes);
+        let trace = BatchTrace::of(&batch.changes);
         let changes: Vec<_> = batch
             .changes
             .into_iter()
             .map(convert::stream_change)
             .collect();
-        match store.apply_changes(cursor, &changes).await? {
+        let applied = store
+            .apply_changes(cursor, &changes)
+            .instrument(trace.span.clone())
+            .await?;
+        trace.finish(&applied);
+        match applied {
             Applied::Applied {
                 cursor: next,
                 role_changes,
@@ -97,6 +111,61 @@ async fn follow(
         }
     }
     Ok(())
+}
+
+/// The spans of one batch (see the module documentation).
+struct BatchTrace {
+    span: tracing::Span,
+    /// The writers' contexts other than the batch span's parent.
+    others: Vec<opentelemetry::Context>,
+}
+
+impl BatchTrace {
+    fn of(changes: &[idpb::Change]) -> Self {
+        let mut contexts: Vec<(String, opentelemetry::Context)> = Vec::new();
+        for c in changes {
+            if contexts.iter().any(|(tp, _)| *tp == c.traceparent) {
+                continue;
+            }
+            if let Some(cx) = telemetry::otel::context_from_traceparent(&c.traceparent) {
+                contexts.push((c.traceparent.clone(), cx));
+            }
+        }
+        let first_tenant = changes.first().map(|c| c.tenant_id.as_str());
+        let tenant = first_tenant.filter(|t| changes.iter().all(|c| c.tenant_id == *t));
+        let span = tracing::info_span!(
+            "policy.apply_changes",
+            changes = changes.len(),
+            first_seq = changes.first().map_or(0, |c| c.seq),
+            last_seq = changes.last().map_or(0, |c| c.seq),
+            tenant_id = tenant,
+            role_changes = tracing::field::Empty,
+        );
+        let mut contexts = contexts.into_iter().map(|(_, cx)| cx);
+        if let Some(parent) = contexts.next() {
+            let _ = span.set_parent(parent);
+        }
+        let others: Vec<_> = contexts.collect();
+        for cx in &others {
+            use opentelemetry::trace::TraceContextExt;
+            span.add_link(cx.span().span_context().clone());
+        }
+        Self { span, others }
+    }
+
+    /// Records the outcome, and marks it in every other writer's trace.
+    fn finish(self, applied: &Applied) {
+        use opentelemetry::trace::TraceContextExt;
+        if let Applied::Applied { role_changes, .. } = applied {
+            self.span.record("role_changes", role_changes);
+        }
+        let batch = self.span.context().span().span_context().clone();
+        for cx in self.others {
+            let marker = tracing::info_span!("policy.change_applied");
+            let _ = marker.set_parent(cx);
+            marker.add_link(batch.clone());
+        }
+    }
 }
 
 /// Commit times of a batch, for the change-stream metrics:
