@@ -14,9 +14,14 @@ pub mod metrics;
 pub mod otel;
 
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::Layered;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+/// The registry behind the `RUST_LOG` filter, which the log and span layers
+/// sit on.
+type Filtered = Layered<EnvFilter, Registry>;
 
 /// What [`init`] set up; [`Telemetry::shutdown`] flushes the spans not yet
 /// exported.
@@ -57,7 +62,7 @@ pub fn init(service: &'static str) -> Telemetry {
     let format =
         json::WithTraceIds::new(tracing_subscriber::fmt::format().json().flatten_event(true));
     let slot = format.slot();
-    let fmt: Box<dyn Layer<Registry> + Send + Sync> = if json {
+    let fmt: Box<dyn Layer<Filtered> + Send + Sync> = if json {
         tracing_subscriber::fmt::layer()
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .event_format(format)
@@ -65,7 +70,7 @@ pub fn init(service: &'static str) -> Telemetry {
     } else {
         tracing_subscriber::fmt::layer().boxed()
     };
-    let mut layers = vec![filter.boxed(), fmt];
+    let mut layers = vec![fmt];
     let mut provider = None;
     if otel::export_configured() {
         match otel::pipeline(service) {
@@ -77,7 +82,9 @@ pub fn init(service: &'static str) -> Telemetry {
         }
     }
     // `try_init` fails only when a subscriber is already set: keep that one.
-    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layers));
+    // The filter wraps both layers: a filter beside them in the list would
+    // only filter its own (nothing), and the span exporter would see all.
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(filter).with(layers));
     let _ = slot.set(dispatch.downgrade());
     let installed = dispatch.try_init().is_ok();
     if !installed && let Some(p) = provider.take() {

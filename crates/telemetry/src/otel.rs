@@ -81,6 +81,16 @@ fn resource(service: &'static str) -> Resource {
     }
 }
 
+/// Renames `span` in the exported trace (its `otel.name`), also after it
+/// started, when the name is known only later (an HTTP route, say).
+pub fn rename(span: &tracing::Span, name: String) {
+    let cx = span.context();
+    let otel_span = cx.span();
+    if otel_span.span_context().is_valid() {
+        otel_span.update_name(name);
+    }
+}
+
 // === W3C trace context in headers ===
 
 /// Writes the context of `span` into `headers` (`traceparent`,

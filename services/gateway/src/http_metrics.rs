@@ -44,7 +44,7 @@ pub async fn track(req: Request, next: Next) -> Response {
     // The request's span (see `crate::request_span`) learns its route here.
     let span = tracing::Span::current();
     span.record("http.route", route.as_str());
-    span.record("otel.name", format!("{method} {route}"));
+    telemetry::otel::rename(&span, format!("{method} {route}"));
     if let Some(tenant) = &tenant {
         span.record("tenant_id", tenant.as_str());
     }
