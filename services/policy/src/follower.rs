@@ -207,3 +207,136 @@ impl BatchTimings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::{SpanId, TraceContextExt, TraceId, TracerProvider as _};
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    #[derive(Clone, Debug, Default)]
+    struct Collect(Arc<Mutex<Vec<SpanData>>>);
+
+    impl SpanExporter for Collect {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            self.0.lock().unwrap().extend(batch);
+            Ok(())
+        }
+    }
+
+    fn change(seq: i64, tenant: &str, traceparent: &str) -> idpb::Change {
+        idpb::Change {
+            seq,
+            tenant_id: tenant.into(),
+            at: None,
+            kind: None,
+            traceparent: traceparent.into(),
+        }
+    }
+
+    const A: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const B: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    /// The spans a batch of `changes` gives.
+    fn spans_of(changes: &[idpb::Change]) -> Vec<SpanData> {
+        let collect = Collect::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(collect.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let trace = BatchTrace::of(changes);
+            trace.finish(&Applied::Applied {
+                cursor: 3,
+                role_changes: 1,
+            });
+        });
+        provider.force_flush().unwrap();
+        collect.0.lock().unwrap().clone()
+    }
+
+    fn ids(traceparent: &str) -> (TraceId, SpanId) {
+        let cx = telemetry::otel::context_from_traceparent(traceparent).unwrap();
+        let sc = cx.span().span_context().clone();
+        (sc.trace_id(), sc.span_id())
+    }
+
+    #[test]
+    fn a_batch_continues_its_writer_trace() {
+        let spans = spans_of(&[change(1, "acme", A), change(2, "acme", A)]);
+        assert_eq!(spans.len(), 1, "{spans:#?}");
+        let (trace, parent) = ids(A);
+        assert_eq!(spans[0].name, "policy.apply_changes");
+        assert_eq!(spans[0].span_context.trace_id(), trace);
+        assert_eq!(spans[0].parent_span_id, parent);
+        assert!(spans[0].links.links.is_empty());
+        let tenant = spans[0]
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == "tenant_id");
+        assert_eq!(
+            tenant.map(|kv| kv.value.to_string()).as_deref(),
+            Some("acme")
+        );
+    }
+
+    #[test]
+    fn a_batch_of_several_writers_appears_in_each_trace() {
+        let spans = spans_of(&[
+            change(1, "acme", A),
+            change(2, "globex", ""),
+            change(3, "acme", B),
+        ]);
+        let batch = spans
+            .iter()
+            .find(|s| s.name == "policy.apply_changes")
+            .unwrap();
+        let (trace_a, parent_a) = ids(A);
+        let (trace_b, parent_b) = ids(B);
+        assert_eq!(batch.span_context.trace_id(), trace_a);
+        assert_eq!(batch.parent_span_id, parent_a);
+        // Two tenants: no single tenant attribute.
+        assert!(
+            !batch
+                .attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "tenant_id")
+        );
+        let linked: Vec<_> = batch
+            .links
+            .links
+            .iter()
+            .map(|l| l.span_context.span_id())
+            .collect();
+        assert_eq!(linked, [parent_b]);
+        let marker = spans
+            .iter()
+            .find(|s| s.name == "policy.change_applied")
+            .unwrap();
+        assert_eq!(marker.span_context.trace_id(), trace_b);
+        assert_eq!(marker.parent_span_id, parent_b);
+        let back: Vec<_> = marker
+            .links
+            .links
+            .iter()
+            .map(|l| l.span_context.span_id())
+            .collect();
+        assert_eq!(back, [batch.span_context.span_id()]);
+        assert_eq!(spans.len(), 2, "{spans:#?}");
+    }
+
+    #[test]
+    fn untraced_changes_give_a_root_span() {
+        let spans = spans_of(&[change(1, "acme", ""), change(2, "acme", "garbage")]);
+        assert_eq!(spans.len(), 1);
+        assert_eq!(spans[0].parent_span_id, SpanId::INVALID);
+    }
+}
