@@ -165,6 +165,32 @@ struct Service {
     addr: String,
     /// Its log lines (JSON) so far.
     logs: Arc<Mutex<Vec<serde_json::Value>>>,
+    logged: watch::Receiver<usize>,
+}
+
+impl Service {
+    /// Waits for a log line that `wanted` accepts, and returns it.
+    async fn log_line(&mut self, wanted: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let wait = async {
+            loop {
+                let found = self
+                    .logs
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|l| wanted(l))
+                    .cloned();
+                if let Some(line) = found {
+                    return line;
+                }
+                self.logged.changed().await.unwrap();
+            }
+        };
+        let logs = self.logs.clone();
+        tokio::time::timeout(DEADLINE, wait)
+            .await
+            .unwrap_or_else(|_| panic!("no such log line in {:#?}", logs.lock().unwrap()))
+    }
 }
 
 /// Starts `scim-service <name>` with `env` and JSON logs, exporting to
@@ -191,6 +217,7 @@ async fn start(name: &str, otlp: &str, env: &[(&str, String)], ready: &str) -> S
     let stdout = child.stdout.take().unwrap();
     let logs: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
     let (addr_tx, addr_rx) = oneshot::channel();
+    let (logged_tx, logged) = watch::channel(0);
     let lines = logs.clone();
     let wanted = ready.to_owned();
     tokio::spawn(async move {
@@ -206,6 +233,7 @@ async fn start(name: &str, otlp: &str, env: &[(&str, String)], ready: &str) -> S
                 let _ = tx.send(value["addr"].as_str().unwrap_or_default().to_owned());
             }
             lines.lock().unwrap().push(value);
+            logged_tx.send_modify(|n| *n += 1);
         }
     });
     let addr = tokio::time::timeout(DEADLINE, addr_rx)
@@ -216,6 +244,7 @@ async fn start(name: &str, otlp: &str, env: &[(&str, String)], ready: &str) -> S
         _child: child,
         addr: format!("http://{addr}"),
         logs,
+        logged,
     }
 }
 
@@ -250,7 +279,7 @@ async fn one_scim_request_is_one_trace_across_all_three_services() {
         "policy serving gRPC",
     )
     .await;
-    let gateway = start(
+    let mut gateway = start(
         "gateway",
         &otlp,
         &[
@@ -428,13 +457,10 @@ async fn one_scim_request_is_one_trace_across_all_three_services() {
     assert!(!raw.contains(user_name), "the userName was exported");
 
     // JSON logs carry the trace id of the span they were written in.
-    let logs = gateway.logs.lock().unwrap().clone();
-    let finished: Vec<_> = logs
-        .iter()
-        .filter(|l| l["message"] == "finished processing request" && l["status"] == 201)
-        .collect();
-    assert_eq!(finished.len(), 1, "{logs:#?}");
-    assert_eq!(finished[0]["trace_id"], trace_id.as_str());
-    assert_eq!(finished[0]["span_id"], request.span_id().as_str());
+    let finished = gateway
+        .log_line(|l| l["message"] == "finished processing request" && l["status"] == 201)
+        .await;
+    assert_eq!(finished["trace_id"], trace_id.as_str());
+    assert_eq!(finished["span_id"], request.span_id().as_str());
     drop((policy, identity));
 }
