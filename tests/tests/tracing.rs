@@ -205,7 +205,12 @@ async fn start(name: &str, otlp: &str, env: &[(&str, String)], ready: &str) -> S
     }
     command
         .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "info,gateway=debug")
+        // The transport's own spans are at `trace`: let them through, to
+        // see that they are not exported.
+        .env(
+            "RUST_LOG",
+            "debug,h2=trace,hyper=trace,tonic=trace,tower=trace",
+        )
         .env("METRICS_LISTEN", "127.0.0.1:0")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
         // Export every 50 ms instead of every 5 s.
@@ -442,6 +447,21 @@ async fn one_scim_request_is_one_trace_across_all_three_services() {
     assert_eq!(apply.attr("tenant_id").as_deref(), Some(tenant.as_str()));
     let recompute = one("policy", "db.apply_changes", &|_| true);
     assert_eq!(recompute.parent_id(), apply.span_id());
+
+    // Even at `trace`, none of the transport's own spans.
+    let transport: Vec<_> = spans
+        .iter()
+        .filter_map(|r| r.attr("code.namespace").or_else(|| r.attr("target")))
+        .filter(|t| {
+            ["h2", "hyper", "tonic", "tower", "opentelemetry"]
+                .iter()
+                .any(|p| t.starts_with(p))
+        })
+        .collect();
+    assert!(
+        transport.is_empty(),
+        "transport spans exported: {transport:?}"
+    );
 
     // Never the token, the header it came in, or the request's personal data.
     let raw = receiver.raw.lock().unwrap().clone();

@@ -23,6 +23,11 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 /// sit on.
 type Filtered = Layered<EnvFilter, Registry>;
 
+/// Libraries whose spans are never exported, whatever `RUST_LOG` lets
+/// through: the HTTP/2 and gRPC transport, the exporter's own included (at
+/// `trace` every export would otherwise make spans to export).
+const TRANSPORT_TARGETS: &[&str] = &["h2", "hyper", "tonic", "tower", "opentelemetry"];
+
 /// What [`init`] set up; [`Telemetry::shutdown`] flushes the spans not yet
 /// exported.
 #[must_use = "call `shutdown` on exit, or buffered spans are lost"]
@@ -75,7 +80,14 @@ pub fn init(service: &'static str) -> Telemetry {
     if otel::export_configured() {
         match otel::pipeline(service) {
             Ok((p, tracer)) => {
-                layers.push(tracing_opentelemetry::layer().with_tracer(tracer).boxed());
+                let spans = tracing_opentelemetry::layer()
+                    .with_tracer(tracer)
+                    .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                        !TRANSPORT_TARGETS
+                            .iter()
+                            .any(|t| meta.target().starts_with(t))
+                    }));
+                layers.push(spans.boxed());
                 provider = Some(p);
             }
             Err(e) => eprintln!("tracing export off: {e}"),
