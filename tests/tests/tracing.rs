@@ -338,6 +338,10 @@ async fn one_scim_request_is_one_trace_across_all_three_services() {
         .await
         .unwrap();
     assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    let request_id = created.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
 
     // The request's trace, once policy's part of it has arrived too.
     let is_request = |r: &Received| {
@@ -397,6 +401,11 @@ async fn one_scim_request_is_one_trace_across_all_three_services() {
         request.attr("http.response.status_code").as_deref(),
         Some("201")
     );
+    assert_eq!(
+        request.attr("url.path"),
+        Some(format!("/scim/v2/{tenant}/Users"))
+    );
+    assert_eq!(request.attr("request_id"), Some(request_id));
     let roots: Vec<_> = trace
         .iter()
         .filter(|r| r.span.parent_span_id.is_empty())

@@ -102,6 +102,9 @@ pub fn init(service: &'static str) -> Telemetry {
     if !installed && let Some(p) = provider.take() {
         let _ = p.shutdown();
     }
+    if provider.is_some() {
+        tracing::info!(service, "exporting traces over OTLP");
+    }
     Telemetry { provider }
 }
 

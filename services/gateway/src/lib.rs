@@ -164,7 +164,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The span of one HTTP request, continuing the caller's W3C trace context
-/// when it sends one. The path only: query strings may carry personal data
+/// when it sends one (an ingress that traces, say). The path only: query strings may carry personal data
 /// in filters, and headers the token. [`http_metrics::track`] adds the route
 /// template and the tenant once routing has chosen them.
 fn request_span(req: &Request) -> tracing::Span {
@@ -178,9 +178,12 @@ fn request_span(req: &Request) -> tracing::Span {
         http.route = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
         tenant_id = tracing::field::Empty,
-        // The HTTP-level names the existing log lines use.
-        method = %req.method(),
-        path = %req.uri().path(),
+        // The id 5xx bodies quote (set by the outer `SetRequestIdLayer`).
+        request_id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default(),
     );
     telemetry::otel::set_parent_from(&span, req.headers());
     span
