@@ -91,9 +91,9 @@ async fn follow(
         let applied = store
             .apply_changes(cursor, &changes)
             .instrument(trace.span.clone())
-            .await?;
+            .await;
         trace.finish(&applied);
-        match applied {
+        match applied? {
             Applied::Applied {
                 cursor: next,
                 role_changes,
@@ -140,6 +140,7 @@ impl BatchTrace {
             last_seq = changes.last().map_or(0, |c| c.seq),
             tenant_id = tenant,
             role_changes = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
         );
         let mut contexts = contexts.into_iter().map(|(_, cx)| cx);
         if let Some(parent) = contexts.next() {
@@ -154,10 +155,16 @@ impl BatchTrace {
     }
 
     /// Records the outcome, and marks it in every other writer's trace.
-    fn finish(self, applied: &Applied) {
+    fn finish(self, applied: &Result<Applied, PolicyError>) {
         use opentelemetry::trace::TraceContextExt;
-        if let Applied::Applied { role_changes, .. } = applied {
-            self.span.record("role_changes", role_changes);
+        match applied {
+            Ok(Applied::Applied { role_changes, .. }) => {
+                self.span.record("role_changes", role_changes);
+            }
+            Ok(Applied::Moved { .. }) => {}
+            Err(_) => {
+                self.span.record("otel.status_code", "ERROR");
+            }
         }
         let batch = self.span.context().span().span_context().clone();
         for cx in self.others {
@@ -244,8 +251,22 @@ mod tests {
     const A: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     const B: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-    /// The spans a batch of `changes` gives.
+    /// The spans a batch of `changes` gives when it is applied.
     fn spans_of(changes: &[idpb::Change]) -> Vec<SpanData> {
+        spans_with(
+            changes,
+            Ok(Applied::Applied {
+                cursor: 3,
+                role_changes: 1,
+            }),
+        )
+    }
+
+    /// The spans a batch of `changes` gives with `outcome`.
+    fn spans_with(
+        changes: &[idpb::Change],
+        outcome: Result<Applied, PolicyError>,
+    ) -> Vec<SpanData> {
         let collect = Collect::default();
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(collect.clone())
@@ -253,11 +274,7 @@ mod tests {
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
         tracing::subscriber::with_default(subscriber, || {
-            let trace = BatchTrace::of(changes);
-            trace.finish(&Applied::Applied {
-                cursor: 3,
-                role_changes: 1,
-            });
+            BatchTrace::of(changes).finish(&outcome);
         });
         provider.force_flush().unwrap();
         collect.0.lock().unwrap().clone()
@@ -331,6 +348,23 @@ mod tests {
             .collect();
         assert_eq!(back, [batch.span_context.span_id()]);
         assert_eq!(spans.len(), 2, "{spans:#?}");
+    }
+
+    #[test]
+    fn a_failed_batch_is_an_error_span() {
+        let failed = Err(PolicyError::InvalidArgument("broken".into()));
+        let spans = spans_with(&[change(1, "acme", A)], failed);
+        assert_eq!(spans.len(), 1);
+        assert!(
+            matches!(spans[0].status, opentelemetry::trace::Status::Error { .. }),
+            "{:?}",
+            spans[0].status
+        );
+        let ok = spans_of(&[change(1, "acme", A)]);
+        assert!(!matches!(
+            ok[0].status,
+            opentelemetry::trace::Status::Error { .. }
+        ));
     }
 
     #[test]
