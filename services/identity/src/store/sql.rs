@@ -219,7 +219,10 @@ const TOKEN_COLUMNS: &str =
 // start a trace of their own.
 #[async_trait]
 impl Store for SqlStore {
-    #[tracing::instrument(name = "db.create_tenant", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "create_tenant", tenant_id = %id))]
+    #[tracing::instrument(name = "db.create_tenant", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "create_tenant", tenant_id = %id,
+    ))]
     async fn create_tenant(
         &self,
         id: &TenantId,
@@ -242,7 +245,10 @@ impl Store for SqlStore {
         Ok(record)
     }
 
-    #[tracing::instrument(name = "db.get_tenant", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "get_tenant", tenant_id = %id))]
+    #[tracing::instrument(name = "db.get_tenant", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "get_tenant", tenant_id = %id,
+    ))]
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, IdentityError> {
         let mut tx = self.read_tx(Scope::Tenant(id)).await?;
         let row = sqlx::query("SELECT id, display_name, created FROM tenants WHERE id = $1")
@@ -253,7 +259,10 @@ impl Store for SqlStore {
         Ok(row.as_ref().map(tenant_from_row).transpose()?)
     }
 
-    #[tracing::instrument(name = "db.list_tenants", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "list_tenants"))]
+    #[tracing::instrument(name = "db.list_tenants", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "list_tenants",
+    ))]
     async fn list_tenants(&self) -> Result<Vec<TenantRecord>, IdentityError> {
         let mut tx = self
             .read_tx(Scope::AllTenants(CrossTenant::ListTenants))
@@ -265,7 +274,10 @@ impl Store for SqlStore {
         Ok(rows.iter().map(tenant_from_row).collect::<Result<_, _>>()?)
     }
 
-    #[tracing::instrument(name = "db.set_tenant_limits", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "set_tenant_limits", tenant_id = %id))]
+    #[tracing::instrument(name = "db.set_tenant_limits", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "set_tenant_limits", tenant_id = %id,
+    ))]
     async fn set_tenant_limits(
         &self,
         id: &TenantId,
@@ -274,7 +286,10 @@ impl Store for SqlStore {
         self.set_limits_query(id, limits).await
     }
 
-    #[tracing::instrument(name = "db.get_tenant_limits", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "get_tenant_limits", tenant_id = %id))]
+    #[tracing::instrument(name = "db.get_tenant_limits", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "get_tenant_limits", tenant_id = %id,
+    ))]
     async fn get_tenant_limits(
         &self,
         id: &TenantId,
@@ -282,7 +297,10 @@ impl Store for SqlStore {
         self.get_limits_query(id).await
     }
 
-    #[tracing::instrument(name = "db.put_tenant_schema", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "put_tenant_schema", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.put_tenant_schema", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "put_tenant_schema", tenant_id = %tenant,
+    ))]
     async fn put_tenant_schema(
         &self,
         tenant: &TenantId,
@@ -291,7 +309,10 @@ impl Store for SqlStore {
         self.put_schema_query(tenant, schema).await
     }
 
-    #[tracing::instrument(name = "db.list_tenant_schemas", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "list_tenant_schemas", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.list_tenant_schemas", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "list_tenant_schemas", tenant_id = %tenant,
+    ))]
     async fn list_tenant_schemas(
         &self,
         tenant: &TenantId,
@@ -299,7 +320,10 @@ impl Store for SqlStore {
         self.list_schemas_query(tenant).await
     }
 
-    #[tracing::instrument(name = "db.delete_tenant_schema", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "delete_tenant_schema", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.delete_tenant_schema", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "delete_tenant_schema", tenant_id = %tenant,
+    ))]
     async fn delete_tenant_schema(
         &self,
         tenant: &TenantId,
@@ -308,7 +332,10 @@ impl Store for SqlStore {
         self.delete_schema_query(tenant, urn).await
     }
 
-    #[tracing::instrument(name = "db.insert_token", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "insert_token", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.insert_token", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "insert_token", tenant_id = %tenant,
+    ))]
     async fn insert_token(
         &self,
         tenant: &TenantId,
@@ -348,7 +375,10 @@ impl Store for SqlStore {
         Ok(record)
     }
 
-    #[tracing::instrument(name = "db.list_tokens", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "list_tokens", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.list_tokens", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "list_tokens", tenant_id = %tenant,
+    ))]
     async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, IdentityError> {
         let sql =
             format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = $1 ORDER BY created, id");
@@ -361,7 +391,10 @@ impl Store for SqlStore {
         Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
     }
 
-    #[tracing::instrument(name = "db.revoke_token", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "revoke_token", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.revoke_token", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "revoke_token", tenant_id = %tenant,
+    ))]
     async fn revoke_token(
         &self,
         tenant: &TenantId,
@@ -387,7 +420,10 @@ impl Store for SqlStore {
         Ok(token_from_row(&row)?)
     }
 
-    #[tracing::instrument(name = "db.authenticate", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "authenticate"))]
+    #[tracing::instrument(name = "db.authenticate", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "authenticate",
+    ))]
     async fn authenticate(&self, hash: &str) -> Result<Option<TokenOwner>, IdentityError> {
         let now = now_micros();
         let mut tx = self
@@ -424,7 +460,10 @@ impl Store for SqlStore {
         Ok(Some(owner))
     }
 
-    #[tracing::instrument(name = "db.create_user", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "create_user", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.create_user", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "create_user", tenant_id = %tenant,
+    ))]
     async fn create_user(
         &self,
         tenant: &TenantId,
@@ -439,7 +478,10 @@ impl Store for SqlStore {
         )
     }
 
-    #[tracing::instrument(name = "db.get_user", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "get_user", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.get_user", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "get_user", tenant_id = %tenant,
+    ))]
     async fn get_user(
         &self,
         tenant: &TenantId,
@@ -448,7 +490,10 @@ impl Store for SqlStore {
         self.get_user_row(tenant, id).await
     }
 
-    #[tracing::instrument(name = "db.modify_user", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "modify_user", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.modify_user", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "modify_user", tenant_id = %tenant,
+    ))]
     async fn modify_user(
         &self,
         tenant: &TenantId,
@@ -459,7 +504,10 @@ impl Store for SqlStore {
         self.wrote(self.modify_user_tx(tenant, id, if_version, change).await)
     }
 
-    #[tracing::instrument(name = "db.delete_user", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "delete_user", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.delete_user", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "delete_user", tenant_id = %tenant,
+    ))]
     async fn delete_user(
         &self,
         tenant: &TenantId,
@@ -469,7 +517,10 @@ impl Store for SqlStore {
         self.wrote(self.delete_user_tx(tenant, id, if_version).await)
     }
 
-    #[tracing::instrument(name = "db.list_users", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "list_users", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.list_users", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "list_users", tenant_id = %tenant,
+    ))]
     async fn list_users(
         &self,
         tenant: &TenantId,
@@ -478,7 +529,10 @@ impl Store for SqlStore {
         self.list_users_query(tenant, query).await
     }
 
-    #[tracing::instrument(name = "db.create_group", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "create_group", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.create_group", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "create_group", tenant_id = %tenant,
+    ))]
     async fn create_group(
         &self,
         tenant: &TenantId,
@@ -492,7 +546,10 @@ impl Store for SqlStore {
         )
     }
 
-    #[tracing::instrument(name = "db.get_group", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "get_group", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.get_group", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "get_group", tenant_id = %tenant,
+    ))]
     async fn get_group(
         &self,
         tenant: &TenantId,
@@ -502,7 +559,10 @@ impl Store for SqlStore {
         self.get_group_row(tenant, id, include_members).await
     }
 
-    #[tracing::instrument(name = "db.modify_group", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "modify_group", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.modify_group", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "modify_group", tenant_id = %tenant,
+    ))]
     async fn modify_group(
         &self,
         tenant: &TenantId,
@@ -513,7 +573,10 @@ impl Store for SqlStore {
         self.wrote(self.modify_group_tx(tenant, id, if_version, change).await)
     }
 
-    #[tracing::instrument(name = "db.delete_group", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "delete_group", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.delete_group", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "delete_group", tenant_id = %tenant,
+    ))]
     async fn delete_group(
         &self,
         tenant: &TenantId,
@@ -523,7 +586,10 @@ impl Store for SqlStore {
         self.wrote(self.delete_group_tx(tenant, id, if_version).await)
     }
 
-    #[tracing::instrument(name = "db.list_groups", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "list_groups", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.list_groups", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "list_groups", tenant_id = %tenant,
+    ))]
     async fn list_groups(
         &self,
         tenant: &TenantId,
@@ -533,7 +599,10 @@ impl Store for SqlStore {
         self.list_groups_query(tenant, query, include_members).await
     }
 
-    #[tracing::instrument(name = "db.groups_of_users", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "groups_of_users", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.groups_of_users", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "groups_of_users", tenant_id = %tenant,
+    ))]
     async fn groups_of_users(
         &self,
         tenant: &TenantId,
@@ -551,7 +620,10 @@ impl Store for SqlStore {
         self.changes_after_query(after_seq, tenant, limit).await
     }
 
-    #[tracing::instrument(name = "db.snapshot", skip_all, fields(otel.kind = "client", db.system = self.db_system(), db.operation = "snapshot", tenant_id = %tenant))]
+    #[tracing::instrument(name = "db.snapshot", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "snapshot", tenant_id = %tenant,
+    ))]
     async fn snapshot(
         &self,
         tenant: &TenantId,
