@@ -3,7 +3,8 @@
 //! process), exporting over OTLP/gRPC to a receiver this test runs. One SCIM
 //! request that creates a user must give one trace holding spans of all
 //! three services, linked parent to child across the gRPC calls and across
-//! identity's change stream, with the tenant and without the token.
+//! identity's change stream, with the tenant and without the token; JSON
+//! logs carry its trace id, and a caller's `traceparent` is continued.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
