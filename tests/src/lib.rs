@@ -166,7 +166,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     // `TEST_LOG=1` shows the services' logs while debugging a test.
     if std::env::var_os("TEST_LOG").is_some() {
-        telemetry::init();
+        let _ = telemetry::init("e2e");
     }
     // The process-wide metrics recorder, before the services record anything.
     telemetry::metrics::handle();

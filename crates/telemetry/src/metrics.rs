@@ -157,7 +157,7 @@ where
     }
 }
 
-fn split_path(path: &str) -> (String, String) {
+pub(crate) fn split_path(path: &str) -> (String, String) {
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
     let service = parts.next().unwrap_or_default();
     let method = parts.next().unwrap_or_default();
@@ -169,7 +169,7 @@ fn split_path(path: &str) -> (String, String) {
 }
 
 /// The canonical name of a gRPC status code.
-fn code_name(code: i32) -> &'static str {
+pub(crate) fn code_name(code: i32) -> &'static str {
     match code {
         0 => "OK",
         1 => "CANCELLED",

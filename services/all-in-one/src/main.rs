@@ -53,7 +53,7 @@ const DEMO_TENANT: &str = "demo";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    telemetry::init();
+    let traces = telemetry::init("scim-platform");
     let cli = Cli::parse();
     std::fs::create_dir_all(&cli.data_dir)?;
     let db = cli.data_dir.join("identity.db");
@@ -122,6 +122,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     gateway_task.await??;
     policy_task.await??;
     identity_task.await??;
+    traces.shutdown().await;
     Ok(())
 }
 

@@ -32,7 +32,7 @@ async fn respond(
     Ok(ScimResponse::ok(body).etag(&render::etag(group.version)))
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -41,7 +41,7 @@ pub async fn list(
     list_with(&state, &caller, ListParams::from_query(&query)?).await
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,7 +100,7 @@ pub async fn page(
     })
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -125,7 +125,7 @@ pub async fn create(
     Ok(ScimResponse::created(body, &location).etag(&render::etag(group.version)))
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id, group_id = %id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id, group_id = %id))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -152,7 +152,7 @@ pub async fn get(
     respond(&state, &group, &projection).await
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id, group_id = %id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id, group_id = %id))]
 pub async fn replace(
     State(state): State<AppState>,
     caller: Caller,
@@ -180,7 +180,7 @@ pub async fn replace(
 /// A membership PATCH answers 204 (RFC 7644 §3.5.2 allows it, Entra and Okta
 /// accept it), so adding one member never ships the whole member list back.
 /// With `attributes` or `excludedAttributes` it answers 200 with the group.
-#[instrument(skip_all, fields(tenant = %caller.tenant_id, group_id = %id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id, group_id = %id))]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -212,7 +212,7 @@ pub async fn patch(
     }
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id, group_id = %id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id, group_id = %id))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

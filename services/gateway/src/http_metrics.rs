@@ -1,4 +1,5 @@
-//! Prometheus figures of the SCIM API (see the README's SRE section):
+//! Prometheus figures of the SCIM API (see the README's SRE section), and
+//! the route and tenant of the request's span:
 //!
 //! - `scim_http_requests_total{route, method, status}` and
 //!   `scim_http_request_duration_seconds{route, method, status}`, by route
@@ -40,6 +41,13 @@ pub async fn track(req: Request, next: Next) -> Response {
         });
     let req = Request::from_parts(parts, body);
     let method = req.method().as_str().to_owned();
+    // The request's span (see `crate::request_span`) learns its route here.
+    let span = tracing::Span::current();
+    span.record("http.route", route.as_str());
+    telemetry::otel::rename(&span, format!("{method} {route}"));
+    if let Some(tenant) = &tenant {
+        span.record("tenant_id", tenant.as_str());
+    }
     let has_token = req
         .headers()
         .contains_key(axum::http::header::AUTHORIZATION);

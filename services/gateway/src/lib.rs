@@ -43,10 +43,14 @@ use tower_http::trace::TraceLayer;
 pub use config::Config;
 use error::{ApiError, ServerFault};
 
+/// identity's client: every call traced, propagated and measured
+/// ([`telemetry::grpc::ClientLayer`]).
+pub type IdentityClient = IdentityServiceClient<telemetry::grpc::Client<Channel>>;
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    pub identity: IdentityServiceClient<Channel>,
+    pub identity: IdentityClient,
     /// The same channel, for health checks.
     pub identity_channel: Channel,
     pub auth: auth::AuthCache,
@@ -152,12 +156,52 @@ pub fn router(state: AppState) -> Router {
             ApiError::internal().into_response()
         }))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            // The path only: query strings may carry personal data in filters.
-            tracing::info_span!("scim", method = %req.method(), path = %req.uri().path())
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(record_status),
+        )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The span of one HTTP request, continuing the caller's W3C trace context
+/// when it sends one (an ingress that traces, say). The path only: query strings may carry personal data
+/// in filters, and headers the token. [`http_metrics::track`] adds the route
+/// template and the tenant once routing has chosen them.
+fn request_span(req: &Request) -> tracing::Span {
+    let span = tracing::info_span!(
+        "scim",
+        otel.name = %req.method(),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %req.method(),
+        url.path = %req.uri().path(),
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        tenant_id = tracing::field::Empty,
+        // The id 5xx bodies quote (set by the outer `SetRequestIdLayer`).
+        request_id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default(),
+    );
+    telemetry::otel::set_parent_from(&span, req.headers());
+    span
+}
+
+fn record_status(response: &Response, latency: Duration, span: &tracing::Span) {
+    let status = response.status().as_u16();
+    span.record("http.response.status_code", status);
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
+    tracing::debug!(
+        status,
+        latency_ms = latency.as_millis(),
+        "finished processing request"
+    );
 }
 
 /// Gives every 5xx body the request id, so support can find its logs.
@@ -245,12 +289,13 @@ impl Application {
             .connect_timeout(Duration::from_secs(5))
             .connect_lazy();
         let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let traced = telemetry::grpc::client(channel.clone());
         let public = config
             .public_base_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
         let state = AppState {
-            identity: IdentityServiceClient::new(channel.clone()),
+            identity: IdentityServiceClient::new(traced),
             identity_channel: channel,
             auth: auth::AuthCache::new(config.auth_cache_ttl()),
             public_base_url: public.trim_end_matches('/').into(),

@@ -15,11 +15,12 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    telemetry::init();
+    let traces = telemetry::init("gateway");
     let cli = Cli::parse();
     telemetry::metrics::spawn(cli.metrics_listen, std::future::pending()).await?;
     let listener = tokio::net::TcpListener::bind(cli.config.listen).await?;
     let app = Application::build(&cli.config, listener)?;
     app.run_until_stopped(telemetry::shutdown_signal()).await?;
+    traces.shutdown().await;
     Ok(())
 }

@@ -21,7 +21,7 @@ use crate::render;
 use crate::response::{ScimJson, ScimResponse};
 use crate::{groups, users};
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
 pub async fn search_all_types(
     State(state): State<AppState>,
     caller: Caller,
@@ -92,7 +92,7 @@ fn for_type(params: &ListParams, rt: &scim::ResourceTypeDef) -> Option<ListParam
 
 /// `/Me` (RFC 7644 §3.11) names the authenticated subject's own resource; a
 /// provisioning token belongs to a tenant, not to a user, so there is none.
-#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
 pub async fn me(caller: Caller) -> ApiError {
     let _ = caller;
     ApiError::new(

@@ -27,7 +27,7 @@ async fn respond(
     Ok(ScimResponse::ok(body).etag(&render::etag(user.version)))
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -37,7 +37,7 @@ pub async fn list(
     list_with(&state, &caller, params).await
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
@@ -96,7 +96,7 @@ pub async fn page(
     })
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -121,7 +121,7 @@ pub async fn create(
     Ok(ScimResponse::created(body, &location).etag(&render::etag(user.version)))
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id, user_id = %id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id, user_id = %id))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -147,7 +147,7 @@ pub async fn get(
     respond(&state, &user, &projection).await
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id, user_id = %id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id, user_id = %id))]
 pub async fn replace(
     State(state): State<AppState>,
     caller: Caller,
@@ -190,7 +190,7 @@ pub fn patch_operations(body: &Value) -> Result<Vec<pb::PatchOperation>, ApiErro
         .collect())
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id, user_id = %id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id, user_id = %id))]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -215,7 +215,7 @@ pub async fn patch(
     respond(&state, &required(response.user)?, &projection).await
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id, user_id = %id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id, user_id = %id))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -150,6 +150,7 @@ pub fn change(record: ChangeRecord) -> pb::Change {
         version,
         at,
         payload,
+        trace_context,
     } = record;
     let payload: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
     let user_ids = || -> Vec<String> {
@@ -199,6 +200,7 @@ pub fn change(record: ChangeRecord) -> pb::Change {
         tenant_id,
         at: Some(timestamp(at)),
         kind,
+        traceparent: trace_context.unwrap_or_default(),
     }
 }
 

@@ -179,7 +179,7 @@ fn patch_operations(
 
 #[tonic::async_trait]
 impl IdentityService for IdentityApi {
-    #[instrument(skip_all, fields(tenant = %request.get_ref().id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().id))]
     async fn create_tenant(
         &self,
         request: Request<pb::CreateTenantRequest>,
@@ -197,7 +197,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().id))]
     async fn get_tenant(
         &self,
         request: Request<pb::GetTenantRequest>,
@@ -224,7 +224,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn set_tenant_limits(
         &self,
         request: Request<pb::SetTenantLimitsRequest>,
@@ -241,7 +241,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn put_tenant_schema(
         &self,
         request: Request<pb::PutTenantSchemaRequest>,
@@ -249,7 +249,7 @@ impl IdentityService for IdentityApi {
         self.put_schema(request).await
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn list_tenant_schemas(
         &self,
         request: Request<pb::ListTenantSchemasRequest>,
@@ -257,7 +257,7 @@ impl IdentityService for IdentityApi {
         self.list_schemas(request).await
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn delete_tenant_schema(
         &self,
         request: Request<pb::DeleteTenantSchemaRequest>,
@@ -265,7 +265,7 @@ impl IdentityService for IdentityApi {
         self.delete_schema(request).await
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn get_tenant_limits(
         &self,
         request: Request<pb::GetTenantLimitsRequest>,
@@ -281,7 +281,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn issue_token(
         &self,
         request: Request<pb::IssueTokenRequest>,
@@ -326,7 +326,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn list_tokens(
         &self,
         request: Request<pb::ListTokensRequest>,
@@ -338,7 +338,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, token_id = %request.get_ref().token_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id, token_id = %request.get_ref().token_id))]
     async fn revoke_token(
         &self,
         request: Request<pb::RevokeTokenRequest>,
@@ -384,7 +384,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn create_user(
         &self,
         request: Request<pb::CreateUserRequest>,
@@ -403,7 +403,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, user_id = %request.get_ref().user_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id, user_id = %request.get_ref().user_id))]
     async fn get_user(
         &self,
         request: Request<pb::GetUserRequest>,
@@ -423,7 +423,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, user_id = %request.get_ref().user_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id, user_id = %request.get_ref().user_id))]
     async fn replace_user(
         &self,
         request: Request<pb::ReplaceUserRequest>,
@@ -457,7 +457,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, user_id = %request.get_ref().user_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id, user_id = %request.get_ref().user_id))]
     async fn patch_user(
         &self,
         request: Request<pb::PatchUserRequest>,
@@ -486,7 +486,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, user_id = %request.get_ref().user_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id, user_id = %request.get_ref().user_id))]
     async fn delete_user(
         &self,
         request: Request<pb::DeleteUserRequest>,
@@ -503,7 +503,7 @@ impl IdentityService for IdentityApi {
         Ok(Response::new(pb::DeleteUserResponse {}))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn list_users(
         &self,
         request: Request<pb::ListUsersRequest>,
@@ -531,7 +531,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn create_group(
         &self,
         request: Request<pb::CreateGroupRequest>,
@@ -551,7 +551,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, group_id = %request.get_ref().group_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id, group_id = %request.get_ref().group_id))]
     async fn get_group(
         &self,
         request: Request<pb::GetGroupRequest>,
@@ -571,7 +571,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, group_id = %request.get_ref().group_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id, group_id = %request.get_ref().group_id))]
     async fn replace_group(
         &self,
         request: Request<pb::ReplaceGroupRequest>,
@@ -599,7 +599,7 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, group_id = %request.get_ref().group_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id, group_id = %request.get_ref().group_id))]
     async fn patch_group(
         &self,
         request: Request<pb::PatchGroupRequest>,
@@ -628,7 +628,7 @@ impl IdentityService for IdentityApi {
         Ok(Response::new(pb::PatchGroupResponse { group: Some(group) }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, group_id = %request.get_ref().group_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id, group_id = %request.get_ref().group_id))]
     async fn delete_group(
         &self,
         request: Request<pb::DeleteGroupRequest>,
@@ -645,7 +645,7 @@ impl IdentityService for IdentityApi {
         Ok(Response::new(pb::DeleteGroupResponse {}))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn list_groups(
         &self,
         request: Request<pb::ListGroupsRequest>,
@@ -679,7 +679,7 @@ impl IdentityService for IdentityApi {
 
     type WatchStream = watch::WatchStream;
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id, after_seq = request.get_ref().after_seq))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id, after_seq = request.get_ref().after_seq))]
     async fn watch(
         &self,
         request: Request<pb::WatchRequest>,
@@ -699,7 +699,7 @@ impl IdentityService for IdentityApi {
         )))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn snapshot(
         &self,
         request: Request<pb::SnapshotRequest>,

@@ -117,6 +117,7 @@ impl Application {
         tracing::info!(addr = %self.addr, "identity serving gRPC");
         let served = tonic::transport::Server::builder()
             .layer(telemetry::metrics::GrpcMetricsLayer)
+            .layer(telemetry::grpc::ServerTraceLayer)
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)

@@ -26,7 +26,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    telemetry::init();
+    let traces = telemetry::init("identity");
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
@@ -41,6 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let listener = tokio::net::TcpListener::bind(cli.config.listen).await?;
             let app = Application::build(&cli.config, listener).await?;
             app.run_until_stopped(telemetry::shutdown_signal()).await?;
+            traces.shutdown().await;
         }
     }
     Ok(())

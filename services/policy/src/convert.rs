@@ -149,6 +149,8 @@ pub fn stream_change(change: idpb::Change) -> StreamChange {
         tenant_id,
         at: _,
         kind,
+        // The follower reads it from the batch (see `follower::BatchTrace`).
+        traceparent: _,
     } = change;
     let change = match kind {
         Some(Kind::UserChanged(idpb::UserChanged {
@@ -215,6 +217,7 @@ mod tests {
             tenant_id: "t".into(),
             at: None,
             kind: None,
+            traceparent: String::new(),
         });
         assert_eq!(c.change, ReplicaChange::Other);
         assert_eq!(c.seq, 9);

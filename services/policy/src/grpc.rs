@@ -4,11 +4,9 @@
 
 use std::sync::Arc;
 
-use proto::identity::v1::identity_service_client::IdentityServiceClient;
 use proto::policy::v1 as pb;
 use proto::policy::v1::policy_service_server::PolicyService;
 use tokio::sync::watch;
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
@@ -25,7 +23,7 @@ use crate::{convert, reconcile};
 pub struct PolicyApi {
     store: Arc<dyn Store>,
     pub(crate) equipment: Arc<dyn EquipmentStore>,
-    pub(crate) identity: IdentityServiceClient<Channel>,
+    pub(crate) identity: crate::IdentityClient,
     pub(crate) clock: Arc<dyn Clock>,
     stopping: watch::Receiver<bool>,
 }
@@ -35,7 +33,7 @@ impl PolicyApi {
     pub fn new(
         store: Arc<dyn Store>,
         equipment: Arc<dyn EquipmentStore>,
-        identity: IdentityServiceClient<Channel>,
+        identity: crate::IdentityClient,
         clock: Arc<dyn Clock>,
         stopping: watch::Receiver<bool>,
     ) -> Self {
@@ -51,7 +49,7 @@ impl PolicyApi {
 
 #[tonic::async_trait]
 impl PolicyService for PolicyApi {
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn create_role(
         &self,
         request: Request<pb::CreateRoleRequest>,
@@ -70,7 +68,7 @@ impl PolicyService for PolicyApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn list_roles(
         &self,
         request: Request<pb::ListRolesRequest>,
@@ -82,7 +80,7 @@ impl PolicyService for PolicyApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn delete_role(
         &self,
         request: Request<pb::DeleteRoleRequest>,
@@ -95,7 +93,7 @@ impl PolicyService for PolicyApi {
         Ok(Response::new(pb::DeleteRoleResponse {}))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn set_assignment(
         &self,
         request: Request<pb::SetAssignmentRequest>,
@@ -113,7 +111,7 @@ impl PolicyService for PolicyApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn remove_assignment(
         &self,
         request: Request<pb::RemoveAssignmentRequest>,
@@ -132,7 +130,7 @@ impl PolicyService for PolicyApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn list_assignments(
         &self,
         request: Request<pb::ListAssignmentsRequest>,
@@ -144,7 +142,7 @@ impl PolicyService for PolicyApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn set_default_role(
         &self,
         request: Request<pb::SetDefaultRoleRequest>,
@@ -156,7 +154,7 @@ impl PolicyService for PolicyApi {
         Ok(Response::new(pb::SetDefaultRoleResponse { users_changed }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn get_default_role(
         &self,
         request: Request<pb::GetDefaultRoleRequest>,
@@ -168,7 +166,7 @@ impl PolicyService for PolicyApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn lock_user(
         &self,
         request: Request<pb::LockUserRequest>,
@@ -189,7 +187,7 @@ impl PolicyService for PolicyApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn unlock_user(
         &self,
         request: Request<pb::UnlockUserRequest>,
@@ -202,7 +200,7 @@ impl PolicyService for PolicyApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn get_effective_role(
         &self,
         request: Request<pb::GetEffectiveRoleRequest>,
@@ -215,7 +213,7 @@ impl PolicyService for PolicyApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn list_users_by_role(
         &self,
         request: Request<pb::ListUsersByRoleRequest>,
@@ -243,7 +241,7 @@ impl PolicyService for PolicyApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn explain(
         &self,
         request: Request<pb::ExplainRequest>,
@@ -266,7 +264,7 @@ impl PolicyService for PolicyApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn dry_run(
         &self,
         request: Request<pb::DryRunRequest>,
@@ -288,7 +286,7 @@ impl PolicyService for PolicyApi {
         }))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn list_role_history(
         &self,
         request: Request<pb::ListRoleHistoryRequest>,
@@ -309,7 +307,7 @@ impl PolicyService for PolicyApi {
 
     type WatchRoleChangesStream = RoleChangeStream;
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn watch_role_changes(
         &self,
         request: Request<pb::WatchRoleChangesRequest>,
@@ -330,7 +328,7 @@ impl PolicyService for PolicyApi {
         )))
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn reconcile(
         &self,
         request: Request<pb::ReconcileRequest>,
@@ -349,7 +347,7 @@ impl PolicyService for PolicyApi {
 
     // === Equipment and alerts (in grpc_equipment.rs) ===
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn record_checkout(
         &self,
         request: Request<pb::RecordCheckoutRequest>,
@@ -359,7 +357,7 @@ impl PolicyService for PolicyApi {
             .map(Response::new)
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn record_return(
         &self,
         request: Request<pb::RecordReturnRequest>,
@@ -369,7 +367,7 @@ impl PolicyService for PolicyApi {
             .map(Response::new)
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn list_holdings(
         &self,
         request: Request<pb::ListHoldingsRequest>,
@@ -379,7 +377,7 @@ impl PolicyService for PolicyApi {
             .map(Response::new)
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn get_disabled_with_equipment_report(
         &self,
         request: Request<pb::GetDisabledWithEquipmentReportRequest>,
@@ -389,7 +387,7 @@ impl PolicyService for PolicyApi {
             .map(Response::new)
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn set_alert_settings(
         &self,
         request: Request<pb::SetAlertSettingsRequest>,
@@ -399,7 +397,7 @@ impl PolicyService for PolicyApi {
             .map(Response::new)
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn get_alert_settings(
         &self,
         request: Request<pb::GetAlertSettingsRequest>,
@@ -409,7 +407,7 @@ impl PolicyService for PolicyApi {
             .map(Response::new)
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn delete_alert_settings(
         &self,
         request: Request<pb::DeleteAlertSettingsRequest>,
@@ -419,7 +417,7 @@ impl PolicyService for PolicyApi {
             .map(Response::new)
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn send_test_alert(
         &self,
         request: Request<pb::SendTestAlertRequest>,
@@ -429,7 +427,7 @@ impl PolicyService for PolicyApi {
             .map(Response::new)
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn list_alert_deliveries(
         &self,
         request: Request<pb::ListAlertDeliveriesRequest>,

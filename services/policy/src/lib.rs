@@ -80,6 +80,10 @@ pub use error::PolicyError;
 pub use grpc::PolicyApi;
 pub use store::{EquipmentStore, SqlStore, Store, StoreOptions};
 
+/// identity's client: every call traced, propagated and measured
+/// ([`telemetry::grpc::ClientLayer`]).
+pub type IdentityClient = IdentityServiceClient<telemetry::grpc::Client<Channel>>;
+
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -100,7 +104,7 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     store: SqlStore,
-    identity: IdentityServiceClient<Channel>,
+    identity: IdentityClient,
     alerts: AlertOptions,
     clock: Arc<dyn Clock>,
 }
@@ -134,7 +138,7 @@ impl Application {
             listener,
             addr,
             store,
-            identity: IdentityServiceClient::new(channel),
+            identity: IdentityServiceClient::new(telemetry::grpc::client(channel)),
             alerts: AlertOptions::default(),
             clock: Arc::new(SystemClock),
         })
@@ -206,6 +210,7 @@ impl Application {
         tracing::info!(addr = %self.addr, "policy serving gRPC");
         let served = tonic::transport::Server::builder()
             .layer(telemetry::metrics::GrpcMetricsLayer)
+            .layer(telemetry::grpc::ServerTraceLayer)
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)

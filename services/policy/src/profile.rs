@@ -6,9 +6,7 @@
 use std::time::Duration;
 
 use proto::identity::v1 as idpb;
-use proto::identity::v1::identity_service_client::IdentityServiceClient;
 use serde_json::Value;
-use tonic::transport::Channel;
 
 use crate::domain::TenantId;
 use crate::equipment::Profile;
@@ -19,7 +17,7 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 /// The user's profile as identity shows it now; `None` when identity does
 /// not show the user (deleted) or cannot be reached.
 pub async fn fetch(
-    mut identity: IdentityServiceClient<Channel>,
+    mut identity: crate::IdentityClient,
     tenant: &TenantId,
     user_id: &str,
 ) -> Option<Profile> {

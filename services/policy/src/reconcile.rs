@@ -5,8 +5,6 @@
 //! [`Store::reconcile`]: crate::store::Store::reconcile
 
 use proto::identity::v1 as idpb;
-use proto::identity::v1::identity_service_client::IdentityServiceClient;
-use tonic::transport::Channel;
 
 use crate::convert;
 use crate::domain::{SnapshotUser, TenantId};
@@ -19,7 +17,7 @@ const PAGE: u32 = 500;
 /// the stream position of the first page: the whole snapshot is at least
 /// that new.
 pub async fn snapshot(
-    mut identity: IdentityServiceClient<Channel>,
+    mut identity: crate::IdentityClient,
     tenant: &TenantId,
 ) -> Result<(i64, Vec<SnapshotUser>), PolicyError> {
     let mut users = Vec::new();

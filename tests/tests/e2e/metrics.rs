@@ -132,6 +132,46 @@ async fn metrics_expose_the_named_series(app: &TestApp) {
         1.0,
     );
 
+    // gRPC clients: the gateway's calls to identity, policy's stream.
+    at_least(
+        "grpc_client_requests_total",
+        &[
+            ("grpc_service", identity),
+            ("grpc_method", "CreateUser"),
+            ("grpc_code", "OK"),
+        ],
+        1.0,
+    );
+    at_least(
+        "grpc_client_requests_total",
+        &[
+            ("grpc_service", identity),
+            ("grpc_method", "GetUser"),
+            ("grpc_code", "NOT_FOUND"),
+        ],
+        1.0,
+    );
+    at_least(
+        "grpc_client_requests_total",
+        &[("grpc_service", identity), ("grpc_method", "Watch")],
+        1.0,
+    );
+    let calls = at_least(
+        "grpc_client_request_duration_seconds_count",
+        &[("grpc_service", identity), ("grpc_method", "CreateUser")],
+        1.0,
+    );
+    let spent = at_least(
+        "grpc_client_request_duration_seconds_sum",
+        &[("grpc_service", identity), ("grpc_method", "CreateUser")],
+        0.0,
+    );
+    assert!(
+        spent > 0.0 && spent / calls < 10.0,
+        "mean client latency {}",
+        spent / calls
+    );
+
     // Database pools.
     let open = at_least(
         "db_pool_connections",

@@ -28,6 +28,32 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.otlpEndpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ .Values.otlpEndpoint | quote }}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+# service.name is each binary's own (gateway, identity, policy).
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: "k8s.namespace.name=$(POD_NAMESPACE),k8s.pod.name=$(POD_NAME){{ with .Values.tracing.resourceAttributes }},{{ . }}{{ end }}"
+{{- with .Values.tracing.sampler }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.tracing.samplerArg }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ . | quote }}
+{{- end }}
+# Headers for the collector (an API key, say): a secret, never a value.
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.secrets.name }}
+      key: OTEL_EXPORTER_OTLP_HEADERS
+      optional: true
 {{- end }}
 {{- end -}}
 

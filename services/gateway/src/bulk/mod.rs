@@ -46,7 +46,7 @@ fn too_large(detail: String) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, None, detail)
 }
 
-#[instrument(skip_all, fields(tenant = %caller.tenant_id))]
+#[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
 pub async fn bulk(
     State(state): State<AppState>,
     caller: Caller,

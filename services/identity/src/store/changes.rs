@@ -64,6 +64,8 @@ pub struct ChangeRecord {
     /// JSON: `{"active": bool}` for users, `{"displayName": …}` for groups,
     /// `{"userIds": […]}` for memberships and group deletions.
     pub payload: String,
+    /// The W3C `traceparent` of the writing request, when it was traced.
+    pub trace_context: Option<String>,
 }
 
 impl Change {
@@ -106,7 +108,8 @@ impl Change {
     }
 }
 
-/// Appends `change` inside the caller's transaction.
+/// Appends `change` inside the caller's transaction, with the trace context
+/// of the current span (the writing request's).
 pub(super) async fn record(
     conn: &mut AnyConnection,
     dialect: Dialect,
@@ -122,8 +125,8 @@ pub(super) async fn record(
     }
     let (kind, resource_id, version, payload) = change.parts();
     sqlx::query(
-        "INSERT INTO changes (tenant_id, kind, resource_id, version, at, payload) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO changes (tenant_id, kind, resource_id, version, at, payload, trace_context) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(tenant.as_str())
     .bind(kind)
@@ -131,6 +134,7 @@ pub(super) async fn record(
     .bind(version)
     .bind(at)
     .bind(payload.to_string())
+    .bind(telemetry::otel::current_traceparent())
     .execute(conn)
     .await?;
     Ok(())
@@ -145,5 +149,6 @@ pub(super) fn from_row(row: &AnyRow) -> Result<ChangeRecord, sqlx::Error> {
         version: row.try_get("version")?,
         at: row.try_get("at")?,
         payload: row.try_get("payload")?,
+        trace_context: row.try_get("trace_context")?,
     })
 }

@@ -33,7 +33,7 @@ impl SqlStore {
         let rows =
             match tenant {
                 Some(t) => sqlx::query(
-                    "SELECT seq, tenant_id, kind, resource_id, version, at, payload FROM changes \
+                    "SELECT seq, tenant_id, kind, resource_id, version, at, payload, trace_context FROM changes \
                      WHERE seq > $1 AND tenant_id = $2 ORDER BY seq LIMIT $3",
                 )
                 .bind(after_seq)
@@ -42,7 +42,7 @@ impl SqlStore {
                 .fetch_all(&mut *tx)
                 .await?,
                 None => sqlx::query(
-                    "SELECT seq, tenant_id, kind, resource_id, version, at, payload FROM changes \
+                    "SELECT seq, tenant_id, kind, resource_id, version, at, payload, trace_context FROM changes \
                      WHERE seq > $1 ORDER BY seq LIMIT $2",
                 )
                 .bind(after_seq)

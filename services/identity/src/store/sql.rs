@@ -122,6 +122,14 @@ impl SqlStore {
         self.dialect
     }
 
+    /// `db.system` of the storage spans.
+    fn db_system(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Postgres => "postgresql",
+            Dialect::Sqlite => "sqlite",
+        }
+    }
+
     /// A read transaction bound to `scope` (see [`scope`]).
     pub(super) async fn read_tx(
         &self,
@@ -206,8 +214,15 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
 const TOKEN_COLUMNS: &str =
     "id, tenant_id, description, hint, created, last_used, revoked, expires";
 
+// Each method is a `db.*` span (no SQL parameter values in it). Not
+// `changes_after`: every `Watch` stream polls it, and those polls would each
+// start a trace of their own.
 #[async_trait]
 impl Store for SqlStore {
+    #[tracing::instrument(name = "db.create_tenant", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "create_tenant", tenant_id = %id,
+    ))]
     async fn create_tenant(
         &self,
         id: &TenantId,
@@ -230,6 +245,10 @@ impl Store for SqlStore {
         Ok(record)
     }
 
+    #[tracing::instrument(name = "db.get_tenant", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "get_tenant", tenant_id = %id,
+    ))]
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<TenantRecord>, IdentityError> {
         let mut tx = self.read_tx(Scope::Tenant(id)).await?;
         let row = sqlx::query("SELECT id, display_name, created FROM tenants WHERE id = $1")
@@ -240,6 +259,10 @@ impl Store for SqlStore {
         Ok(row.as_ref().map(tenant_from_row).transpose()?)
     }
 
+    #[tracing::instrument(name = "db.list_tenants", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "list_tenants",
+    ))]
     async fn list_tenants(&self) -> Result<Vec<TenantRecord>, IdentityError> {
         let mut tx = self
             .read_tx(Scope::AllTenants(CrossTenant::ListTenants))
@@ -251,6 +274,10 @@ impl Store for SqlStore {
         Ok(rows.iter().map(tenant_from_row).collect::<Result<_, _>>()?)
     }
 
+    #[tracing::instrument(name = "db.set_tenant_limits", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "set_tenant_limits", tenant_id = %id,
+    ))]
     async fn set_tenant_limits(
         &self,
         id: &TenantId,
@@ -259,6 +286,10 @@ impl Store for SqlStore {
         self.set_limits_query(id, limits).await
     }
 
+    #[tracing::instrument(name = "db.get_tenant_limits", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "get_tenant_limits", tenant_id = %id,
+    ))]
     async fn get_tenant_limits(
         &self,
         id: &TenantId,
@@ -266,6 +297,10 @@ impl Store for SqlStore {
         self.get_limits_query(id).await
     }
 
+    #[tracing::instrument(name = "db.put_tenant_schema", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "put_tenant_schema", tenant_id = %tenant,
+    ))]
     async fn put_tenant_schema(
         &self,
         tenant: &TenantId,
@@ -274,6 +309,10 @@ impl Store for SqlStore {
         self.put_schema_query(tenant, schema).await
     }
 
+    #[tracing::instrument(name = "db.list_tenant_schemas", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "list_tenant_schemas", tenant_id = %tenant,
+    ))]
     async fn list_tenant_schemas(
         &self,
         tenant: &TenantId,
@@ -281,6 +320,10 @@ impl Store for SqlStore {
         self.list_schemas_query(tenant).await
     }
 
+    #[tracing::instrument(name = "db.delete_tenant_schema", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "delete_tenant_schema", tenant_id = %tenant,
+    ))]
     async fn delete_tenant_schema(
         &self,
         tenant: &TenantId,
@@ -289,6 +332,10 @@ impl Store for SqlStore {
         self.delete_schema_query(tenant, urn).await
     }
 
+    #[tracing::instrument(name = "db.insert_token", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "insert_token", tenant_id = %tenant,
+    ))]
     async fn insert_token(
         &self,
         tenant: &TenantId,
@@ -328,6 +375,10 @@ impl Store for SqlStore {
         Ok(record)
     }
 
+    #[tracing::instrument(name = "db.list_tokens", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "list_tokens", tenant_id = %tenant,
+    ))]
     async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, IdentityError> {
         let sql =
             format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = $1 ORDER BY created, id");
@@ -340,6 +391,10 @@ impl Store for SqlStore {
         Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
     }
 
+    #[tracing::instrument(name = "db.revoke_token", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "revoke_token", tenant_id = %tenant,
+    ))]
     async fn revoke_token(
         &self,
         tenant: &TenantId,
@@ -365,6 +420,10 @@ impl Store for SqlStore {
         Ok(token_from_row(&row)?)
     }
 
+    #[tracing::instrument(name = "db.authenticate", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "authenticate",
+    ))]
     async fn authenticate(&self, hash: &str) -> Result<Option<TokenOwner>, IdentityError> {
         let now = now_micros();
         let mut tx = self
@@ -401,6 +460,10 @@ impl Store for SqlStore {
         Ok(Some(owner))
     }
 
+    #[tracing::instrument(name = "db.create_user", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "create_user", tenant_id = %tenant,
+    ))]
     async fn create_user(
         &self,
         tenant: &TenantId,
@@ -415,6 +478,10 @@ impl Store for SqlStore {
         )
     }
 
+    #[tracing::instrument(name = "db.get_user", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "get_user", tenant_id = %tenant,
+    ))]
     async fn get_user(
         &self,
         tenant: &TenantId,
@@ -423,6 +490,10 @@ impl Store for SqlStore {
         self.get_user_row(tenant, id).await
     }
 
+    #[tracing::instrument(name = "db.modify_user", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "modify_user", tenant_id = %tenant,
+    ))]
     async fn modify_user(
         &self,
         tenant: &TenantId,
@@ -433,6 +504,10 @@ impl Store for SqlStore {
         self.wrote(self.modify_user_tx(tenant, id, if_version, change).await)
     }
 
+    #[tracing::instrument(name = "db.delete_user", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "delete_user", tenant_id = %tenant,
+    ))]
     async fn delete_user(
         &self,
         tenant: &TenantId,
@@ -442,6 +517,10 @@ impl Store for SqlStore {
         self.wrote(self.delete_user_tx(tenant, id, if_version).await)
     }
 
+    #[tracing::instrument(name = "db.list_users", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "list_users", tenant_id = %tenant,
+    ))]
     async fn list_users(
         &self,
         tenant: &TenantId,
@@ -450,6 +529,10 @@ impl Store for SqlStore {
         self.list_users_query(tenant, query).await
     }
 
+    #[tracing::instrument(name = "db.create_group", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "create_group", tenant_id = %tenant,
+    ))]
     async fn create_group(
         &self,
         tenant: &TenantId,
@@ -463,6 +546,10 @@ impl Store for SqlStore {
         )
     }
 
+    #[tracing::instrument(name = "db.get_group", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "get_group", tenant_id = %tenant,
+    ))]
     async fn get_group(
         &self,
         tenant: &TenantId,
@@ -472,6 +559,10 @@ impl Store for SqlStore {
         self.get_group_row(tenant, id, include_members).await
     }
 
+    #[tracing::instrument(name = "db.modify_group", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "modify_group", tenant_id = %tenant,
+    ))]
     async fn modify_group(
         &self,
         tenant: &TenantId,
@@ -482,6 +573,10 @@ impl Store for SqlStore {
         self.wrote(self.modify_group_tx(tenant, id, if_version, change).await)
     }
 
+    #[tracing::instrument(name = "db.delete_group", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "delete_group", tenant_id = %tenant,
+    ))]
     async fn delete_group(
         &self,
         tenant: &TenantId,
@@ -491,6 +586,10 @@ impl Store for SqlStore {
         self.wrote(self.delete_group_tx(tenant, id, if_version).await)
     }
 
+    #[tracing::instrument(name = "db.list_groups", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "list_groups", tenant_id = %tenant,
+    ))]
     async fn list_groups(
         &self,
         tenant: &TenantId,
@@ -500,6 +599,10 @@ impl Store for SqlStore {
         self.list_groups_query(tenant, query, include_members).await
     }
 
+    #[tracing::instrument(name = "db.groups_of_users", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "groups_of_users", tenant_id = %tenant,
+    ))]
     async fn groups_of_users(
         &self,
         tenant: &TenantId,
@@ -517,6 +620,10 @@ impl Store for SqlStore {
         self.changes_after_query(after_seq, tenant, limit).await
     }
 
+    #[tracing::instrument(name = "db.snapshot", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "snapshot", tenant_id = %tenant,
+    ))]
     async fn snapshot(
         &self,
         tenant: &TenantId,

@@ -124,6 +124,14 @@ impl SqlStore {
         self.dialect
     }
 
+    /// `db.system` of the storage spans.
+    fn db_system(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Postgres => "postgresql",
+            Dialect::Sqlite => "sqlite",
+        }
+    }
+
     /// Closes both pools (waits for connections in use to come back).
     pub async fn close(&self) {
         self.pools.close().await;
@@ -241,12 +249,19 @@ pub(super) fn change_from_row(row: &AnyRow) -> Result<RoleChangeRecord, sqlx::Er
 
 // === impl Store ===
 
+// Each method is a `db.*` span (no SQL parameter values in it). Not the
+// polled ones (`cursor` on every resubscription, `role_changes_after` by
+// every `WatchRoleChanges` stream): each poll would start a trace.
 #[async_trait]
 impl Store for SqlStore {
     async fn cursor(&self) -> Result<i64, PolicyError> {
         Ok(self.cursor_query().await?)
     }
 
+    #[tracing::instrument(name = "db.apply_changes", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "apply_changes",
+    ))]
     async fn apply_changes(
         &self,
         from: i64,
@@ -255,6 +270,10 @@ impl Store for SqlStore {
         Ok(self.apply_changes_tx(from, changes).await?)
     }
 
+    #[tracing::instrument(name = "db.reconcile", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "reconcile", tenant_id = %tenant,
+    ))]
     async fn reconcile(
         &self,
         tenant: &TenantId,
@@ -264,6 +283,10 @@ impl Store for SqlStore {
         Ok(self.reconcile_tx(tenant, users, as_of_seq).await?)
     }
 
+    #[tracing::instrument(name = "db.create_role", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "create_role", tenant_id = %tenant,
+    ))]
     async fn create_role(
         &self,
         tenant: &TenantId,
@@ -273,14 +296,26 @@ impl Store for SqlStore {
         self.create_role_tx(tenant, name, description).await
     }
 
+    #[tracing::instrument(name = "db.list_roles", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "list_roles", tenant_id = %tenant,
+    ))]
     async fn list_roles(&self, tenant: &TenantId) -> Result<Vec<RoleRecord>, PolicyError> {
         Ok(self.list_roles_query(tenant).await?)
     }
 
+    #[tracing::instrument(name = "db.delete_role", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "delete_role", tenant_id = %tenant,
+    ))]
     async fn delete_role(&self, tenant: &TenantId, name: &RoleName) -> Result<(), PolicyError> {
         self.delete_role_tx(tenant, name).await
     }
 
+    #[tracing::instrument(name = "db.set_assignment", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "set_assignment", tenant_id = %tenant,
+    ))]
     async fn set_assignment(
         &self,
         tenant: &TenantId,
@@ -289,6 +324,10 @@ impl Store for SqlStore {
         self.set_assignment_tx(tenant, assignment).await
     }
 
+    #[tracing::instrument(name = "db.remove_assignment", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "remove_assignment", tenant_id = %tenant,
+    ))]
     async fn remove_assignment(
         &self,
         tenant: &TenantId,
@@ -297,10 +336,18 @@ impl Store for SqlStore {
         self.remove_assignment_tx(tenant, group_id).await
     }
 
+    #[tracing::instrument(name = "db.list_assignments", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "list_assignments", tenant_id = %tenant,
+    ))]
     async fn list_assignments(&self, tenant: &TenantId) -> Result<Vec<Candidate>, PolicyError> {
         Ok(self.list_assignments_query(tenant).await?)
     }
 
+    #[tracing::instrument(name = "db.set_default_role", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "set_default_role", tenant_id = %tenant,
+    ))]
     async fn set_default_role(
         &self,
         tenant: &TenantId,
@@ -309,11 +356,19 @@ impl Store for SqlStore {
         self.set_default_role_tx(tenant, role).await
     }
 
+    #[tracing::instrument(name = "db.default_role", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "default_role", tenant_id = %tenant,
+    ))]
     async fn default_role(&self, tenant: &TenantId) -> Result<Option<String>, PolicyError> {
         let mut tx = self.begin_read(Scope::Tenant(tenant)).await?;
         Ok(super::compute::default_role(&mut tx, tenant).await?)
     }
 
+    #[tracing::instrument(name = "db.lock_user", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "lock_user", tenant_id = %tenant,
+    ))]
     async fn lock_user(
         &self,
         tenant: &TenantId,
@@ -323,6 +378,10 @@ impl Store for SqlStore {
         self.lock_user_tx(tenant, user_id, note).await
     }
 
+    #[tracing::instrument(name = "db.unlock_user", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "unlock_user", tenant_id = %tenant,
+    ))]
     async fn unlock_user(
         &self,
         tenant: &TenantId,
@@ -331,6 +390,10 @@ impl Store for SqlStore {
         self.unlock_user_tx(tenant, user_id).await
     }
 
+    #[tracing::instrument(name = "db.effective_role", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "effective_role", tenant_id = %tenant,
+    ))]
     async fn effective_role(
         &self,
         tenant: &TenantId,
@@ -340,6 +403,10 @@ impl Store for SqlStore {
         Ok(super::compute::effective_one(&mut tx, tenant, user_id).await?)
     }
 
+    #[tracing::instrument(name = "db.users_by_role", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "users_by_role", tenant_id = %tenant,
+    ))]
     async fn users_by_role(
         &self,
         tenant: &TenantId,
@@ -350,6 +417,10 @@ impl Store for SqlStore {
         Ok(self.users_by_role_query(tenant, role, after, limit).await?)
     }
 
+    #[tracing::instrument(name = "db.explain", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "explain", tenant_id = %tenant,
+    ))]
     async fn explain(
         &self,
         tenant: &TenantId,
@@ -358,6 +429,10 @@ impl Store for SqlStore {
         Ok(self.explain_query(tenant, user_id).await?)
     }
 
+    #[tracing::instrument(name = "db.dry_run", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "dry_run", tenant_id = %tenant,
+    ))]
     async fn dry_run(
         &self,
         tenant: &TenantId,
@@ -366,6 +441,10 @@ impl Store for SqlStore {
         Ok(self.dry_run_query(tenant, change).await?)
     }
 
+    #[tracing::instrument(name = "db.history", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "history", tenant_id = %tenant,
+    ))]
     async fn history(
         &self,
         tenant: &TenantId,
