@@ -33,7 +33,11 @@ pub struct Config {
     #[arg(long, env = "REQUEST_LOG_MAX_PER_TENANT", default_value_t = 100_000)]
     pub request_log_max_per_tenant: u64,
     /// How often the provisioning log is pruned, in seconds.
-    #[arg(long, env = "REQUEST_LOG_PRUNE_INTERVAL_SECONDS", default_value_t = 600)]
+    #[arg(
+        long,
+        env = "REQUEST_LOG_PRUNE_INTERVAL_SECONDS",
+        default_value_t = 600
+    )]
     pub request_log_prune_interval_seconds: u64,
 }
 

@@ -762,8 +762,7 @@ impl IdentityService for IdentityApi {
         let now = now_micros();
         let mut by_tenant: BTreeMap<String, (TenantId, Vec<RequestLogRecord>)> = BTreeMap::new();
         for entry in entries {
-            let (tenant, record) =
-                request_log::validate(convert::request_log_record(entry, now))?;
+            let (tenant, record) = request_log::validate(convert::request_log_record(entry, now))?;
             by_tenant
                 .entry(tenant.as_str().to_owned())
                 .or_insert_with(|| (tenant, Vec::new()))

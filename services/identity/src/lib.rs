@@ -60,8 +60,10 @@ impl Application {
         if config.migrate {
             store.migrate().await?;
         }
-        Ok(Self::with_store(store, listener, config.allow_chosen_secrets)?
-            .with_retention(config.retention()))
+        Ok(
+            Self::with_store(store, listener, config.allow_chosen_secrets)?
+                .with_retention(config.retention()),
+        )
     }
 
     pub fn with_store(

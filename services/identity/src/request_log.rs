@@ -43,7 +43,9 @@ fn cut(s: &mut String, max: usize) {
 }
 
 /// Checks one entry and bounds its fields; the tenant must be valid.
-pub fn validate(mut entry: RequestLogRecord) -> Result<(TenantId, RequestLogRecord), IdentityError> {
+pub fn validate(
+    mut entry: RequestLogRecord,
+) -> Result<(TenantId, RequestLogRecord), IdentityError> {
     let tenant = TenantId::parse(&entry.tenant_id)?;
     if !(100..=599).contains(&entry.status) {
         return Err(IdentityError::InvalidArgument(format!(
@@ -273,7 +275,10 @@ mod tests {
             requests: 8,
             errors: 2,
             quarantine_failures: 1,
-            top_errors: vec![(409, "uniqueness".into(), 1), (400, "invalidFilter".into(), 1)],
+            top_errors: vec![
+                (409, "uniqueness".into(), 1),
+                (400, "invalidFilter".into(), 1),
+            ],
             ..HealthCounts::default()
         };
         assert_eq!(

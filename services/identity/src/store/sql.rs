@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use super::{
     ChangeRecord, GroupChange, GroupRecord, HealthCounts, ListQuery, NewToken, Page,
-    RequestLogQuery, RequestLogRecord, SnapshotUser, Store, TenantLimits, TenantRecord, TenantSchemaRecord, TokenOwner, TokenRecord, UserChange,
-    UserRecord,
+    RequestLogQuery, RequestLogRecord, SnapshotUser, Store, TenantLimits, TenantRecord,
+    TenantSchemaRecord, TokenOwner, TokenRecord, UserChange, UserRecord,
 };
 use crate::domain::{
     GroupColumns, Micros, NewMember, ResourceId, TenantId, UserColumns, now_micros,
