@@ -16,6 +16,7 @@ mod metrics;
 mod okta;
 mod policy;
 mod protection;
+mod provlog;
 mod replay;
 mod scimctl;
 mod scimctl_policy;
