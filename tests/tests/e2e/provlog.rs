@@ -17,6 +17,25 @@ on_both_backends!(
     bad_log_requests_are_precise_errors,
 );
 
+/// On Postgres with identity as a plain role, row-level security binds
+/// every provisioning-log path: recording, listing, health and pruning
+/// (which walks the tenants on the named cross-tenant path).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_works_under_row_level_security() {
+    let role = crate::protection::rls::Role::create().await;
+    let app = e2e::spawn_app_with(
+        e2e::Backend::Postgres,
+        e2e::Options {
+            identity_role: Some(role.0.clone()),
+            ..e2e::Options::default()
+        },
+    )
+    .await;
+    one_tenant_never_sees_another_tenants_requests(&app).await;
+    retention_prunes_old_and_excess_entries(&app).await;
+    drop(app);
+}
+
 const PASSWORD: &str = "Pa55-w0rd-never-logged!";
 const USER_AGENT: &str = "Microsoft.Identity.Provisioning";
 
