@@ -20,6 +20,7 @@ mod provlog;
 mod replay;
 mod scimctl;
 mod scimctl_policy;
+mod scimctl_provlog;
 mod scimctl_schema;
 mod search;
 mod tenancy;

@@ -369,9 +369,7 @@ async fn a_known_sequence_is_recorded_exactly_and_redacted(app: &TestApp) {
         },
     )
     .await;
-    assert!(
-        micros(entries[0].time.as_ref().unwrap()) < micros(entries[1].time.as_ref().unwrap())
-    );
+    assert!(micros(entries[0].time.as_ref().unwrap()) < micros(entries[1].time.as_ref().unwrap()));
     assert_eq!(ids(page), [entries[0].id]);
     // Pages: 4 newest, then the next 4, then the last one.
     let first = list(
@@ -445,9 +443,9 @@ async fn a_known_sequence_is_recorded_exactly_and_redacted(app: &TestApp) {
         .collect();
     assert_eq!(kinds, [(400, "invalidFilter", 1), (409, "uniqueness", 1)]);
     assert!(
-        health
-            .summary
-            .starts_with("9 requests in the last 24 hours, 2 failed (22%), mostly 400 invalidFilter"),
+        health.summary.starts_with(
+            "9 requests in the last 24 hours, 2 failed (22%), mostly 400 invalidFilter"
+        ),
         "{}",
         health.summary
     );
@@ -458,7 +456,10 @@ async fn one_tenant_never_sees_another_tenants_requests(app: &TestApp) {
     let b = app.tenant("provlog-b").await;
     let a_user = a.create_user(json!({"userName": "shared@x.example"})).await;
     let b_user = b.create_user(json!({"userName": "shared@x.example"})).await;
-    assert_eq!(b.get(&format!("/Users/{b_user}")).await.status, StatusCode::OK);
+    assert_eq!(
+        b.get(&format!("/Users/{b_user}")).await.status,
+        StatusCode::OK
+    );
     // A's token on B's URL: refused, and written to no tenant's log.
     let stray = app
         .http
@@ -475,8 +476,16 @@ async fn one_tenant_never_sees_another_tenants_requests(app: &TestApp) {
     // is every earlier entry.
     let a_entries = logged(app, &a.id, 2).await;
     let b_entries = logged(app, &b.id, 2).await;
-    assert!(a_entries.iter().all(|e| e.tenant_id == a.id && e.token_id == a.token_id));
-    assert!(b_entries.iter().all(|e| e.tenant_id == b.id && e.token_id == b.token_id));
+    assert!(
+        a_entries
+            .iter()
+            .all(|e| e.tenant_id == a.id && e.token_id == a.token_id)
+    );
+    assert!(
+        b_entries
+            .iter()
+            .all(|e| e.tenant_id == b.id && e.token_id == b.token_id)
+    );
     assert_eq!(a_entries[0].resource_id, a_user);
     assert_eq!(b_entries[1].resource_id, b_user);
     // A's user id in B's log finds nothing; the shared userName finds B's own.
@@ -544,7 +553,11 @@ async fn retention_prunes_old_and_excess_entries(app: &TestApp) {
         entries.push(entry(&a.id, day * 40 + Duration::from_secs(i), "old"));
     }
     for i in 0..6u64 {
-        entries.push(entry(&a.id, Duration::from_secs(60 - i), &format!("new {i}")));
+        entries.push(entry(
+            &a.id,
+            Duration::from_secs(60 - i),
+            &format!("new {i}"),
+        ));
     }
     entries.push(entry(&b.id, day * 40, "old"));
     entries.push(entry(&b.id, Duration::from_secs(5), "new"));
@@ -650,5 +663,10 @@ async fn bad_log_requests_are_precise_errors(app: &TestApp) {
         tonic::Code::NotFound
     );
     // Nothing of the refused batches was written.
-    assert!(list(app, &t.id, Default::default()).await.entries.is_empty());
+    assert!(
+        list(app, &t.id, Default::default())
+            .await
+            .entries
+            .is_empty()
+    );
 }
