@@ -124,11 +124,11 @@ pub fn quarantine_risk(requests: u64, failures: u64) -> &'static str {
 
 /// "24 hours", "1 hour", "30 minutes", "7 days", "45 seconds".
 pub fn window_text(seconds: u64) -> String {
-    let (n, unit) = if seconds % 86_400 == 0 && seconds >= 2 * 86_400 {
+    let (n, unit) = if seconds.is_multiple_of(86_400) && seconds >= 2 * 86_400 {
         (seconds / 86_400, "day")
-    } else if seconds % 3_600 == 0 {
+    } else if seconds.is_multiple_of(3_600) {
         (seconds / 3_600, "hour")
-    } else if seconds % 60 == 0 {
+    } else if seconds.is_multiple_of(60) {
         (seconds / 60, "minute")
     } else {
         (seconds, "second")
