@@ -15,6 +15,7 @@ on_both_backends!(
     one_tenant_never_sees_another_tenants_requests,
     retention_prunes_old_and_excess_entries,
     bad_log_requests_are_precise_errors,
+    graceful_shutdown_flushes_the_queue,
 );
 
 /// On Postgres with identity as a plain role, row-level security binds
@@ -524,6 +525,41 @@ async fn one_tenant_never_sees_another_tenants_requests(app: &TestApp) {
         .unwrap();
     assert_eq!((health.requests, health.errors), (2, 0));
     assert_eq!(health.quarantine_risk, "ok");
+}
+
+/// A gateway stopped right after a request has delivered its entry by the
+/// time it returns: no waiting for the batch interval, nothing lost.
+async fn graceful_shutdown_flushes_the_queue(app: &TestApp) {
+    let t = app.tenant("flush").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = gateway::Config {
+        listen: addr,
+        identity_url: app.identity_url.clone(),
+        public_base_url: None,
+        auth_cache_ttl_seconds: 10,
+        max_body_bytes: 1 << 20,
+        protection: e2e::Options::default().protection,
+        protocol: gateway::protocol::ProtocolConfig::default(),
+    };
+    let gateway = gateway::Application::build(&config, listener).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gateway.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let reply = reqwest::Client::new()
+        .get(format!("http://{addr}/scim/v2/{}/Users", t.id))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    drop(reply);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    let entries = list(app, &t.id, Default::default()).await.entries;
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert_eq!(entries[0].summary, "list 0 of 0");
 }
 
 /// The code of a call that must fail.
