@@ -37,6 +37,81 @@ async fn the_log_works_under_row_level_security() {
     drop(app);
 }
 
+/// A request that runs into the request timeout (the 408 is answered
+/// outside the recording layer) is still in its tenant's log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_request_is_recorded_as_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut options = e2e::Options::default();
+    options.protection.request_timeout_seconds = 1;
+    let app = e2e::spawn_app_with(e2e::Backend::Sqlite, options).await;
+    let t = app.tenant("slow").await;
+    let addr = app.base_url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /scim/v2/{}/Users HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/scim+json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{\"userName\"",
+        t.id, t.token
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(DELIVERY, stream.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 408"));
+    let entries = logged(&app, &t.id, 1).await;
+    let e = &entries[0];
+    assert_eq!(
+        (e.method.as_str(), e.path.as_str(), e.status),
+        ("POST", "/Users", 408)
+    );
+    assert_eq!(e.summary, "408: request timed out");
+    assert!(e.latency_ms >= 1_000, "{e:?}");
+}
+
+/// Throttled requests are recorded (after authentication) and counted as
+/// 429s in the tenant's health.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_requests_show_in_the_log_and_in_health() {
+    let mut options = e2e::Options::default();
+    options.protection.default_rate = 1;
+    options.protection.default_burst = 1;
+    let app = e2e::spawn_app_with(e2e::Backend::Sqlite, options).await;
+    let t = app.tenant("throttled").await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(t.get("/Users").await.status.as_u16());
+    }
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited >= 1, "{statuses:?}");
+    let entries = logged(&app, &t.id, 3).await;
+    let logged_statuses: Vec<u16> = entries.iter().map(|e| e.status as u16).collect();
+    assert_eq!(logged_statuses, statuses);
+    let throttled = entries.iter().find(|e| e.status == 429).unwrap();
+    assert!(
+        throttled
+            .summary
+            .starts_with("429: this token is over its rate limit"),
+        "{throttled:?}"
+    );
+    let health = app
+        .identity
+        .clone()
+        .get_tenant_health(pb::GetTenantHealthRequest {
+            tenant_id: t.id.clone(),
+            window_seconds: 600,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .health
+        .unwrap();
+    assert_eq!(health.throttled, limited as u64);
+    assert_eq!(health.errors, limited as u64);
+    assert_eq!(health.quarantine_failures, limited as u64);
+}
+
 const PASSWORD: &str = "Pa55-w0rd-never-logged!";
 const USER_AGENT: &str = "Microsoft.Identity.Provisioning";
 
