@@ -12,6 +12,7 @@ mod equipment;
 mod extensions;
 mod filters;
 mod groups;
+mod lifecycle;
 mod metrics;
 mod okta;
 mod policy;

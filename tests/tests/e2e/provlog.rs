@@ -616,6 +616,7 @@ async fn graceful_shutdown_flushes_the_queue(app: &TestApp) {
         max_body_bytes: 1 << 20,
         protection: e2e::Options::default().protection,
         protocol: gateway::protocol::ProtocolConfig::default(),
+        shutdown_delay_seconds: 0,
     };
     let gateway = gateway::Application::build(&config, listener).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

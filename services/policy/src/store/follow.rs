@@ -8,6 +8,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::Applied;
 use super::compute::{members_of, recompute};
+use super::scope::{CrossTenant, Scope};
 use super::sql::SqlStore;
 use crate::domain::{ReplicaChange, SnapshotUser, StreamChange, TenantId, now_micros};
 
@@ -136,8 +137,10 @@ async fn apply_one(
 
 impl SqlStore {
     pub(super) async fn cursor_query(&self) -> Result<i64, sqlx::Error> {
-        let mut conn = self.read.acquire().await?;
-        read_cursor(&mut conn).await
+        let mut tx = self
+            .begin_read(Scope::AllTenants(CrossTenant::StreamPosition))
+            .await?;
+        read_cursor(&mut tx).await
     }
 
     pub(super) async fn apply_changes_tx(
@@ -145,7 +148,9 @@ impl SqlStore {
         from: i64,
         changes: &[StreamChange],
     ) -> Result<Applied, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self
+            .begin_write(Scope::AllTenants(CrossTenant::FollowStream))
+            .await?;
         let stored = read_cursor(&mut tx).await?;
         if stored != from {
             return Ok(Applied::Moved { cursor: stored });
@@ -181,7 +186,7 @@ impl SqlStore {
         users: &[SnapshotUser],
         as_of_seq: i64,
     ) -> Result<(u32, u32), sqlx::Error> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         // Users absent from the snapshot were created while it was read, so
         // after `as_of_seq`: the rewind below replays them.
         sqlx::query("DELETE FROM replica_members WHERE tenant_id = $1")
