@@ -119,7 +119,12 @@ pub struct Recorder {
 impl Recorder {
     /// A recorder and the receiver its sender task drains.
     pub fn new() -> (Self, mpsc::Receiver<pb::RequestLogEntry>) {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        Self::with_capacity(QUEUE_CAPACITY)
+    }
+
+    /// The same with a queue of `capacity` entries.
+    pub fn with_capacity(capacity: usize) -> (Self, mpsc::Receiver<pb::RequestLogEntry>) {
+        let (tx, rx) = mpsc::channel(capacity);
         (Self { tx }, rx)
     }
 
@@ -368,6 +373,22 @@ mod tests {
         assert_eq!(resource_of("/Users/.search"), (Some("User"), None));
         assert_eq!(resource_of("/ServiceProviderConfig"), (None, None));
         assert_eq!(resource_of("/Bulk"), (None, None));
+    }
+
+    #[test]
+    fn a_full_queue_drops_instead_of_waiting() {
+        let (recorder, mut rx) = Recorder::with_capacity(2);
+        for i in 0..5 {
+            recorder.push(pb::RequestLogEntry {
+                id: i,
+                ..Default::default()
+            });
+        }
+        let mut kept = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            kept.push(e.id);
+        }
+        assert_eq!(kept, [0, 1]);
     }
 
     #[test]
