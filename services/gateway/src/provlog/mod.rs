@@ -129,10 +129,13 @@ impl Recorder {
     }
 
     fn push(&self, entry: pb::RequestLogEntry) {
-        if self.tx.try_send(entry).is_err() {
-            metrics::counter!("gateway_request_log_dropped_total", "reason" => "queue_full")
-                .increment(1);
-        }
+        let reason = match self.tx.try_send(entry) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(_)) => "queue_full",
+            // The sender task has stopped (the gateway is shutting down).
+            Err(mpsc::error::TrySendError::Closed(_)) => "stopped",
+        };
+        metrics::counter!("gateway_request_log_dropped_total", "reason" => reason).increment(1);
     }
 }
 
