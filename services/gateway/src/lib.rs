@@ -15,6 +15,7 @@ pub mod paging;
 pub mod preconditions;
 pub mod protect;
 pub mod protocol;
+pub mod provlog;
 pub mod render;
 pub mod response;
 pub mod search;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Set on SIGTERM: `/readyz` answers 503 while requests are still served.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Queues provisioning-log entries for identity (see [`provlog`]).
+    pub recorder: provlog::Recorder,
 }
 
 impl AppState {
@@ -130,7 +133,12 @@ pub fn router(state: AppState) -> Router {
             protect::protect,
         ))
         // Outside `protect`, so 429s are counted too (see `http_metrics`).
-        .route_layer(middleware::from_fn(http_metrics::track));
+        .route_layer(middleware::from_fn(http_metrics::track))
+        // Outermost: its latency covers authentication and rate limiting.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            provlog::record,
+        ));
     Router::new()
         .nest("/scim/v2/{tenant}", scim)
         .route("/livez", get(|| async { "ok" }))
@@ -279,6 +287,8 @@ pub struct Application {
     idle_timeout: Duration,
     draining: Arc<std::sync::atomic::AtomicBool>,
     shutdown_delay: Duration,
+    identity: IdentityServiceClient<Channel>,
+    log_entries: tokio::sync::mpsc::Receiver<proto::identity::v1::RequestLogEntry>,
 }
 
 impl Application {
@@ -294,6 +304,7 @@ impl Application {
             .public_base_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
+        let (recorder, log_entries) = provlog::Recorder::new();
         let state = AppState {
             identity: IdentityServiceClient::new(traced),
             identity_channel: channel,
@@ -306,7 +317,9 @@ impl Application {
             protection: Arc::new(protect::Protection::new(&config.protection)?),
             request_timeout: config.protection.request_timeout(),
             draining: draining.clone(),
+            recorder,
         };
+        let identity = state.identity.clone();
         Ok(Self {
             listener,
             addr,
@@ -314,6 +327,8 @@ impl Application {
             idle_timeout: config.protection.idle_timeout(),
             draining,
             shutdown_delay: Duration::from_secs(config.shutdown_delay_seconds),
+            identity,
+            log_entries,
         })
     }
 
@@ -321,7 +336,8 @@ impl Application {
         self.addr
     }
 
-    /// Serves until `shutdown` resolves, then drains in-flight requests.
+    /// Serves until `shutdown` resolves, then drains in-flight requests and
+    /// flushes the provisioning log's buffered entries.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -341,9 +357,20 @@ impl Application {
             }
             tracing::info!("no longer accepting connections; finishing requests in flight");
         };
-        axum::serve(listener, self.router)
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let log_sender = tokio::spawn(provlog::run(self.log_entries, self.identity, stopped));
+        let served = axum::serve(listener, self.router)
             .with_graceful_shutdown(drain)
-            .await?;
+            .await;
+        // After the last request: what it recorded is flushed too.
+        let _ = stop.send(());
+        if tokio::time::timeout(Duration::from_secs(10), log_sender)
+            .await
+            .is_err()
+        {
+            tracing::warn!("provisioning log not flushed within 10 s");
+        }
+        served?;
         tracing::info!("gateway stopped");
         Ok(())
     }

@@ -15,6 +15,8 @@ use crate::token;
 use crate::types::{TenantTypes, TypesCache};
 use crate::{convert, groups, watch};
 
+mod log;
+
 fn group_id(id: &str) -> Result<ResourceId, Status> {
     ResourceId::parse(id).ok_or_else(|| IdentityError::NotFound("group").into())
 }
@@ -737,28 +739,22 @@ impl IdentityService for IdentityApi {
 
     async fn record_requests(
         &self,
-        _request: Request<pb::RecordRequestsRequest>,
+        request: Request<pb::RecordRequestsRequest>,
     ) -> Result<Response<pb::RecordRequestsResponse>, Status> {
-        Err(Status::unimplemented(
-            "the provisioning log is not available yet",
-        ))
+        self.record(request.into_inner()).await.map(Response::new)
     }
 
     async fn list_request_log(
         &self,
-        _request: Request<pb::ListRequestLogRequest>,
+        request: Request<pb::ListRequestLogRequest>,
     ) -> Result<Response<pb::ListRequestLogResponse>, Status> {
-        Err(Status::unimplemented(
-            "the provisioning log is not available yet",
-        ))
+        self.list_log(request.into_inner()).await.map(Response::new)
     }
 
     async fn get_tenant_health(
         &self,
-        _request: Request<pb::GetTenantHealthRequest>,
+        request: Request<pb::GetTenantHealthRequest>,
     ) -> Result<Response<pb::GetTenantHealthResponse>, Status> {
-        Err(Status::unimplemented(
-            "the provisioning log is not available yet",
-        ))
+        self.health(request.into_inner()).await.map(Response::new)
     }
 }

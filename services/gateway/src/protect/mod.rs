@@ -110,6 +110,8 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
+    // Every answer from here on goes to the caller's provisioning log.
+    crate::provlog::attribute(&caller);
     let path = parts.uri.path().to_owned();
     let (body, class, cost) = if classify::needs_body(&parts.method, &path) {
         let limit = if classify::is_bulk(&parts.method, &path) {
