@@ -319,7 +319,8 @@ impl Application {
             draining: draining.clone(),
             recorder,
         };
-        let identity = state.identity.clone();
+        // The provisioning log's sender: untraced (a flush belongs to no request).
+        let identity = IdentityServiceClient::new(state.identity_channel.clone());
         Ok(Self {
             listener,
             addr,
