@@ -117,26 +117,32 @@ pub(super) async fn record(
     change: &Change,
     at: Micros,
 ) -> Result<(), sqlx::Error> {
-    if dialect == Dialect::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(OUTBOX_LOCK)
-            .execute(&mut *conn)
-            .await?;
-    }
     let (kind, resource_id, version, payload) = change.parts();
-    sqlx::query(
-        "INSERT INTO changes (tenant_id, kind, resource_id, version, at, payload, trace_context) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(tenant.as_str())
-    .bind(kind)
-    .bind(resource_id)
-    .bind(version)
-    .bind(at)
-    .bind(payload.to_string())
-    .bind(telemetry::otel::current_traceparent())
-    .execute(conn)
-    .await?;
+    // On Postgres the outbox lock is taken by the same statement, before the
+    // row (and its sequence number) is made: one round trip, not two.
+    let sql = match dialect {
+        Dialect::Postgres => {
+            "INSERT INTO changes (tenant_id, kind, resource_id, version, at, payload, trace_context) \
+             SELECT $1, $2, $3, $4, $5, $6, $7 FROM (SELECT pg_advisory_xact_lock($8)) AS outbox_lock"
+        }
+        Dialect::Sqlite => {
+            "INSERT INTO changes (tenant_id, kind, resource_id, version, at, payload, trace_context) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        }
+    };
+    let query = sqlx::query(sql)
+        .bind(tenant.as_str())
+        .bind(kind)
+        .bind(resource_id)
+        .bind(version)
+        .bind(at)
+        .bind(payload.to_string())
+        .bind(telemetry::otel::current_traceparent());
+    let query = match dialect {
+        Dialect::Postgres => query.bind(OUTBOX_LOCK),
+        Dialect::Sqlite => query,
+    };
+    query.execute(conn).await?;
     Ok(())
 }
 
