@@ -6,6 +6,7 @@ mod bad_input;
 mod bulk;
 mod changes;
 mod concurrency;
+mod console;
 mod cursors;
 mod entra;
 mod equipment;
