@@ -5,6 +5,7 @@
 //! command line and turns the outcome into an exit code.
 
 mod cli;
+mod console_link;
 mod equipment;
 mod error;
 mod limits;
@@ -71,6 +72,14 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CliError> {
         }
         Command::Alerts(c) => {
             equipment::run(&policy_url, EquipmentCommand::Alerts(c), format, out).await
+        }
+        Command::ConsoleLink {
+            tenant,
+            ttl_seconds,
+            console_url,
+        } => {
+            let client = identity().await?;
+            console_link::run(client, tenant, ttl_seconds, &console_url, format, out).await
         }
     }
 }

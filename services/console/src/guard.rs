@@ -28,8 +28,10 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         ("content-security-policy", CONTENT_SECURITY_POLICY),
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
-        // A console link's code must not leak through Referer.
-        ("referrer-policy", "no-referrer"),
+        // A console link's code never leaves the site through Referer.
+        // (`no-referrer` would also make browsers send `Origin: null` on
+        // the console's own form posts, which the gate refuses.)
+        ("referrer-policy", "same-origin"),
         ("cross-origin-opener-policy", "same-origin"),
         ("cross-origin-resource-policy", "same-origin"),
     ] {

@@ -227,7 +227,7 @@ async fn console_link_opens_once(app: &TestApp) {
     ] {
         assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
     }
-    assert_eq!(r.headers["referrer-policy"], "no-referrer");
+    assert_eq!(r.headers["referrer-policy"], "same-origin");
     let csp = r.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
     assert!(!csp.contains("unsafe-inline"));
@@ -674,7 +674,40 @@ async fn the_report_downloads_as_csv(app: &TestApp) {
     assert!(test.body.contains("queued"));
 }
 
+async fn scimctl_prints_a_working_link(app: &TestApp) {
+    use ::scimctl::Parser as _;
+    let console = app.spawn_console().await;
+    let t = app.tenant("cli").await;
+    let argv = [
+        "scimctl",
+        "--identity-url",
+        &app.identity_url,
+        "--json",
+        "console-link",
+        &t.id,
+        "--ttl-seconds",
+        "120",
+        "--console-url",
+        &console,
+    ];
+    let cli = ::scimctl::Cli::try_parse_from(argv).unwrap();
+    let mut out = Vec::new();
+    ::scimctl::run(cli, &mut out).await.unwrap();
+    let printed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let url = printed["url"].as_str().unwrap();
+    assert_eq!(printed["tenantId"], t.id.as_str());
+    assert!(
+        url.starts_with(&format!("{console}/login?code=ccl_")),
+        "{url}"
+    );
+    let code = url.rsplit_once("code=").unwrap().1;
+    let mut browser = Browser::new(&console);
+    assert_eq!(browser.open_link(code).await.status, StatusCode::OK);
+    assert_eq!(browser.get("/setup").await.status, StatusCode::OK);
+}
+
 on_both_backends!(
+    scimctl_prints_a_working_link,
     console_link_opens_once,
     expired_link_is_refused,
     a_session_sees_one_tenant,
