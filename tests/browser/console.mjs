@@ -32,7 +32,7 @@ const browser = await chromium.launch({
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
 const page = await context.newPage();
 const problems = [];
-page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
+page.on("console", (m) => { if (m.type() === "error") problems.push(`${m.text()} (${m.location().url})`); });
 page.on("pageerror", (e) => problems.push(String(e)));
 page.on("dialog", (d) => d.accept());
 

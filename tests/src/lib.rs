@@ -41,6 +41,9 @@ pub struct TestApp {
     pub policy: PolicyServiceClient<Channel>,
     pub http: reqwest::Client,
     pub backend: Backend,
+    /// A handle on identity's database (for maintenance such as pruning
+    /// the provisioning log).
+    pub identity_store: identity::SqlStore,
     policy_server: PolicyServer,
     _database: Database,
     _policy_database: Database,
@@ -181,6 +184,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         _ => store,
     };
 
+    let identity_store = store.clone();
     let identity_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let identity_app = identity::Application::with_store(store, identity_listener, false).unwrap();
     let identity_url = format!("http://{}", identity_app.local_addr());
@@ -200,6 +204,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         policy_url,
         http: reqwest::Client::new(),
         backend,
+        identity_store,
         policy_server,
         _database: database,
         _policy_database: policy_database,

@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use crate::equipment::args::{AlertsCommand, HoldingsCommand, ReportCommand};
 pub use crate::policy::args::PolicyCommand;
+pub use crate::provlog::{HealthArgs, LogArgs};
 
 /// Operate the SCIM platform over gRPC: tenants, SCIM tokens and users
 /// (identity service); roles, assignments, locks and role changes (policy
@@ -65,6 +66,12 @@ pub enum Command {
     /// Webhook alerts (policy service): settings, test event, delivery log.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// A tenant's provisioning log: every SCIM request the IdP sent, with
+    /// its answer and what it changed, newest first.
+    Log(LogArgs),
+    /// A tenant's connection health: requests, errors, 429s, last success,
+    /// last Test Connection and the risk of Entra ID quarantining the job.
+    Health(HealthArgs),
     /// Print a single-use link that opens the tenant administrator's console
     /// for one tenant.
     ConsoleLink {

@@ -11,6 +11,7 @@ mod error;
 mod limits;
 mod output;
 mod policy;
+mod provlog;
 mod schema;
 mod table;
 mod tenant;
@@ -26,8 +27,8 @@ use tonic::transport::{Channel, Endpoint};
 /// Re-exported so callers can `Cli::try_parse_from(…)` without depending on clap.
 pub use clap::Parser;
 pub use cli::{
-    Cli, Command, PolicyCommand, SchemaCommand, TenantCommand, TokenCommand, UserCommand,
-    UserListArgs,
+    Cli, Command, HealthArgs, LogArgs, PolicyCommand, SchemaCommand, TenantCommand, TokenCommand,
+    UserCommand, UserListArgs,
 };
 pub use equipment::args::{Digest, ReportFormat, ReportSort};
 pub use error::CliError;
@@ -73,6 +74,8 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CliError> {
         Command::Alerts(c) => {
             equipment::run(&policy_url, EquipmentCommand::Alerts(c), format, out).await
         }
+        Command::Log(args) => provlog::log(identity().await?, args, format, out).await,
+        Command::Health(args) => provlog::health(identity().await?, args, format, out).await,
         Command::ConsoleLink {
             tenant,
             ttl_seconds,

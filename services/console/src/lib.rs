@@ -67,6 +67,8 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .route("/static/console.css", get(css))
         .route("/static/console.js", get(js))
+        .route("/favicon.ico", get(favicon))
+        .route("/static/favicon.svg", get(favicon))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { PageError::NotFound("That page") })
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
@@ -90,6 +92,10 @@ async fn js() -> Response {
         "text/javascript; charset=utf-8",
         include_str!("../static/console.js"),
     )
+}
+
+async fn favicon() -> Response {
+    static_file("image/svg+xml", include_str!("../static/favicon.svg"))
 }
 
 fn static_file(content_type: &'static str, body: &'static str) -> Response {

@@ -16,6 +16,11 @@ pub async fn service_provider_config(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ScimResponse {
+    // A connection check (the contract of identity.v1 counts it as one).
+    crate::provlog::note(|n| {
+        n.summary = Some("Test Connection: ServiceProviderConfig".into());
+        n.test_connection = true;
+    });
     let options = scim::discovery::ServiceProviderOptions {
         documentation_uri: None,
         max_results: MAX_COUNT,

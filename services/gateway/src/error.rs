@@ -91,6 +91,10 @@ impl IntoResponse for ApiError {
         if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
             response.extensions_mut().insert(ServerFault);
         }
+        response.extensions_mut().insert(crate::provlog::ErrorNote {
+            scim_type: self.0.scim_type.map(ScimType::as_str),
+            detail: self.0.detail,
+        });
         response
     }
 }

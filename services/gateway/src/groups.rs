@@ -16,9 +16,10 @@ use crate::error::{ApiError, required};
 use crate::listing::ListParams;
 use crate::paging::{Listed, Paging};
 use crate::preconditions::{if_match, if_none_match};
+use crate::provlog;
 use crate::render::{self, Projection, ProjectionParams};
 use crate::response::{ScimJson, ScimResponse};
-use crate::users::patch_operations;
+use crate::users::{note_list, patch_operations, patch_summary};
 
 const MEMBERS: &str = "members";
 
@@ -57,7 +58,19 @@ async fn list_with(
 ) -> Result<ScimResponse, ApiError> {
     let paging = Paging::new(state, caller, "Groups", &params)?;
     let listed = page(state, caller, &params, &paging).await?;
+    note_list(&params, &listed, "Group");
     Ok(ScimResponse::ok(paging.response(&params, listed)))
+}
+
+/// Names the group a request touched, with what happened to it.
+fn note_group(group: &pb::Group, what: impl Into<String>) {
+    let what = what.into();
+    provlog::note(|n| {
+        n.resource_type = Some("Group");
+        n.resource_id = Some(group.id.clone());
+        n.resource_name = Some(group.display_name.clone());
+        n.summary = Some(what);
+    });
 }
 
 /// One page of groups as rendered SCIM documents, with the total (and
@@ -108,6 +121,13 @@ pub async fn create(
     ScimJson(body): ScimJson,
 ) -> Result<ScimResponse, ApiError> {
     let projection = Projection::from_params(&params)?;
+    if let Some(name) = body.get("displayName").and_then(Value::as_str) {
+        provlog::note(|n| n.resource_name = Some(name.to_owned()));
+    }
+    let members = body
+        .get("members")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
     let response = state
         .identity
         .clone()
@@ -118,6 +138,10 @@ pub async fn create(
         .await?
         .into_inner();
     let group = required(response.group)?;
+    match members {
+        0 => note_group(&group, "created"),
+        n => note_group(&group, format!("created with {n} members")),
+    }
     let base = state.tenant_base(&caller.tenant_id);
     let location = format!("{base}/Groups/{}", group.id);
     let rt = state.types(&caller.tenant_id).await?.group;
@@ -145,6 +169,7 @@ pub async fn get(
         .await?
         .into_inner();
     let group = required(response.group)?;
+    note_group(&group, "read");
     let etag = render::etag(group.version);
     if if_none_match(&headers, &etag) {
         return Ok(ScimResponse::not_modified(&etag));
@@ -174,7 +199,9 @@ pub async fn replace(
         })
         .await?
         .into_inner();
-    respond(&state, &required(response.group)?, &projection).await
+    let group = required(response.group)?;
+    note_group(&group, "replaced");
+    respond(&state, &group, &projection).await
 }
 
 /// A membership PATCH answers 204 (RFC 7644 §3.5.2 allows it, Entra and Okta
@@ -190,6 +217,7 @@ pub async fn patch(
     ScimJson(body): ScimJson,
 ) -> Result<ScimResponse, ApiError> {
     let projection = Projection::from_params(&params)?;
+    let what = patch_summary(&body);
     let operations = patch_operations(&body)?;
     let wants_body = !projection.is_empty();
     let response = state
@@ -205,6 +233,7 @@ pub async fn patch(
         .await?
         .into_inner();
     let group = required(response.group)?;
+    note_group(&group, what);
     if wants_body {
         respond(&state, &group, &projection).await
     } else {
@@ -228,5 +257,6 @@ pub async fn delete(
             if_version: if_match(&headers),
         })
         .await?;
+    provlog::note(|n| n.summary = Some("deleted".into()));
     Ok(ScimResponse::no_content())
 }

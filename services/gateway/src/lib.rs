@@ -15,6 +15,7 @@ pub mod paging;
 pub mod preconditions;
 pub mod protect;
 pub mod protocol;
+pub mod provlog;
 pub mod render;
 pub mod response;
 pub mod search;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub protection: Arc<protect::Protection>,
     /// Longest time a request may take (408 after).
     pub request_timeout: Duration,
+    /// Queues provisioning-log entries for identity (see [`provlog`]).
+    pub recorder: provlog::Recorder,
 }
 
 impl AppState {
@@ -124,7 +127,12 @@ pub fn router(state: AppState) -> Router {
             protect::protect,
         ))
         // Outside `protect`, so 429s are counted too (see `http_metrics`).
-        .route_layer(middleware::from_fn(http_metrics::track));
+        .route_layer(middleware::from_fn(http_metrics::track))
+        // Outermost: its latency covers authentication and rate limiting.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            provlog::record,
+        ));
     Router::new()
         .nest("/scim/v2/{tenant}", scim)
         .route("/livez", get(|| async { "ok" }))
@@ -199,6 +207,8 @@ pub struct Application {
     addr: SocketAddr,
     router: Router,
     idle_timeout: Duration,
+    identity: IdentityServiceClient<Channel>,
+    log_entries: tokio::sync::mpsc::Receiver<proto::identity::v1::RequestLogEntry>,
 }
 
 impl Application {
@@ -212,6 +222,7 @@ impl Application {
             .public_base_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
+        let (recorder, log_entries) = provlog::Recorder::new();
         let state = AppState {
             identity: IdentityServiceClient::new(channel.clone()),
             identity_channel: channel,
@@ -223,12 +234,16 @@ impl Application {
             types: types::TypesCache::new(config.auth_cache_ttl()),
             protection: Arc::new(protect::Protection::new(&config.protection)?),
             request_timeout: config.protection.request_timeout(),
+            recorder,
         };
+        let identity = state.identity.clone();
         Ok(Self {
             listener,
             addr,
             router: router(state),
             idle_timeout: config.protection.idle_timeout(),
+            identity,
+            log_entries,
         })
     }
 
@@ -236,16 +251,27 @@ impl Application {
         self.addr
     }
 
-    /// Serves until `shutdown` resolves, then drains in-flight requests.
+    /// Serves until `shutdown` resolves, then drains in-flight requests and
+    /// flushes the provisioning log's buffered entries.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         tracing::info!(addr = %self.addr, "gateway serving SCIM");
         let listener = protect::idle::IdleTimeoutListener::new(self.listener, self.idle_timeout);
-        axum::serve(listener, self.router)
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let log_sender = tokio::spawn(provlog::run(self.log_entries, self.identity, stopped));
+        let served = axum::serve(listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        let _ = stop.send(());
+        if tokio::time::timeout(Duration::from_secs(10), log_sender)
+            .await
+            .is_err()
+        {
+            tracing::warn!("provisioning log not flushed within 10 s");
+        }
+        served?;
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use crate::error::{ApiError, required};
 use crate::listing::ListParams;
 use crate::paging::{Listed, Paging};
 use crate::preconditions::{if_match, if_none_match};
+use crate::provlog::{self, summary};
 use crate::render::{self, Projection, ProjectionParams};
 use crate::response::{ScimJson, ScimResponse};
 
@@ -54,7 +55,40 @@ async fn list_with(
 ) -> Result<ScimResponse, ApiError> {
     let paging = Paging::new(state, caller, "Users", &params)?;
     let listed = page(state, caller, &params, &paging).await?;
+    note_list(&params, &listed, "User");
     Ok(ScimResponse::ok(paging.response(&params, listed)))
+}
+
+/// Describes a list or search of users or groups for the provisioning log:
+/// a lookup by userName/displayName names its resource (and its id when
+/// exactly one matched); a lookup of a random GUID is a Test Connection.
+pub fn note_list(params: &ListParams, listed: &Listed, kind: &'static str) {
+    let filter = params.filter.as_ref();
+    let probe = filter.is_some_and(summary::is_probe);
+    let text = summary::list(filter, listed.resources.len(), listed.total, probe);
+    let name = filter.and_then(summary::looked_up_name).map(str::to_owned);
+    let id = match (&name, listed.resources.as_slice()) {
+        (Some(_), [one]) => one.get("id").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    };
+    provlog::note(|n| {
+        n.resource_type = Some(kind);
+        n.resource_name = name;
+        n.resource_id = id;
+        n.summary = Some(text);
+        n.test_connection = probe;
+    });
+}
+
+/// Names the user a request touched, with what happened to it.
+fn note_user(user: &pb::User, what: impl Into<String>) {
+    let what = what.into();
+    provlog::note(|n| {
+        n.resource_type = Some("User");
+        n.resource_id = Some(user.id.clone());
+        n.resource_name = Some(user.user_name.clone());
+        n.summary = Some(what);
+    });
 }
 
 /// One page of users as rendered SCIM documents, with the total (and
@@ -104,6 +138,10 @@ pub async fn create(
     ScimJson(body): ScimJson,
 ) -> Result<ScimResponse, ApiError> {
     let projection = Projection::from_params(&params)?;
+    // Named before the call, so a refused create (409) shows whom it was for.
+    if let Some(name) = body.get("userName").and_then(Value::as_str) {
+        provlog::note(|n| n.resource_name = Some(name.to_owned()));
+    }
     let response = state
         .identity
         .clone()
@@ -114,6 +152,7 @@ pub async fn create(
         .await?
         .into_inner();
     let user = required(response.user)?;
+    note_user(&user, "created");
     let base = state.tenant_base(&caller.tenant_id);
     let location = format!("{base}/Users/{}", user.id);
     let rt = state.types(&caller.tenant_id).await?.user;
@@ -140,6 +179,7 @@ pub async fn get(
         .await?
         .into_inner();
     let user = required(response.user)?;
+    note_user(&user, "read");
     let etag = render::etag(user.version);
     if if_none_match(&headers, &etag) {
         return Ok(ScimResponse::not_modified(&etag));
@@ -168,7 +208,9 @@ pub async fn replace(
         })
         .await?
         .into_inner();
-    respond(&state, &required(response.user)?, &projection).await
+    let user = required(response.user)?;
+    note_user(&user, "replaced");
+    respond(&state, &user, &projection).await
 }
 
 /// PATCH ops parsed and checked here (400 before any write), sent typed.
@@ -200,6 +242,7 @@ pub async fn patch(
     ScimJson(body): ScimJson,
 ) -> Result<ScimResponse, ApiError> {
     let projection = Projection::from_params(&params)?;
+    let what = patch_summary(&body);
     let operations = patch_operations(&body)?;
     let response = state
         .identity
@@ -212,7 +255,17 @@ pub async fn patch(
         })
         .await?
         .into_inner();
-    respond(&state, &required(response.user)?, &projection).await
+    let user = required(response.user)?;
+    note_user(&user, what);
+    respond(&state, &user, &projection).await
+}
+
+/// The provisioning log's summary of a PATCH body ("patched" when it does
+/// not parse; the parse error is the response then).
+pub fn patch_summary(body: &Value) -> String {
+    scim::patch::parse_patch_request(body)
+        .map(|ops| summary::patch(&ops))
+        .unwrap_or_else(|_| "patched".to_owned())
 }
 
 #[instrument(skip_all, fields(tenant = %caller.tenant_id, user_id = %id))]
@@ -231,5 +284,6 @@ pub async fn delete(
             if_version: if_match(&headers),
         })
         .await?;
+    provlog::note(|n| n.summary = Some("deleted".into()));
     Ok(ScimResponse::no_content())
 }

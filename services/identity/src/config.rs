@@ -26,9 +26,35 @@ pub struct Config {
     /// Allow `IssueToken` with a caller-chosen secret (local development only).
     #[arg(long, env = "ALLOW_CHOSEN_TOKEN_SECRETS", default_value_t = false)]
     pub allow_chosen_secrets: bool,
+    /// Provisioning-log entries older than this many days are pruned.
+    #[arg(long, env = "REQUEST_LOG_RETENTION_DAYS", default_value_t = 30)]
+    pub request_log_retention_days: u32,
+    /// At most this many provisioning-log entries are kept per tenant (the newest).
+    #[arg(long, env = "REQUEST_LOG_MAX_PER_TENANT", default_value_t = 100_000)]
+    pub request_log_max_per_tenant: u64,
+    /// How often the provisioning log is pruned, in seconds.
+    #[arg(
+        long,
+        env = "REQUEST_LOG_PRUNE_INTERVAL_SECONDS",
+        default_value_t = 600
+    )]
+    pub request_log_prune_interval_seconds: u64,
 }
 
 impl Config {
+    /// The provisioning log's retention.
+    pub fn retention(&self) -> crate::request_log::Retention {
+        crate::request_log::Retention {
+            max_age: std::time::Duration::from_secs(
+                u64::from(self.request_log_retention_days) * 86_400,
+            ),
+            max_per_tenant: self.request_log_max_per_tenant,
+            interval: std::time::Duration::from_secs(
+                self.request_log_prune_interval_seconds.max(1),
+            ),
+        }
+    }
+
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             url: self.database_url.clone(),

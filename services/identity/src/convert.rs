@@ -6,8 +6,8 @@ use proto::identity::v1 as pb;
 
 use crate::domain::Micros;
 use crate::store::{
-    ChangeRecord, GroupRecord, Keyset, MemberRecord, RowKey, SortValue, TenantLimits, TenantRecord,
-    TokenRecord, UserRecord,
+    ChangeRecord, GroupRecord, Keyset, MemberRecord, RequestLogRecord, RowKey, SortValue,
+    TenantLimits, TenantRecord, TokenRecord, UserRecord,
 };
 
 pub fn timestamp(micros: Micros) -> Timestamp {
@@ -238,6 +238,94 @@ pub fn row_key(key: RowKey) -> pb::ListKey {
         created_micros: created,
         id,
     }
+}
+
+/// A log entry as sent to readers.
+pub fn request_log_entry(record: RequestLogRecord) -> pb::RequestLogEntry {
+    let RequestLogRecord {
+        id,
+        tenant_id,
+        at,
+        request_id,
+        method,
+        path,
+        status,
+        scim_type,
+        latency_ms,
+        resource_type,
+        resource_id,
+        resource_name,
+        summary,
+        client,
+        token_id,
+        test_connection,
+    } = record;
+    pb::RequestLogEntry {
+        id,
+        tenant_id,
+        time: Some(timestamp(at)),
+        request_id,
+        method,
+        path,
+        status: u32::from(status),
+        scim_type,
+        latency_ms,
+        resource_type,
+        resource_id,
+        resource_name,
+        summary,
+        client,
+        token_id,
+        test_connection,
+    }
+}
+
+/// A log entry as the gateway recorded it, before validation; `time`
+/// defaults to `now`.
+pub fn request_log_record(entry: pb::RequestLogEntry, now: Micros) -> RequestLogRecord {
+    let pb::RequestLogEntry {
+        id: _,
+        tenant_id,
+        time,
+        request_id,
+        method,
+        path,
+        status,
+        scim_type,
+        latency_ms,
+        resource_type,
+        resource_id,
+        resource_name,
+        summary,
+        client,
+        token_id,
+        test_connection,
+    } = entry;
+    RequestLogRecord {
+        id: 0,
+        tenant_id,
+        at: time.map_or(now, |t| micros(&t)),
+        request_id,
+        method,
+        path,
+        status: u16::try_from(status).unwrap_or(u16::MAX),
+        scim_type,
+        latency_ms,
+        resource_type,
+        resource_id,
+        resource_name,
+        summary,
+        client,
+        token_id,
+        test_connection,
+    }
+}
+
+/// Microseconds of a timestamp (saturating).
+pub fn micros(t: &Timestamp) -> Micros {
+    t.seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(t.nanos) / 1_000)
 }
 
 #[cfg(test)]

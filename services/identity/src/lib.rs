@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod groups;
 pub mod grpc;
+pub mod request_log;
 pub mod schemas;
 pub mod store;
 pub mod token;
@@ -47,6 +48,7 @@ pub struct Application {
     addr: SocketAddr,
     api: IdentityApi,
     store: SqlStore,
+    retention: request_log::Retention,
 }
 
 impl Application {
@@ -59,7 +61,10 @@ impl Application {
         if config.migrate {
             store.migrate().await?;
         }
-        Self::with_store(store, listener, config.allow_chosen_secrets)
+        Ok(
+            Self::with_store(store, listener, config.allow_chosen_secrets)?
+                .with_retention(config.retention()),
+        )
     }
 
     pub fn with_store(
@@ -74,7 +79,15 @@ impl Application {
             addr,
             api,
             store,
+            retention: request_log::Retention::default(),
         })
+    }
+
+    /// How long the provisioning log is kept (default: 30 days, 100,000
+    /// entries per tenant, pruned every 10 minutes).
+    pub fn with_retention(mut self, retention: request_log::Retention) -> Self {
+        self.retention = retention;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -109,6 +122,10 @@ impl Application {
                 tokio::time::sleep(std::time::Duration::from_secs(5)).await;
             }
         });
+        let pruning = tokio::spawn(request_log::prune_periodically(
+            Arc::new(self.store.clone()),
+            self.retention,
+        ));
         tracing::info!(addr = %self.addr, "identity serving gRPC");
         let served = tonic::transport::Server::builder()
             .layer(telemetry::metrics::GrpcMetricsLayer)
@@ -119,6 +136,7 @@ impl Application {
             .serve_with_incoming_shutdown(nodelay(self.listener), shutdown)
             .await;
         pool_metrics.abort();
+        pruning.abort();
         served.map_err(|e| StartupError::Io(std::io::Error::other(e)))
     }
 }

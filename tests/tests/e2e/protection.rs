@@ -9,7 +9,7 @@ mod isolation;
 mod limits_cli;
 mod ratelimit;
 mod redis_outage;
-mod rls;
+pub(crate) mod rls;
 mod secrets;
 mod support;
 mod timeouts;

@@ -70,6 +70,24 @@ pub async fn bulk(
     }
     let ops: Vec<Result<Operation, ScimError>> = raw_ops.iter().map(operation).collect();
     let results = run_all(&state, &caller, &ops, fail_on_errors).await;
+    let failed = results
+        .iter()
+        .flatten()
+        .filter(|r| {
+            r.get("status")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<u16>().ok())
+                .is_some_and(|s| s >= 400)
+        })
+        .count();
+    let what = crate::provlog::summary::bulk(ops.len(), failed);
+    // One entry for the whole request: the operations' own notes are replaced.
+    crate::provlog::note(|n| {
+        *n = crate::provlog::Note {
+            summary: Some(what),
+            ..Default::default()
+        }
+    });
     Ok(ScimResponse::ok(json!({
         "schemas": [scim::schema::BULK_RESPONSE_SCHEMA],
         "Operations": results.into_iter().flatten().collect::<Vec<Value>>(),

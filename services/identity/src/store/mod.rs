@@ -10,6 +10,7 @@ mod filter_sql;
 mod groups;
 mod keyset;
 mod limits;
+mod request_log;
 mod schemas;
 mod scope;
 mod snapshot;
@@ -119,6 +120,60 @@ pub struct MemberRecord {
     pub user_id: String,
     /// The display sent by the client, else the user's userName.
     pub display: String,
+}
+
+/// One entry of the provisioning log (see `identity.v1.RequestLogEntry`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestLogRecord {
+    /// Assigned on insert; ignored when recording.
+    pub id: i64,
+    pub tenant_id: String,
+    pub at: Micros,
+    pub request_id: String,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub scim_type: String,
+    pub latency_ms: u32,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub resource_name: String,
+    pub summary: String,
+    pub client: String,
+    pub token_id: String,
+    pub test_connection: bool,
+}
+
+/// Which entries of a tenant's log to read, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestLogQuery {
+    /// A resource id, or a userName/displayName (case-insensitive).
+    pub resource: Option<String>,
+    /// Inclusive status ranges, any of which matches; empty for all.
+    pub statuses: Vec<(u16, u16)>,
+    pub since: Option<Micros>,
+    /// Exclusive.
+    pub until: Option<Micros>,
+    /// Entries with smaller ids only (the next page).
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// The figures of a tenant's log since a point in time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealthCounts {
+    pub requests: u64,
+    pub errors: u64,
+    pub server_errors: u64,
+    pub throttled: u64,
+    /// Failures Entra ID counts towards quarantine (see `request_log.rs`).
+    pub quarantine_failures: u64,
+    pub last_request: Option<Micros>,
+    pub last_success: Option<Micros>,
+    pub last_error: Option<Micros>,
+    pub last_test_connection: Option<Micros>,
+    /// `(status, scimType, count)`, most frequent first.
+    pub top_errors: Vec<(u16, String, u64)>,
 }
 
 /// A sort key that storage can order by.
@@ -353,6 +408,33 @@ pub trait Store: Send + Sync + 'static {
         after_user_id: &str,
         limit: u32,
     ) -> Result<(i64, Vec<SnapshotUser>), IdentityError>;
+    /// Appends entries to the tenant's provisioning log (one INSERT).
+    async fn record_requests(
+        &self,
+        tenant: &TenantId,
+        entries: &[RequestLogRecord],
+    ) -> Result<u64, IdentityError>;
+    /// The tenant's log entries matching `query`, newest first.
+    async fn list_request_log(
+        &self,
+        tenant: &TenantId,
+        query: &RequestLogQuery,
+    ) -> Result<Vec<RequestLogRecord>, IdentityError>;
+    /// The figures of the tenant's log from `since` on.
+    async fn request_health(
+        &self,
+        tenant: &TenantId,
+        since: Micros,
+    ) -> Result<HealthCounts, IdentityError>;
+    /// Deletes the tenant's entries older than `older_than` and all but the
+    /// newest `keep`; returns how many were deleted.
+    async fn prune_request_log(
+        &self,
+        tenant: &TenantId,
+        older_than: Micros,
+        keep: u64,
+    ) -> Result<u64, IdentityError>;
+
     /// Ticks after every write this process commits. Watchers also poll, for
     /// writes committed by other replicas.
     fn change_signal(&self) -> tokio::sync::watch::Receiver<u64>;

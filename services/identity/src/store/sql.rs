@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{
-    ChangeRecord, GroupChange, GroupRecord, ListQuery, NewToken, Page, SnapshotUser, Store,
-    TenantLimits, TenantRecord, TenantSchemaRecord, TokenOwner, TokenRecord, UserChange,
-    UserRecord,
+    ChangeRecord, GroupChange, GroupRecord, HealthCounts, ListQuery, NewToken, Page,
+    RequestLogQuery, RequestLogRecord, SnapshotUser, Store, TenantLimits, TenantRecord,
+    TenantSchemaRecord, TokenOwner, TokenRecord, UserChange, UserRecord,
 };
 use crate::domain::{
     GroupColumns, Micros, NewMember, ResourceId, TenantId, UserColumns, now_micros,
@@ -537,6 +537,41 @@ impl Store for SqlStore {
         limit: u32,
     ) -> Result<(i64, Vec<SnapshotUser>), IdentityError> {
         self.snapshot_query(tenant, after_user_id, limit).await
+    }
+
+    async fn record_requests(
+        &self,
+        tenant: &TenantId,
+        entries: &[RequestLogRecord],
+    ) -> Result<u64, IdentityError> {
+        self.record_requests_query(tenant, entries)
+            .await
+            .map_err(missing_tenant)
+    }
+
+    async fn list_request_log(
+        &self,
+        tenant: &TenantId,
+        query: &RequestLogQuery,
+    ) -> Result<Vec<RequestLogRecord>, IdentityError> {
+        self.list_request_log_query(tenant, query).await
+    }
+
+    async fn request_health(
+        &self,
+        tenant: &TenantId,
+        since: Micros,
+    ) -> Result<HealthCounts, IdentityError> {
+        self.request_health_query(tenant, since).await
+    }
+
+    async fn prune_request_log(
+        &self,
+        tenant: &TenantId,
+        older_than: Micros,
+        keep: u64,
+    ) -> Result<u64, IdentityError> {
+        self.prune_request_log_query(tenant, older_than, keep).await
     }
 
     fn change_signal(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -10,10 +10,10 @@ use serde_json::json;
 use sqlx::{AnyConnection, Connection};
 
 /// A login role made for one test, dropped after it.
-struct Role(String);
+pub(crate) struct Role(pub(crate) String);
 
 impl Role {
-    async fn create() -> Self {
+    pub(crate) async fn create() -> Self {
         let name = format!(
             "scim_rls_{}",
             &uuid::Uuid::new_v4().simple().to_string()[..12]

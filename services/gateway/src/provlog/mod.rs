@@ -1,0 +1,282 @@
+//! The provisioning log, gateway side: every SCIM request of an
+//! authenticated tenant becomes one `identity.v1.RequestLogEntry` (method,
+//! path without query, status, scimType, latency, request id, the resource
+//! touched, token id, User-Agent and a one-line summary), sent to identity's
+//! `RecordRequests` in batches.
+//!
+//! * Attribution: only requests whose token was accepted for the tenant in
+//!   the URL are recorded (the protection layer puts the [`Caller`] on the
+//!   response). A 401 is never written to a tenant's log: the tenant in its
+//!   URL is whatever the client typed, and recording it would let anyone
+//!   fill any tenant's log. 401s are counted in `scim_auth_failures_total`.
+//! * Handlers describe what they did through [`note`], a slot the recording
+//!   layer opens for each request (a task-local scope around the handler),
+//!   so a Bulk operation or an error path needs no extra plumbing; without a
+//!   note the summary falls back to the method, or to the error's scimType
+//!   and redacted detail.
+//! * Sending never delays or fails a SCIM response: entries go into a
+//!   bounded channel (`try_send`); when it is full they are dropped and
+//!   counted in `gateway_request_log_dropped_total{reason="queue_full"}`.
+//!   A background task sends batches of up to [`MAX_BATCH`] entries or
+//!   whatever arrived within [`FLUSH_INTERVAL`], and flushes what is
+//!   buffered on graceful shutdown.
+//! * Bulk: one entry per request, summarised (`bulk: 10 operations, 2 failed`).
+
+pub mod summary;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use proto::identity::v1 as pb;
+use proto::identity::v1::identity_service_client::IdentityServiceClient;
+use tokio::sync::{mpsc, oneshot};
+use tonic::transport::Channel;
+
+use crate::AppState;
+use crate::auth::Caller;
+
+/// Entries waiting to be sent, at most.
+pub const QUEUE_CAPACITY: usize = 10_000;
+/// Entries per `RecordRequests` call, at most.
+pub const MAX_BATCH: usize = 200;
+/// A batch is sent at the latest this long after its first entry.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest wait for identity on one batch, and for the final flush.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest kept User-Agent.
+const MAX_CLIENT: usize = 100;
+
+// === Notes ===
+
+/// What a handler knows about its request.
+#[derive(Debug, Default, Clone)]
+pub struct Note {
+    pub resource_type: Option<&'static str>,
+    pub resource_id: Option<String>,
+    /// userName or displayName.
+    pub resource_name: Option<String>,
+    pub summary: Option<String>,
+    pub test_connection: bool,
+}
+
+type Slot = Arc<Mutex<Note>>;
+
+tokio::task_local! {
+    static NOTE: Slot;
+}
+
+/// Lets the handler of the current request describe it; does nothing
+/// outside a recorded request.
+pub fn note(describe: impl FnOnce(&mut Note)) {
+    let _ = NOTE.try_with(|slot| {
+        if let Ok(mut n) = slot.lock() {
+            describe(&mut n);
+        }
+    });
+}
+
+/// The scimType and detail of an error response, put there by `ApiError`.
+#[derive(Debug, Clone)]
+pub struct ErrorNote {
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+}
+
+// === Recording layer ===
+
+/// The sending half, shared by every request.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::Sender<pb::RequestLogEntry>,
+}
+
+impl Recorder {
+    /// A recorder and the receiver its sender task drains.
+    pub fn new() -> (Self, mpsc::Receiver<pb::RequestLogEntry>) {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        (Self { tx }, rx)
+    }
+
+    fn push(&self, entry: pb::RequestLogEntry) {
+        if self.tx.try_send(entry).is_err() {
+            metrics::counter!("gateway_request_log_dropped_total", "reason" => "queue_full")
+                .increment(1);
+        }
+    }
+}
+
+/// "User" or "Group" and the id, from a path below the tenant's base.
+fn resource_of(path: &str) -> (Option<&'static str>, Option<String>) {
+    let mut segments = path.trim_start_matches('/').split('/');
+    let kind = match segments.next() {
+        Some("Users") => Some("User"),
+        Some("Groups") => Some("Group"),
+        _ => None,
+    };
+    let id = segments
+        .next()
+        .filter(|s| kind.is_some() && !s.is_empty() && !s.starts_with('.'))
+        .map(str::to_owned);
+    (kind, id)
+}
+
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+fn header_text(req: &Request, name: &str) -> String {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Route middleware on every SCIM route (outermost, so its latency covers
+/// authentication and rate limiting).
+pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let time = SystemTime::now();
+    let method = req.method().as_str().to_owned();
+    // The nested router sees the path below `/scim/v2/{tenant}`, no query.
+    let path = req.uri().path().to_owned();
+    let request_id = header_text(&req, "x-request-id");
+    let client = cut(header_text(&req, header::USER_AGENT.as_str()), MAX_CLIENT);
+    let slot: Slot = Arc::default();
+    let response = NOTE.scope(slot.clone(), next.run(req)).await;
+    let Some(caller) = response.extensions().get::<Caller>() else {
+        return response;
+    };
+    let note = slot.lock().map(|n| n.clone()).unwrap_or_default();
+    let status = response.status().as_u16();
+    let error = response.extensions().get::<ErrorNote>();
+    let (kind, id) = resource_of(&path);
+    let summary = match (&note.summary, error) {
+        (_, Some(e)) if status >= 400 => summary::error(status, e.scim_type, &e.detail),
+        (Some(s), _) => s.clone(),
+        (None, _) if status >= 400 => status.to_string(),
+        (None, _) => match method.as_str() {
+            "POST" => "created",
+            "PUT" => "replaced",
+            "PATCH" => "patched",
+            "DELETE" => "deleted",
+            _ => "read",
+        }
+        .to_owned(),
+    };
+    let entry = pb::RequestLogEntry {
+        id: 0,
+        tenant_id: caller.tenant_id.clone(),
+        time: Some(prost_types::Timestamp::from(time)),
+        request_id,
+        method,
+        path,
+        status: u32::from(status),
+        scim_type: error
+            .and_then(|e| e.scim_type)
+            .unwrap_or_default()
+            .to_owned(),
+        latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+        resource_type: note.resource_type.or(kind).unwrap_or_default().to_owned(),
+        resource_id: note.resource_id.or(id).unwrap_or_default(),
+        resource_name: note.resource_name.unwrap_or_default(),
+        summary,
+        client,
+        token_id: caller.token_id.clone(),
+        test_connection: note.test_connection,
+    };
+    state.recorder.push(entry);
+    response
+}
+
+// === Sender task ===
+
+/// Sends batches to identity until `stop` fires or every sender is gone,
+/// then flushes what is left.
+pub async fn run(
+    mut rx: mpsc::Receiver<pb::RequestLogEntry>,
+    identity: IdentityServiceClient<Channel>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let first = tokio::select! {
+            entry = rx.recv() => entry,
+            _ = &mut stop => None,
+        };
+        let Some(first) = first else { break };
+        batch.push(first);
+        let deadline = tokio::time::Instant::now() + FLUSH_INTERVAL;
+        while batch.len() < MAX_BATCH {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(entry)) => batch.push(entry),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        send(&identity, std::mem::take(&mut batch)).await;
+    }
+    rx.close();
+    while let Ok(entry) = rx.try_recv() {
+        batch.push(entry);
+        if batch.len() == MAX_BATCH {
+            send(&identity, std::mem::take(&mut batch)).await;
+        }
+    }
+    if !batch.is_empty() {
+        send(&identity, batch).await;
+    }
+}
+
+async fn send(identity: &IdentityServiceClient<Channel>, entries: Vec<pb::RequestLogEntry>) {
+    let n = entries.len() as u64;
+    let mut client = identity.clone();
+    let call = client.record_requests(pb::RecordRequestsRequest { entries });
+    match tokio::time::timeout(SEND_TIMEOUT, call).await {
+        Ok(Ok(_)) => {
+            metrics::counter!("gateway_request_log_recorded_total").increment(n);
+        }
+        Ok(Err(status)) => {
+            tracing::warn!(code = ?status.code(), entries = n, "provisioning log batch refused");
+            metrics::counter!("gateway_request_log_dropped_total", "reason" => "send_failed")
+                .increment(n);
+        }
+        Err(_) => {
+            tracing::warn!(entries = n, "provisioning log batch timed out");
+            metrics::counter!("gateway_request_log_dropped_total", "reason" => "send_failed")
+                .increment(n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_from_paths() {
+        assert_eq!(
+            resource_of("/Users/abc"),
+            (Some("User"), Some("abc".into()))
+        );
+        assert_eq!(resource_of("/Groups"), (Some("Group"), None));
+        assert_eq!(resource_of("/Users/.search"), (Some("User"), None));
+        assert_eq!(resource_of("/ServiceProviderConfig"), (None, None));
+        assert_eq!(resource_of("/Bulk"), (None, None));
+    }
+
+    #[test]
+    fn notes_outside_a_request_are_ignored() {
+        note(|n| n.summary = Some("x".into()));
+    }
+}
