@@ -38,6 +38,9 @@ pub struct AppState {
     pub identity: IdentityServiceClient<Channel>,
     pub policy: PolicyServiceClient<Channel>,
     pub sessions: SessionKeys,
+    /// The channels of the two clients, for health checks.
+    pub identity_channel: Channel,
+    pub policy_channel: Channel,
     /// The SCIM gateway's public base URL (no trailing slash).
     pub scim_public_url: Arc<str>,
 }
@@ -69,7 +72,8 @@ pub fn router(state: AppState) -> Router {
         .route("/static/console.js", get(js))
         .route("/favicon.ico", get(favicon))
         .route("/static/favicon.svg", get(favicon))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .fallback(|| async { PageError::NotFound("That page") })
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(middleware::from_fn(guard::security_headers))
@@ -78,6 +82,30 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Ready when identity and policy both answer their gRPC health checks.
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let check = |channel: Channel| async move {
+        let mut client = HealthClient::new(channel);
+        let call = client.check(HealthCheckRequest {
+            service: String::new(),
+        });
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), call).await,
+            Ok(Ok(_))
+        )
+    };
+    let (identity, policy) = tokio::join!(
+        check(state.identity_channel.clone()),
+        check(state.policy_channel.clone())
+    );
+    match (identity, policy) {
+        (true, true) => (StatusCode::OK, "ready").into_response(),
+        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "identity unavailable").into_response(),
+        (true, false) => (StatusCode::SERVICE_UNAVAILABLE, "policy unavailable").into_response(),
+    }
 }
 
 async fn css() -> Response {
@@ -126,9 +154,13 @@ impl Application {
                 .map(|e| e.connect_timeout(Duration::from_secs(5)).connect_lazy())
                 .map_err(StartupError::Url)
         };
+        let identity_channel = channel(&config.identity_url)?;
+        let policy_channel = channel(&config.policy_url)?;
         let state = AppState {
-            identity: IdentityServiceClient::new(channel(&config.identity_url)?),
-            policy: PolicyServiceClient::new(channel(&config.policy_url)?),
+            identity: IdentityServiceClient::new(identity_channel.clone()),
+            policy: PolicyServiceClient::new(policy_channel.clone()),
+            identity_channel,
+            policy_channel,
             sessions: SessionKeys::new(config.key()?, config.session_ttl_seconds),
             scim_public_url: config.scim_public_url.trim_end_matches('/').into(),
         };

@@ -247,6 +247,14 @@ async fn console_link_opens_once(app: &TestApp) {
     assert!(again.body.contains("already been used"));
     assert_eq!(other.get("/setup").await.status, StatusCode::UNAUTHORIZED);
 
+    assert_eq!(
+        Browser::new(&console).get("/readyz").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        Browser::new(&console).get("/livez").await.status,
+        StatusCode::OK
+    );
     for bad in ["", "ccl_00", "scim_123", &code.replace("ccl_", "ccl_f")] {
         let r = Browser::new(&console).open_link(bad).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bad}");
