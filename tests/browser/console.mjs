@@ -47,8 +47,14 @@ async function shot(name) {
   await page.screenshot({ path: join(artifacts, `${name}-1280.png`), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: join(artifacts, `${name}-390.png`), fullPage: true });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 1, `${name} scrolls sideways at 390 px (${overflow} px too wide)`);
+  const overflow = await page.evaluate(() => {
+    const wide = [...document.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !(e.parentElement && e.parentElement.closest(".table-wrap")))
+      .slice(0, 3)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}.${e.className}`);
+    return { by: document.documentElement.scrollWidth - window.innerWidth, wide };
+  });
+  assert.ok(overflow.by <= 1, `${name} scrolls sideways at 390 px (${overflow.by} px too wide: ${overflow.wide.join(", ")})`);
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 const nav = (name) => page.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name });
