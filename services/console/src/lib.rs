@@ -6,6 +6,7 @@
 pub mod config;
 pub mod error;
 pub mod guard;
+pub mod http_metrics;
 pub mod layout;
 pub mod login;
 pub mod pages;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .fallback(|| async { PageError::NotFound("That page") })
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(middleware::from_fn(http_metrics::track))
         .layer(middleware::from_fn(guard::security_headers))
         .layer(CatchPanicLayer::custom(|_| {
             PageError::Upstream(tonic::Status::internal("panic")).into_response()

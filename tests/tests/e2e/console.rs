@@ -384,6 +384,19 @@ async fn forms_need_csrf_and_the_same_origin(app: &TestApp) {
     let r = stranger.post_raw("/setup/tokens", &with, &[]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(tokens(app, &t.id).await.len(), 1, "nothing was issued");
+    let metrics = reqwest::get(e2e::spawn_metrics().await)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("console_access_refusals_total{reason=\"forbidden\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        "console_http_requests_total{route=\"/setup/tokens\",method=\"POST\",status=\"403\"}"
+    ));
 
     // The same form, done right, works: the refusals above were the checks.
     let ok = browser
