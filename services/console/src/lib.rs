@@ -82,7 +82,13 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             PageError::Upstream(tonic::Status::internal("panic")).into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        // The span names the path only: a query string may hold a console
+        // link's code, which never reaches a log.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
         .with_state(state)
 }
 
