@@ -195,3 +195,88 @@ impl Application {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// The router against services that are never reached: these requests
+    /// are answered before any call.
+    fn app() -> Router {
+        let config = Config::with_key("k".repeat(32).into());
+        let nowhere = || Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
+        router(AppState {
+            identity: IdentityServiceClient::new(nowhere()),
+            policy: PolicyServiceClient::new(nowhere()),
+            identity_channel: nowhere(),
+            policy_channel: nowhere(),
+            sessions: SessionKeys::new(config.key().unwrap_or_default(), 600),
+            scim_public_url: "http://scim.test".into(),
+        })
+    }
+
+    async fn send(request: Request<Body>) -> axum::response::Response {
+        app().oneshot(request).await.unwrap_or_else(|e| match e {})
+    }
+
+    fn get(path: &str) -> Request<Body> {
+        Request::get(path)
+            .body(Body::empty())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn every_page_needs_a_session_and_carries_the_security_headers() {
+        for path in [
+            "/setup",
+            "/roles",
+            "/users",
+            "/users/abc",
+            "/log",
+            "/report",
+            "/report.csv",
+        ] {
+            let r = send(get(path)).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+            let csp = r.headers()["content-security-policy"]
+                .to_str()
+                .unwrap_or("");
+            assert_eq!(csp, guard::CONTENT_SECURITY_POLICY, "{path}");
+            assert_eq!(r.headers()["x-frame-options"], "DENY");
+            assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
+        }
+        assert_eq!(send(get("/nowhere")).await.status(), StatusCode::NOT_FOUND);
+        let css = send(get("/static/console.css")).await;
+        assert_eq!(css.status(), StatusCode::OK);
+        assert_eq!(
+            css.headers()[header::CONTENT_TYPE],
+            "text/css; charset=utf-8"
+        );
+    }
+
+    #[tokio::test]
+    async fn posts_are_refused_before_any_handler() {
+        let post = |site: &'static str| {
+            Request::post("/setup/tokens")
+                .header("sec-fetch-site", site)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from("csrf=x&description=y"))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(
+            send(post("cross-site")).await.status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            send(post("same-origin")).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        let login = send(get("/login")).await;
+        assert_eq!(login.status(), StatusCode::UNAUTHORIZED);
+        assert!(login.headers().get(header::SET_COOKIE).is_none());
+    }
+}

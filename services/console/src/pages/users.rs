@@ -114,13 +114,14 @@ pub async fn list(
         div.table-wrap {
             table #users {
                 caption.sr-only { "Sub-accounts" }
-                thead { tr { th scope="col" { "userName" } th scope="col" { "Active" } th scope="col" { "Role" } th scope="col" { "Role lock" } } }
+                thead { tr { th scope="col" { "userName" } th scope="col" { "Active" } th scope="col" { "Role" } th scope="col" { "Why" } th scope="col" { "Role lock" } } }
                 tbody {
                     @for (u, role) in page.users.iter().zip(&roles) {
                         tr {
                             td { a href={ "/users/" (u.id) } { (u.user_name) } }
                             td { @if u.active { span.badge.on { "Active" } } @else { span.badge.off { "Inactive" } } }
                             td { @match role { Some(r) => { (role_label(&r.role)) }, None => span.muted { "—" } } }
+                            td.muted { (role.as_ref().and_then(|r| r.reason.as_ref()).map_or("", |r| r.summary.as_str())) }
                             td.actions { @if let Some(r) = role { (lock_form(&session, &u.id, &u.user_name, r.locked)) } }
                         }
                     }
