@@ -121,7 +121,7 @@ pub async fn list(
                             td { a href={ "/users/" (u.id) } { (u.user_name) } }
                             td { @if u.active { span.badge.on { "Active" } } @else { span.badge.off { "Inactive" } } }
                             td { @match role { Some(r) => { (role_label(&r.role)) }, None => span.muted { "—" } } }
-                            td.muted { (role.as_ref().and_then(|r| r.reason.as_ref()).map_or("", |r| r.summary.as_str())) }
+                            td.muted { (named(role.as_ref().and_then(|r| r.reason.as_ref()).map_or("", |r| r.summary.as_str()), &u.groups)) }
                             td.actions { @if let Some(r) = role { (lock_form(&session, &u.id, &u.user_name, r.locked)) } }
                         }
                     }
@@ -342,7 +342,7 @@ async fn render_detail(
             ol.steps {
                 @for s in &explain.steps {
                     li class=(if s.applies { "applies" } else { "skipped" }) {
-                        strong { (rule_name(s.rule)) } ": " (s.detail)
+                        strong { (rule_name(s.rule)) } ": " (named(&s.detail, &u.groups))
                         @if s.applies { " " span.badge.on { "decides" } }
                     }
                 }
@@ -369,7 +369,7 @@ async fn render_detail(
                                     td { (when(c.at.as_ref())) }
                                     td { (role_label(&c.from_role)) }
                                     td { (role_label(&c.to_role)) }
-                                    td { (c.reason.as_ref().map(|r| r.summary.as_str()).unwrap_or("")) }
+                                    td { (named(c.reason.as_ref().map_or("", |r| r.summary.as_str()), &u.groups)) }
                                 }
                             }
                         }
@@ -380,6 +380,16 @@ async fn render_detail(
     };
     let title = format!("Sub-account {}", u.user_name);
     Ok(layout::page(session, Nav::Users, &title, notice, body))
+}
+
+/// Policy's sentences name groups by id: show the user's groups by name.
+fn named(text: &str, groups: &[idpb::GroupRef]) -> String {
+    groups.iter().fold(text.to_owned(), |t, g| {
+        t.replace(
+            &format!("group {}", g.id),
+            &format!("group “{}”", g.display_name),
+        )
+    })
 }
 
 fn group_name(u: &idpb::User, id: &str) -> String {
@@ -398,5 +408,23 @@ fn rule_name(rule: i32) -> &'static str {
         Ok(pb::RoleRule::DefaultRole) => "Default role",
         Ok(pb::RoleRule::NoDefaultRole) => "No default role",
         Ok(pb::RoleRule::Unspecified) | Err(_) => "Rule",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_ids_in_sentences_become_names() {
+        let groups = vec![idpb::GroupRef {
+            id: "g-1".into(),
+            display_name: "Managers".into(),
+        }];
+        assert_eq!(
+            named("assigned through group g-1 (priority 10)", &groups),
+            "assigned through group “Managers” (priority 10)"
+        );
+        assert_eq!(named("group g-2 gives X", &groups), "group g-2 gives X");
     }
 }
