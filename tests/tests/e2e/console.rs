@@ -271,6 +271,34 @@ async fn console_link_opens_once(app: &TestApp) {
     assert_eq!(missing.code(), tonic::Code::NotFound);
 }
 
+async fn a_link_opens_once_under_concurrent_redeems(app: &TestApp) {
+    let t = app.tenant("race").await;
+    let code = app.console_code(&t.id, 0).await;
+    // Spawned all at once, then awaited.
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let mut identity = app.identity.clone();
+            let code = code.clone();
+            tokio::spawn(async move {
+                identity
+                    .redeem_console_link(idpb::RedeemConsoleLinkRequest { code })
+                    .await
+            })
+        })
+        .collect();
+    let mut opened = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(r) => {
+                assert_eq!(r.into_inner().tenant_id, t.id);
+                opened += 1;
+            }
+            Err(s) => assert_eq!(s.code(), tonic::Code::Unauthenticated, "{s:?}"),
+        }
+    }
+    assert_eq!(opened, 1);
+}
+
 async fn expired_link_is_refused(app: &TestApp) {
     let console = app.spawn_console().await;
     let t = app.tenant("expiry").await;
@@ -730,6 +758,7 @@ async fn scimctl_prints_a_working_link(app: &TestApp) {
 on_both_backends!(
     scimctl_prints_a_working_link,
     console_link_opens_once,
+    a_link_opens_once_under_concurrent_redeems,
     expired_link_is_refused,
     a_session_sees_one_tenant,
     forms_need_csrf_and_the_same_origin,
