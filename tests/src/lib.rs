@@ -140,6 +140,8 @@ pub struct Options {
     /// table privileges here) instead of the superuser, so that row-level
     /// security binds it. Ignored on SQLite.
     pub identity_role: Option<String>,
+    /// The same for policy: its database is migrated by the owner first.
+    pub policy_role: Option<String>,
 }
 
 impl Default for Options {
@@ -155,6 +157,7 @@ impl Default for Options {
             },
             protocol: gateway::protocol::ProtocolConfig::default(),
             identity_role: None,
+            policy_role: None,
         }
     }
 }
@@ -193,7 +196,20 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let addr = start_gateway(&identity_url, &options).await;
 
     let policy_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let policy_server = start_policy(policy_database_url, policy_listener, &identity_url).await;
+    let (policy_database_url, migrate_policy) = match (&options.policy_role, backend) {
+        (Some(role), Backend::Postgres) => {
+            migrate_policy_database(&policy_database_url).await;
+            (role_url(&policy_database_url, role).await, false)
+        }
+        _ => (policy_database_url, true),
+    };
+    let policy_server = start_policy(
+        policy_database_url,
+        policy_listener,
+        &identity_url,
+        migrate_policy,
+    )
+    .await;
     let policy_url = format!("http://{}", policy_server.addr);
 
     TestApp {
@@ -214,6 +230,17 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
 /// Grants `role` the rights production grants its identity role (README,
 /// "Row-level security") and connects as it.
 async fn as_role(url: &str, role: &str) -> identity::SqlStore {
+    identity::SqlStore::connect(&identity::StoreOptions {
+        url: role_url(url, role).await,
+        max_connections: 4,
+    })
+    .await
+    .unwrap()
+}
+
+/// Grants `role` the table privileges of a service on the (migrated)
+/// database at `url`; returns the URL that connects as `role`.
+async fn role_url(url: &str, role: &str) -> String {
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
         .await
         .unwrap();
@@ -230,12 +257,7 @@ async fn as_role(url: &str, role: &str) -> identity::SqlStore {
     }
     let (scheme, rest) = url.split_once("://").unwrap();
     let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    identity::SqlStore::connect(&identity::StoreOptions {
-        url: format!("{scheme}://{role}@{host}"),
-        max_connections: 4,
-    })
-    .await
-    .unwrap()
+    format!("{scheme}://{role}@{host}")
 }
 
 /// Starts a gateway against identity at `identity_url`; returns its address.
@@ -250,6 +272,7 @@ async fn start_gateway(identity_url: &str, options: &Options) -> SocketAddr {
         max_body_bytes: options.max_body_bytes,
         protection: options.protection.clone(),
         protocol: options.protocol.clone(),
+        shutdown_delay_seconds: 0,
     };
     let gateway_app = gateway::Application::build(&config, listener).unwrap();
     tokio::spawn(gateway_app.run_until_stopped(std::future::pending()));
@@ -320,18 +343,33 @@ async fn channel(url: &str) -> Channel {
         .unwrap()
 }
 
-/// Migrates policy's database and starts policy on `listener`.
+/// Applies policy's migrations as the database's owner.
+async fn migrate_policy_database(url: &str) {
+    let store = policy::SqlStore::connect(&policy::StoreOptions {
+        url: url.to_owned(),
+        max_connections: 1,
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    store.close().await;
+}
+
+/// Starts policy on `listener`, migrating its database first when `migrate`.
 async fn start_policy(
     database_url: String,
     listener: TcpListener,
     identity_url: &str,
+    migrate: bool,
 ) -> PolicyServer {
     let options = policy::StoreOptions {
         url: database_url.clone(),
         max_connections: 4,
     };
     let store = policy::SqlStore::connect(&options).await.unwrap();
-    store.migrate().await.unwrap();
+    if migrate {
+        store.migrate().await.unwrap();
+    }
     // Fast webhook retries, so delivery tests wait milliseconds, not minutes.
     let alerts = policy::AlertOptions {
         retry_base: Duration::from_millis(50),
@@ -418,6 +456,14 @@ impl TestApp {
 pub const POLICY_DEADLINE: Duration = Duration::from_secs(10);
 
 impl TestApp {
+    /// The name of identity's Postgres database (None on SQLite).
+    pub fn identity_database(&self) -> Option<&str> {
+        match &self._database {
+            Database::Postgres { name } => Some(name),
+            Database::Sqlite { .. } => None,
+        }
+    }
+
     /// Stops policy as a crash would (its tasks are aborted wherever they
     /// are, an open transaction is rolled back) and starts it again on the
     /// same database, on the same port when it is still free.
@@ -431,7 +477,8 @@ impl TestApp {
             Err(_) => TcpListener::bind("127.0.0.1:0").await.unwrap(),
         };
         let url = old.database_url.clone();
-        self.policy_server = start_policy(url, listener, &self.identity_url).await;
+        // Already migrated (as the owner when policy runs as a plain role).
+        self.policy_server = start_policy(url, listener, &self.identity_url, false).await;
         self.policy_url = format!("http://{}", self.policy_server.addr);
         self.policy = PolicyServiceClient::new(channel(&self.policy_url).await);
     }

@@ -3,6 +3,7 @@
 //! `LOG_FORMAT=json` gives one JSON object per line (production); anything
 //! else gives readable lines. `RUST_LOG` sets the filter (default `info`).
 
+pub mod health;
 pub mod metrics;
 
 use tracing_subscriber::EnvFilter;

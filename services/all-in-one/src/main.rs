@@ -93,7 +93,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         auth_cache_ttl_seconds: 10,
         max_body_bytes: 1 << 20,
         protection: cli.protection.clone(),
-        protocol: gateway::protocol::ProtocolConfig::default(),
+        // One process on a laptop: nothing to drain from.
+        shutdown_delay_seconds: 0,
+        ..gateway::Config::default()
     };
     let gateway = gateway::Application::build(&gateway_config, scim_listener)?;
     let base = cli

@@ -29,6 +29,11 @@ pub struct Config {
     /// `/ServiceProviderConfig`).
     #[command(flatten)]
     pub protocol: crate::protocol::ProtocolConfig,
+    /// After SIGTERM, keep serving this long while `/readyz` answers 503
+    /// (so that load balancers stop sending), then stop accepting and
+    /// finish the requests in flight.
+    #[arg(long, env = "SHUTDOWN_DELAY_SECONDS", default_value_t = 5)]
+    pub shutdown_delay_seconds: u64,
 }
 
 impl Default for Config {
@@ -42,6 +47,7 @@ impl Default for Config {
             max_body_bytes: 1 << 20,
             protection: crate::protect::ProtectionConfig::default(),
             protocol: crate::protocol::ProtocolConfig::default(),
+            shutdown_delay_seconds: 5,
         }
     }
 }

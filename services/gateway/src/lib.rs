@@ -63,6 +63,8 @@ pub struct AppState {
     pub protection: Arc<protect::Protection>,
     /// Longest time a request may take (408 after).
     pub request_timeout: Duration,
+    /// Set on SIGTERM: `/readyz` answers 503 while requests are still served.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// Queues provisioning-log entries for identity (see [`provlog`]).
     pub recorder: provlog::Recorder,
 }
@@ -189,16 +191,48 @@ async fn request_id_in_errors(req: Request, next: Next) -> Response {
     rebuilt
 }
 
+/// Ready when identity is SERVING (it is not while its database is
+/// unreachable). Redis is reported but does not decide: without it the
+/// gateway keeps serving on its in-process limiter, and taking every
+/// replica out of rotation for a Redis outage would turn it into a full one.
 async fn readyz(State(state): State<AppState>) -> Response {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    if state.draining.load(std::sync::atomic::Ordering::Acquire) {
+        let body = serde_json::json!({"status": "draining"});
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    }
     let mut health =
         tonic_health::pb::health_client::HealthClient::new(state.identity_channel.clone());
     let check = health.check(tonic_health::pb::HealthCheckRequest {
         service: String::new(),
     });
-    match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(_)) => (StatusCode::OK, "ready").into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "identity unavailable").into_response(),
-    }
+    let identity = match tokio::time::timeout(Duration::from_secs(2), check).await {
+        Ok(Ok(r)) if r.get_ref().status == ServingStatus::Serving as i32 => Ok("ok"),
+        Ok(Ok(_)) => Err("not serving (its database is unreachable)"),
+        Ok(Err(_)) | Err(_) => Err("unreachable"),
+    };
+    let redis = match &state.protection.limiter {
+        None => "rate limiting disabled",
+        Some(limiter) => match limiter.redis_answers().await {
+            None => "not configured (in-process limiter)",
+            Some(true) => "ok",
+            Some(false) => "unreachable (in-process limiter per replica)",
+        },
+    };
+    let ready = identity.is_ok();
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not ready" },
+        "checks": {
+            "identity": identity.unwrap_or_else(|e| e),
+            "redis": redis,
+        },
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 /// A built gateway on an already-bound listener.
@@ -207,6 +241,8 @@ pub struct Application {
     addr: SocketAddr,
     router: Router,
     idle_timeout: Duration,
+    draining: Arc<std::sync::atomic::AtomicBool>,
+    shutdown_delay: Duration,
     identity: IdentityServiceClient<Channel>,
     log_entries: tokio::sync::mpsc::Receiver<proto::identity::v1::RequestLogEntry>,
 }
@@ -218,6 +254,7 @@ impl Application {
             .map_err(StartupError::IdentityUrl)?
             .connect_timeout(Duration::from_secs(5))
             .connect_lazy();
+        let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let public = config
             .public_base_url
             .clone()
@@ -234,6 +271,7 @@ impl Application {
             types: types::TypesCache::new(config.auth_cache_ttl()),
             protection: Arc::new(protect::Protection::new(&config.protection)?),
             request_timeout: config.protection.request_timeout(),
+            draining: draining.clone(),
             recorder,
         };
         let identity = state.identity.clone();
@@ -242,6 +280,8 @@ impl Application {
             addr,
             router: router(state),
             idle_timeout: config.protection.idle_timeout(),
+            draining,
+            shutdown_delay: Duration::from_secs(config.shutdown_delay_seconds),
             identity,
             log_entries,
         })
@@ -259,11 +299,25 @@ impl Application {
     ) -> Result<(), StartupError> {
         tracing::info!(addr = %self.addr, "gateway serving SCIM");
         let listener = protect::idle::IdleTimeoutListener::new(self.listener, self.idle_timeout);
+        let (draining, delay) = (self.draining, self.shutdown_delay);
+        let drain = async move {
+            shutdown.await;
+            draining.store(true, std::sync::atomic::Ordering::Release);
+            if !delay.is_zero() {
+                tracing::info!(
+                    delay_seconds = delay.as_secs(),
+                    "draining: /readyz answers 503, requests are still served"
+                );
+                tokio::time::sleep(delay).await;
+            }
+            tracing::info!("no longer accepting connections; finishing requests in flight");
+        };
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let log_sender = tokio::spawn(provlog::run(self.log_entries, self.identity, stopped));
         let served = axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(drain)
             .await;
+        // After the last request: what it recorded is flushed too.
         let _ = stop.send(());
         if tokio::time::timeout(Duration::from_secs(10), log_sender)
             .await
@@ -272,6 +326,7 @@ impl Application {
             tracing::warn!("provisioning log not flushed within 10 s");
         }
         served?;
+        tracing::info!("gateway stopped");
         Ok(())
     }
 }

@@ -1,6 +1,5 @@
 //! The `identity.v1.IdentityService` gRPC server.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proto::identity::v1 as pb;
@@ -9,12 +8,14 @@ use serde_json::Value;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-use crate::domain::{MemberOp, ResourceId, TenantId, UserColumns, now_micros};
+use crate::domain::{MemberOp, ResourceId, TenantId, UserColumns};
 use crate::error::IdentityError;
-use crate::store::{ListQuery, NewToken, Page, RequestLogQuery, RequestLogRecord, SortKey, Store};
+use crate::store::{ListQuery, NewToken, Page, SortKey, Store};
 use crate::token;
 use crate::types::{TenantTypes, TypesCache};
-use crate::{console_link, convert, groups, request_log, watch};
+use crate::{console_link, convert, groups, watch};
+
+mod log;
 
 fn group_id(id: &str) -> Result<ResourceId, Status> {
     ResourceId::parse(id).ok_or_else(|| IdentityError::NotFound("group").into())
@@ -112,16 +113,6 @@ impl IdentityApi {
     /// The tenant's resource types (cached briefly).
     async fn types(&self, tenant: &TenantId) -> Result<TenantTypes, IdentityError> {
         self.types.get(self.store.as_ref(), tenant).await
-    }
-}
-
-impl IdentityApi {
-    /// NotFound unless the tenant exists.
-    async fn known_tenant(&self, tenant: &TenantId) -> Result<(), Status> {
-        match self.store.get_tenant(tenant).await? {
-            Some(_) => Ok(()),
-            None => Err(IdentityError::NotFound("tenant").into()),
-        }
     }
 }
 
@@ -785,166 +776,24 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    #[instrument(skip_all, fields(entries = request.get_ref().entries.len()))]
     async fn record_requests(
         &self,
         request: Request<pb::RecordRequestsRequest>,
     ) -> Result<Response<pb::RecordRequestsResponse>, Status> {
-        let pb::RecordRequestsRequest { entries } = request.into_inner();
-        if entries.len() > request_log::MAX_RECORD_BATCH {
-            return Err(Status::invalid_argument(format!(
-                "at most {} entries per call",
-                request_log::MAX_RECORD_BATCH
-            )));
-        }
-        // Checked in full before anything is written; one INSERT per tenant.
-        let now = now_micros();
-        let mut by_tenant: BTreeMap<String, (TenantId, Vec<RequestLogRecord>)> = BTreeMap::new();
-        for entry in entries {
-            let (tenant, record) = request_log::validate(convert::request_log_record(entry, now))?;
-            by_tenant
-                .entry(tenant.as_str().to_owned())
-                .or_insert_with(|| (tenant, Vec::new()))
-                .1
-                .push(record);
-        }
-        for (tenant, _) in by_tenant.values() {
-            self.known_tenant(tenant).await?;
-        }
-        let mut recorded = 0u64;
-        for (tenant, records) in by_tenant.values() {
-            recorded += self.store.record_requests(tenant, records).await?;
-        }
-        Ok(Response::new(pb::RecordRequestsResponse {
-            recorded: u32::try_from(recorded).unwrap_or(u32::MAX),
-        }))
+        self.record(request.into_inner()).await.map(Response::new)
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
     async fn list_request_log(
         &self,
         request: Request<pb::ListRequestLogRequest>,
     ) -> Result<Response<pb::ListRequestLogResponse>, Status> {
-        let pb::ListRequestLogRequest {
-            tenant_id,
-            resource,
-            status,
-            since,
-            until,
-            limit,
-            before_id,
-        } = request.into_inner();
-        let tenant = tenant(&tenant_id)?;
-        let statuses = status
-            .iter()
-            .map(|s| request_log::status_range(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        let since = since.as_ref().map(convert::micros);
-        let until = until.as_ref().map(convert::micros);
-        if let (Some(s), Some(u)) = (since, until)
-            && s >= u
-        {
-            return Err(Status::invalid_argument("since must be before until"));
-        }
-        if before_id < 0 {
-            return Err(Status::invalid_argument("before_id must not be negative"));
-        }
-        let limit = match limit {
-            0 => request_log::DEFAULT_LIST_LIMIT,
-            n => n.min(request_log::MAX_LIST_LIMIT),
-        };
-        self.known_tenant(&tenant).await?;
-        let resource = resource.trim();
-        let query = RequestLogQuery {
-            resource: (!resource.is_empty()).then(|| resource.to_owned()),
-            statuses,
-            since,
-            until,
-            before_id: (before_id > 0).then_some(before_id),
-            // One more than asked, to know whether an older page exists.
-            limit: limit + 1,
-        };
-        let mut records = self.store.list_request_log(&tenant, &query).await?;
-        let more = records.len() > limit as usize;
-        records.truncate(limit as usize);
-        let next_before_id = match records.last() {
-            Some(last) if more => last.id,
-            _ => 0,
-        };
-        Ok(Response::new(pb::ListRequestLogResponse {
-            entries: records
-                .into_iter()
-                .map(convert::request_log_entry)
-                .collect(),
-            next_before_id,
-        }))
+        self.list_log(request.into_inner()).await.map(Response::new)
     }
 
-    #[instrument(skip_all, fields(tenant = %request.get_ref().tenant_id))]
     async fn get_tenant_health(
         &self,
         request: Request<pb::GetTenantHealthRequest>,
     ) -> Result<Response<pb::GetTenantHealthResponse>, Status> {
-        let pb::GetTenantHealthRequest {
-            tenant_id,
-            window_seconds,
-        } = request.into_inner();
-        let tenant = tenant(&tenant_id)?;
-        let window = match window_seconds {
-            0 => request_log::DEFAULT_HEALTH_WINDOW,
-            w if w > request_log::MAX_HEALTH_WINDOW => {
-                return Err(Status::invalid_argument(format!(
-                    "window_seconds may be at most {}",
-                    request_log::MAX_HEALTH_WINDOW
-                )));
-            }
-            w => w,
-        };
-        self.known_tenant(&tenant).await?;
-        let window_micros = i64::try_from(window).unwrap_or(i64::MAX) * 1_000_000;
-        let counts = self
-            .store
-            .request_health(&tenant, now_micros() - window_micros)
-            .await?;
-        let rate = |part: u64| {
-            if counts.requests == 0 {
-                0.0
-            } else {
-                part as f64 / counts.requests as f64
-            }
-        };
-        let health = pb::TenantHealth {
-            tenant_id: tenant.as_str().to_owned(),
-            window_seconds: window,
-            requests: counts.requests,
-            errors: counts.errors,
-            server_errors: counts.server_errors,
-            throttled: counts.throttled,
-            error_rate: rate(counts.errors),
-            last_request: counts.last_request.map(convert::timestamp),
-            last_success: counts.last_success.map(convert::timestamp),
-            last_test_connection: counts.last_test_connection.map(convert::timestamp),
-            last_error: counts.last_error.map(convert::timestamp),
-            quarantine_risk: request_log::quarantine_risk(
-                counts.requests,
-                counts.quarantine_failures,
-            )
-            .to_owned(),
-            summary: request_log::summary(&counts, window),
-            quarantine_failures: counts.quarantine_failures,
-            quarantine_failure_rate: rate(counts.quarantine_failures),
-            top_errors: counts
-                .top_errors
-                .iter()
-                .map(|(status, scim_type, count)| pb::TenantHealthErrorCount {
-                    status: u32::from(*status),
-                    scim_type: scim_type.clone(),
-                    count: *count,
-                })
-                .collect(),
-        };
-        Ok(Response::new(pb::GetTenantHealthResponse {
-            health: Some(health),
-        }))
+        self.health(request.into_inner()).await.map(Response::new)
     }
 }

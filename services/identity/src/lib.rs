@@ -104,9 +104,15 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), StartupError> {
         let (health, health_service) = tonic_health::server::health_reporter();
-        health
-            .set_serving::<IdentityServiceServer<IdentityApi>>()
-            .await;
+        let health_store = self.store.clone();
+        let health = tokio::spawn(telemetry::health::track(
+            health,
+            <IdentityServiceServer<IdentityApi> as tonic::server::NamedService>::NAME,
+            move || {
+                let store = health_store.clone();
+                async move { store.ping().await }
+            },
+        ));
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -137,6 +143,7 @@ impl Application {
             .await;
         pool_metrics.abort();
         pruning.abort();
+        health.abort();
         served.map_err(|e| StartupError::Io(std::io::Error::other(e)))
     }
 }

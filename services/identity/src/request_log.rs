@@ -171,6 +171,12 @@ pub fn summary(counts: &HealthCounts, window_seconds: u64) -> String {
                 s.push_str(&format!(" {scim_type}"));
             }
         }
+        if counts.throttled > 0 {
+            s.push_str(&format!(", {} throttled (429)", counts.throttled));
+        }
+        if counts.server_errors > 0 {
+            s.push_str(&format!(", {} server errors (5xx)", counts.server_errors));
+        }
     }
     match quarantine_risk(counts.requests, counts.quarantine_failures) {
         "quarantine_risk" => s.push_str(&format!(
@@ -286,6 +292,21 @@ mod tests {
             "8 requests in the last 1 hour, 2 failed (25%), mostly 409 uniqueness; \
              12% of requests fail in ways Entra ID counts towards quarantine \
              (warning above 10%, risk above 40%)."
+        );
+        let throttled = HealthCounts {
+            requests: 100,
+            errors: 50,
+            throttled: 30,
+            server_errors: 20,
+            quarantine_failures: 50,
+            top_errors: vec![(429, String::new(), 30)],
+            ..HealthCounts::default()
+        };
+        assert_eq!(
+            summary(&throttled, 86_400),
+            "100 requests in the last 24 hours, 50 failed (50%), mostly 429, \
+             30 throttled (429), 20 server errors (5xx); 50% of requests fail in ways \
+             Entra ID counts towards quarantine."
         );
         let fine = HealthCounts {
             requests: 1,

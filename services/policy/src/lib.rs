@@ -173,6 +173,7 @@ impl Application {
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let signal = self.store.change_signal();
         let pool_metrics = AbortOnDrop(tokio::spawn(pool_metrics(self.store.clone())));
+        let health_store = self.store.clone();
         let equipment: Arc<dyn EquipmentStore> = Arc::new(self.store.clone());
         let store: Arc<dyn Store> = Arc::new(self.store);
         let follower = AbortOnDrop(tokio::spawn(follower::run(
@@ -186,7 +187,14 @@ impl Application {
         let api = PolicyApi::new(store, equipment, self.identity, self.clock, stopping);
 
         let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<PolicyServiceServer<PolicyApi>>().await;
+        let health = AbortOnDrop(tokio::spawn(telemetry::health::track(
+            health,
+            <PolicyServiceServer<PolicyApi> as tonic::server::NamedService>::NAME,
+            move || {
+                let store = health_store.clone();
+                async move { store.ping().await }
+            },
+        )));
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -212,6 +220,7 @@ impl Application {
         follower.join().await;
         worker.join().await;
         drop(pool_metrics);
+        drop(health);
         served.map_err(|e| StartupError::Io(std::io::Error::other(e)))
     }
 }

@@ -104,7 +104,7 @@ async fn report(app: &TestApp, tenant: &str) -> pb::GetDisabledWithEquipmentRepo
         .into_inner()
 }
 
-async fn disabled_holder_alerts_once_and_leaves_the_report_on_return(app: &TestApp) {
+pub(crate) async fn disabled_holder_alerts_once_and_leaves_the_report_on_return(app: &TestApp) {
     let t = app.tenant("equip").await;
     let hook = Receiver::start().await;
     configure(app, &t.id, &hook.url()).await;
@@ -194,7 +194,7 @@ async fn disabled_holder_alerts_once_and_leaves_the_report_on_return(app: &TestA
     }
 }
 
-async fn holdings_reports_and_alerts_are_isolated_per_tenant(app: &TestApp) {
+pub(crate) async fn holdings_reports_and_alerts_are_isolated_per_tenant(app: &TestApp) {
     let (a, b) = (app.tenant("iso-a").await, app.tenant("iso-b").await);
     let (hook_a, hook_b) = (Receiver::start().await, Receiver::start().await);
     configure(app, &a.id, &hook_a.url()).await;

@@ -14,6 +14,7 @@ mod equipment;
 mod extensions;
 mod filters;
 mod groups;
+mod lifecycle;
 mod metrics;
 mod okta;
 mod policy;

@@ -3,11 +3,11 @@
 //! follower has caught up with identity. No sleeps as assertions: every wait
 //! polls with a deadline and names what it waited for.
 
-mod admin;
+pub(crate) mod admin;
 mod convergence;
-mod insight;
+pub(crate) mod insight;
 mod resilience;
-mod table;
+pub(crate) mod table;
 
 use std::time::Duration;
 

@@ -67,6 +67,7 @@ async fn delivered(app: &TestApp, tenant: &str, n: usize) {
 }
 
 async fn support_reads_the_log_and_the_health_of_a_tenant(app: &TestApp) {
+    let metrics = e2e::spawn_metrics().await;
     let t = app.tenant("support").await;
     let guid = uuid::Uuid::new_v4();
     let r = t
@@ -81,6 +82,15 @@ async fn support_reads_the_log_and_the_health_of_a_tenant(app: &TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     delivered(app, &t.id, 3).await;
+    // The recorder is process-wide (other tests run alongside): a lower bound.
+    let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+    let recorded: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("gateway_request_log_recorded_total "))
+        .unwrap_or_else(|| panic!("no gateway_request_log_recorded_total in {text}"))
+        .parse()
+        .unwrap();
+    assert!(recorded >= 3.0, "{recorded}");
 
     // The table, newest first.
     let out = ok(app, &["log", &t.id]).await;

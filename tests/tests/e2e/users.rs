@@ -12,7 +12,40 @@ on_both_backends!(
     post_with_a_deleted_external_id_restores_the_account,
     attributes_and_excluded_attributes,
     discovery_documents,
+    many_emails_are_stored_and_found,
 );
+
+/// Email rows are written several hundred to a statement: a user with more
+/// than one statement's worth is stored whole, found by any of them, and
+/// replaced whole.
+async fn many_emails_are_stored_and_found(app: &TestApp) {
+    let t = app.tenant("emails").await;
+    let emails: Vec<_> = (0..1_234)
+        .map(|i| json!({"value": format!("m{i}@many.example"), "type": "work"}))
+        .collect();
+    let id = t
+        .create_user(json!({"userName": "many@many.example", "emails": emails}))
+        .await;
+    let r = t.get(&format!("/Users/{id}")).await;
+    assert_eq!(r.body["emails"].as_array().unwrap().len(), 1_234);
+    for n in [0, 499, 500, 1_233] {
+        let q = format!("/Users?filter=emails.value%20eq%20%22M{n}@many.example%22");
+        let r = t.get(&q).await;
+        assert_eq!(r.body["totalResults"], 1, "m{n}: {}", r.body);
+        assert_eq!(r.body["Resources"][0]["id"], id);
+    }
+    let r = t
+        .put(
+            &format!("/Users/{id}"),
+            json!({"userName": "many@many.example", "emails": [{"value": "only@many.example"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let q = "/Users?filter=emails.value%20eq%20%22m1233@many.example%22";
+    assert_eq!(t.get(q).await.body["totalResults"], 0);
+    let q = "/Users?filter=emails.value%20eq%20%22only@many.example%22";
+    assert_eq!(t.get(q).await.body["totalResults"], 1);
+}
 
 fn alice() -> serde_json::Value {
     json!({

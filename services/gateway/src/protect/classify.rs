@@ -3,7 +3,10 @@
 //! reserved share. A deactivation is a `PATCH` of a user that sets `active`
 //! to false in any shape Entra ID or Okta send (`path: "active"`, a no-path
 //! value object, boolean or the strings `"False"`/`"false"`), or an Okta
-//! `PUT` of a user with `active` false.
+//! `PUT` of a user with `active` false. A Bulk request is reserved when every
+//! one of its operations is a deactivation or a deletion (Entra ID and Okta
+//! do not mix them with other writes in one request; a mixed request draws on
+//! the ordinary budget, so the reserve cannot be used to smuggle writes).
 
 use axum::http::Method;
 use serde_json::Value;
@@ -47,6 +50,9 @@ pub fn class(method: &Method, path: &str, body: Option<&[u8]>) -> Class {
     let Some(body) = body.filter(|_| needs_body(method, path)) else {
         return Class::Ordinary;
     };
+    if is_bulk(method, path) {
+        return bulk_class(body);
+    }
     // Cheap first: most bodies never mention `active`.
     if !contains_ci(body, b"active") {
         return Class::Ordinary;
@@ -63,6 +69,33 @@ pub fn class(method: &Method, path: &str, body: Option<&[u8]>) -> Class {
         Class::Reserved
     } else {
         Class::Ordinary
+    }
+}
+
+/// Reserved when every operation of the Bulk request deactivates or deletes.
+fn bulk_class(body: &[u8]) -> Class {
+    let Ok(doc) = serde_json::from_slice::<Value>(body) else {
+        return Class::Ordinary;
+    };
+    let ops = get_ci(&doc, "Operations").and_then(Value::as_array);
+    match ops {
+        Some(ops) if !ops.is_empty() && ops.iter().all(bulk_op_deactivates) => Class::Reserved,
+        _ => Class::Ordinary,
+    }
+}
+
+fn bulk_op_deactivates(op: &Value) -> bool {
+    let text = |name| get_ci(op, name).and_then(Value::as_str).unwrap_or("");
+    let (method, path) = (text("method"), text("path"));
+    let data = get_ci(op, "data");
+    if method.eq_ignore_ascii_case("DELETE") {
+        true
+    } else if method.eq_ignore_ascii_case("PATCH") {
+        is_user(path) && data.is_some_and(patch_deactivates)
+    } else if method.eq_ignore_ascii_case("PUT") {
+        is_user(path) && data.and_then(|d| get_ci(d, "active")).is_some_and(is_false)
+    } else {
+        false
     }
 }
 
@@ -138,6 +171,38 @@ mod tests {
         assert_eq!(
             class(&Method::DELETE, "/scim/v2/t/Groups/1", None),
             Class::Reserved
+        );
+    }
+
+    #[test]
+    fn bulk_requests_of_deactivations_only_are_reserved() {
+        let bulk = |ops: Value| {
+            let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                              "Operations": ops})
+            .to_string();
+            class(&Method::POST, "/scim/v2/t/Bulk", Some(body.as_bytes()))
+        };
+        let deactivate = json!({"method": "PATCH", "path": "/Users/1", "data":
+            {"Operations": [{"op": "Replace", "path": "active", "value": "False"}]}});
+        let delete = json!({"method": "delete", "path": "/Groups/2"});
+        let put = json!({"method": "PUT", "path": "/Users/3", "data": {"userName": "a", "active": false}});
+        assert_eq!(
+            bulk(json!([deactivate.clone(), delete.clone(), put])),
+            Class::Reserved
+        );
+        let create =
+            json!({"method": "POST", "path": "/Users", "bulkId": "q", "data": {"userName": "b"}});
+        assert_eq!(bulk(json!([deactivate.clone(), create])), Class::Ordinary);
+        let activate = json!({"method": "PATCH", "path": "/Users/1", "data":
+            {"Operations": [{"op": "replace", "path": "active", "value": true}]}});
+        assert_eq!(bulk(json!([delete, activate])), Class::Ordinary);
+        let group = json!({"method": "PATCH", "path": "/Groups/1", "data":
+            {"Operations": [{"op": "replace", "path": "active", "value": false}]}});
+        assert_eq!(bulk(json!([group])), Class::Ordinary);
+        assert_eq!(bulk(json!([])), Class::Ordinary);
+        assert_eq!(
+            class(&Method::POST, "/scim/v2/t/Bulk", Some(b"{not json")),
+            Class::Ordinary
         );
     }
 

@@ -154,6 +154,16 @@ impl RateLimiter {
         }
     }
 
+    /// For readiness: None without Redis, else whether it answers a PING
+    /// within the decision timeout right now.
+    pub async fn redis_answers(&self) -> Option<bool> {
+        let redis = self.redis.as_ref()?;
+        Some(matches!(
+            tokio::time::timeout(self.timeout, redis.ping()).await,
+            Ok(Ok(()))
+        ))
+    }
+
     /// True while decisions are made in Redis (false without Redis).
     pub fn redis_up(&self) -> bool {
         self.redis.is_some() && self.redis_up.load(Ordering::Acquire)

@@ -110,22 +110,8 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    // Every answer from here on is attributed to the caller's tenant (the
-    // provisioning log reads it from the response).
-    let attributed = caller.clone();
-    let mut response = authenticated(state, caller, parts, body, next).await;
-    response.extensions_mut().insert(attributed);
-    response
-}
-
-/// The rest of [`protect`], for an authenticated caller.
-async fn authenticated(
-    state: AppState,
-    caller: Caller,
-    mut parts: axum::http::request::Parts,
-    body: Body,
-    next: Next,
-) -> Response {
+    // Every answer from here on goes to the caller's provisioning log.
+    crate::provlog::attribute(&caller);
     let path = parts.uri.path().to_owned();
     let (body, class, cost) = if classify::needs_body(&parts.method, &path) {
         let limit = if classify::is_bulk(&parts.method, &path) {

@@ -99,6 +99,25 @@ impl RedisGcra {
         format!("{}{{{bucket}}}", self.prefix)
     }
 
+    /// PING (for readiness): Ok when Redis answers.
+    pub async fn ping(&self) -> RedisResult<()> {
+        let cmd = redis::cmd("PING");
+        match &self.connection {
+            Connection::Single(manager) => {
+                let mut conn = manager.clone();
+                cmd.query_async::<()>(&mut conn).await
+            }
+            Connection::Cluster(cluster) => {
+                let mut conn = cluster
+                    .connection
+                    .get_or_try_init(|| cluster.client.get_async_connection())
+                    .await?
+                    .clone();
+                cmd.query_async::<()>(&mut conn).await
+            }
+        }
+    }
+
     /// One decision for `bucket`, in one round trip.
     pub async fn decide(&self, bucket: &str, p: Params) -> RedisResult<Outcome> {
         let key = self.key(bucket);

@@ -5,8 +5,8 @@
 //! `RecordRequests` in batches.
 //!
 //! * Attribution: only requests whose token was accepted for the tenant in
-//!   the URL are recorded (the protection layer puts the [`Caller`] on the
-//!   response). A 401 is never written to a tenant's log: the tenant in its
+//!   the URL are recorded (the protection layer names the [`Caller`] with
+//!   [`attribute`]). A 401 is never written to a tenant's log: the tenant in its
 //!   URL is whatever the client typed, and recording it would let anyone
 //!   fill any tenant's log. 401s are counted in `scim_auth_failures_total`.
 //! * Handlers describe what they did through [`note`], a slot the recording
@@ -21,9 +21,13 @@
 //!   whatever arrived within [`FLUSH_INTERVAL`], and flushes what is
 //!   buffered on graceful shutdown.
 //! * Bulk: one entry per request, summarised (`bulk: 10 operations, 2 failed`).
+//! * A request that never produced a response here is recorded all the
+//!   same once attributed: 500 when its handler panicked, 408 when it ran
+//!   into the request timeout, 499 (the client closed the request) else.
 
 pub mod summary;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -31,6 +35,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
+use futures::FutureExt as _;
 use proto::identity::v1 as pb;
 use proto::identity::v1::identity_service_client::IdentityServiceClient;
 use tokio::sync::{mpsc, oneshot};
@@ -63,7 +68,14 @@ pub struct Note {
     pub test_connection: bool,
 }
 
-type Slot = Arc<Mutex<Note>>;
+/// What the recording layer shares with the request it wraps.
+#[derive(Debug, Default)]
+struct Shared {
+    note: Note,
+    caller: Option<Caller>,
+}
+
+type Slot = Arc<Mutex<Shared>>;
 
 tokio::task_local! {
     static NOTE: Slot;
@@ -73,8 +85,18 @@ tokio::task_local! {
 /// outside a recorded request.
 pub fn note(describe: impl FnOnce(&mut Note)) {
     let _ = NOTE.try_with(|slot| {
-        if let Ok(mut n) = slot.lock() {
-            describe(&mut n);
+        if let Ok(mut shared) = slot.lock() {
+            describe(&mut shared.note);
+        }
+    });
+}
+
+/// Attributes the current request to `caller`'s tenant: from now on it is
+/// recorded in that tenant's log, whatever becomes of it.
+pub fn attribute(caller: &Caller) {
+    let _ = NOTE.try_with(|slot| {
+        if let Ok(mut shared) = slot.lock() {
+            shared.caller = Some(caller.clone());
         }
     });
 }
@@ -97,15 +119,23 @@ pub struct Recorder {
 impl Recorder {
     /// A recorder and the receiver its sender task drains.
     pub fn new() -> (Self, mpsc::Receiver<pb::RequestLogEntry>) {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        Self::with_capacity(QUEUE_CAPACITY)
+    }
+
+    /// The same with a queue of `capacity` entries.
+    pub fn with_capacity(capacity: usize) -> (Self, mpsc::Receiver<pb::RequestLogEntry>) {
+        let (tx, rx) = mpsc::channel(capacity);
         (Self { tx }, rx)
     }
 
     fn push(&self, entry: pb::RequestLogEntry) {
-        if self.tx.try_send(entry).is_err() {
-            metrics::counter!("gateway_request_log_dropped_total", "reason" => "queue_full")
-                .increment(1);
-        }
+        let reason = match self.tx.try_send(entry) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(_)) => "queue_full",
+            // The sender task has stopped (the gateway is shutting down).
+            Err(mpsc::error::TrySendError::Closed(_)) => "stopped",
+        };
+        metrics::counter!("gateway_request_log_dropped_total", "reason" => reason).increment(1);
     }
 }
 
@@ -143,61 +173,134 @@ fn header_text(req: &Request, name: &str) -> String {
         .to_owned()
 }
 
+/// A request on its way: what the entry needs from the request, and the
+/// slot its handler fills. Dropped without [`Pending::finish`] (timeout,
+/// panic, client gone) it records what is known.
+struct Pending {
+    recorder: Recorder,
+    request_timeout: Duration,
+    started: Instant,
+    time: SystemTime,
+    method: String,
+    path: String,
+    request_id: String,
+    client: String,
+    slot: Slot,
+    finished: bool,
+}
+
+impl Pending {
+    /// The entry for an answer with `status`, if the request was attributed.
+    fn entry(&self, status: u16, error: Option<&ErrorNote>) -> Option<pb::RequestLogEntry> {
+        let shared = self.slot.lock().ok()?;
+        let caller = shared.caller.as_ref()?;
+        let note = &shared.note;
+        let (kind, id) = resource_of(&self.path);
+        let summary = match (&note.summary, error) {
+            (_, Some(e)) if status >= 400 => summary::error(status, e.scim_type, &e.detail),
+            (Some(s), _) => s.clone(),
+            (None, _) if status >= 400 => status.to_string(),
+            (None, _) => match self.method.as_str() {
+                "POST" => "created",
+                "PUT" => "replaced",
+                "PATCH" => "patched",
+                "DELETE" => "deleted",
+                _ => "read",
+            }
+            .to_owned(),
+        };
+        Some(pb::RequestLogEntry {
+            id: 0,
+            tenant_id: caller.tenant_id.clone(),
+            time: Some(prost_types::Timestamp::from(self.time)),
+            request_id: self.request_id.clone(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+            status: u32::from(status),
+            scim_type: error
+                .and_then(|e| e.scim_type)
+                .unwrap_or_default()
+                .to_owned(),
+            latency_ms: u32::try_from(self.started.elapsed().as_millis()).unwrap_or(u32::MAX),
+            resource_type: note.resource_type.or(kind).unwrap_or_default().to_owned(),
+            resource_id: note.resource_id.clone().or(id).unwrap_or_default(),
+            resource_name: note.resource_name.clone().unwrap_or_default(),
+            summary,
+            client: self.client.clone(),
+            token_id: caller.token_id.clone(),
+            test_connection: note.test_connection,
+        })
+    }
+
+    fn finish(mut self, response: &Response) {
+        let error = response.extensions().get::<ErrorNote>();
+        self.finish_with(response.status().as_u16(), error);
+    }
+
+    fn finish_with(&mut self, status: u16, error: Option<&ErrorNote>) {
+        self.finished = true;
+        if let Some(entry) = self.entry(status, error) {
+            self.recorder.push(entry);
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let (status, detail) = if self.started.elapsed() >= self.request_timeout {
+            (408, "request timed out")
+        } else {
+            (499, "the client closed the request")
+        };
+        let error = ErrorNote {
+            scim_type: None,
+            detail: detail.to_owned(),
+        };
+        if let Some(entry) = self.entry(status, Some(&error)) {
+            self.recorder.push(entry);
+        }
+    }
+}
+
 /// Route middleware on every SCIM route (outermost, so its latency covers
 /// authentication and rate limiting).
 pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let time = SystemTime::now();
-    let method = req.method().as_str().to_owned();
-    // The nested router sees the path below `/scim/v2/{tenant}`, no query.
-    let path = req.uri().path().to_owned();
-    let request_id = header_text(&req, "x-request-id");
-    let client = cut(header_text(&req, header::USER_AGENT.as_str()), MAX_CLIENT);
     let slot: Slot = Arc::default();
-    let response = NOTE.scope(slot.clone(), next.run(req)).await;
-    let Some(caller) = response.extensions().get::<Caller>() else {
-        return response;
+    let pending = Pending {
+        recorder: state.recorder.clone(),
+        request_timeout: state.request_timeout,
+        started: Instant::now(),
+        time: SystemTime::now(),
+        method: req.method().as_str().to_owned(),
+        // The nested router sees the path below `/scim/v2/{tenant}`, no query.
+        path: req.uri().path().to_owned(),
+        request_id: header_text(&req, "x-request-id"),
+        client: cut(header_text(&req, header::USER_AGENT.as_str()), MAX_CLIENT),
+        slot: slot.clone(),
+        finished: false,
     };
-    let note = slot.lock().map(|n| n.clone()).unwrap_or_default();
-    let status = response.status().as_u16();
-    let error = response.extensions().get::<ErrorNote>();
-    let (kind, id) = resource_of(&path);
-    let summary = match (&note.summary, error) {
-        (_, Some(e)) if status >= 400 => summary::error(status, e.scim_type, &e.detail),
-        (Some(s), _) => s.clone(),
-        (None, _) if status >= 400 => status.to_string(),
-        (None, _) => match method.as_str() {
-            "POST" => "created",
-            "PUT" => "replaced",
-            "PATCH" => "patched",
-            "DELETE" => "deleted",
-            _ => "read",
+    let handled = AssertUnwindSafe(NOTE.scope(slot, next.run(req)))
+        .catch_unwind()
+        .await;
+    match handled {
+        Ok(response) => {
+            pending.finish(&response);
+            response
         }
-        .to_owned(),
-    };
-    let entry = pb::RequestLogEntry {
-        id: 0,
-        tenant_id: caller.tenant_id.clone(),
-        time: Some(prost_types::Timestamp::from(time)),
-        request_id,
-        method,
-        path,
-        status: u32::from(status),
-        scim_type: error
-            .and_then(|e| e.scim_type)
-            .unwrap_or_default()
-            .to_owned(),
-        latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
-        resource_type: note.resource_type.or(kind).unwrap_or_default().to_owned(),
-        resource_id: note.resource_id.or(id).unwrap_or_default(),
-        resource_name: note.resource_name.unwrap_or_default(),
-        summary,
-        client,
-        token_id: caller.token_id.clone(),
-        test_connection: note.test_connection,
-    };
-    state.recorder.push(entry);
-    response
+        // Recorded as the 500 the panic layer answers, then passed on to it.
+        Err(panic) => {
+            let mut pending = pending;
+            let error = ErrorNote {
+                scim_type: None,
+                detail: "internal error".to_owned(),
+            };
+            pending.finish_with(500, Some(&error));
+            std::panic::resume_unwind(panic)
+        }
+    }
 }
 
 // === Sender task ===
@@ -273,6 +376,22 @@ mod tests {
         assert_eq!(resource_of("/Users/.search"), (Some("User"), None));
         assert_eq!(resource_of("/ServiceProviderConfig"), (None, None));
         assert_eq!(resource_of("/Bulk"), (None, None));
+    }
+
+    #[test]
+    fn a_full_queue_drops_instead_of_waiting() {
+        let (recorder, mut rx) = Recorder::with_capacity(2);
+        for i in 0..5 {
+            recorder.push(pb::RequestLogEntry {
+                id: i,
+                ..Default::default()
+            });
+        }
+        let mut kept = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            kept.push(e.id);
+        }
+        assert_eq!(kept, [0, 1]);
     }
 
     #[test]

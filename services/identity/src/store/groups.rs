@@ -542,19 +542,12 @@ impl SqlStore {
         let limit = buf.bind(Bind::Int(i64::try_from(query.limit).unwrap_or(i64::MAX)));
         let offset = buf.bind(Bind::Int(i64::try_from(query.offset).unwrap_or(i64::MAX)));
         let sql = format!(
-            "SELECT {GROUP_COLUMNS}, count(*) OVER () AS total{} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            "SELECT {GROUP_COLUMNS}{} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
             buf.sql
         );
-        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
-        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &buf.binds)
-            .fetch_all(&mut *tx)
+        let (rows, total) = self
+            .offset_page(tenant, sql, &buf.binds, condition, query)
             .await?;
-        tx.commit().await?;
-        let total = match rows.first() {
-            Some(row) => u64::try_from(row.try_get::<i64, _>("total")?).unwrap_or(0),
-            None if query.offset > 0 => self.count(tenant, condition).await?,
-            None => 0,
-        };
         let mut items: Vec<GroupRecord> =
             rows.iter().map(group_from_row).collect::<Result<_, _>>()?;
         self.attach_members(tenant, &mut items, include_members)

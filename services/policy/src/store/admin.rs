@@ -4,6 +4,7 @@
 use sqlx::{AnyConnection, Row};
 
 use super::compute::{effective_one, members_of, recompute, users_on_default};
+use super::scope::Scope;
 use super::sql::{SqlStore, priority};
 use crate::domain::{DISABLED, EffectiveRecord, RoleName, RoleRecord, TenantId, now_micros};
 use crate::error::PolicyError;
@@ -62,7 +63,7 @@ impl SqlStore {
         if name.is_disabled() {
             return Err(PolicyError::RoleExists);
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         let inserted = sqlx::query(
             "INSERT INTO roles (tenant_id, name, description, created) VALUES ($1, $2, $3, $4) \
              ON CONFLICT DO NOTHING",
@@ -88,10 +89,11 @@ impl SqlStore {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<RoleRecord>, sqlx::Error> {
+        let mut tx = self.begin_read(Scope::Tenant(tenant)).await?;
         let rows =
             sqlx::query("SELECT name, description FROM roles WHERE tenant_id = $1 ORDER BY name")
                 .bind(tenant.as_str())
-                .fetch_all(&self.read)
+                .fetch_all(&mut *tx)
                 .await?;
         let mut roles = vec![RoleRecord {
             name: DISABLED.to_owned(),
@@ -116,7 +118,7 @@ impl SqlStore {
         if name.as_str() == DISABLED {
             return Err(PolicyError::BuiltInRole);
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         if !role_exists(&mut tx, tenant, name.as_str()).await? {
             return Err(PolicyError::NotFound("role"));
         }
@@ -137,7 +139,7 @@ impl SqlStore {
         tenant: &TenantId,
         a: &Candidate,
     ) -> Result<u32, PolicyError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         if !role_exists(&mut tx, tenant, &a.role).await? {
             return Err(PolicyError::UnknownRole(a.role.clone()));
         }
@@ -164,7 +166,7 @@ impl SqlStore {
         tenant: &TenantId,
         group_id: &str,
     ) -> Result<u32, PolicyError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         let removed = sqlx::query("DELETE FROM assignments WHERE tenant_id = $1 AND group_id = $2")
             .bind(tenant.as_str())
             .bind(group_id)
@@ -183,10 +185,11 @@ impl SqlStore {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<Candidate>, sqlx::Error> {
+        let mut tx = self.begin_read(Scope::Tenant(tenant)).await?;
         let rows =
             sqlx::query("SELECT group_id, role, priority FROM assignments WHERE tenant_id = $1")
                 .bind(tenant.as_str())
-                .fetch_all(&self.read)
+                .fetch_all(&mut *tx)
                 .await?;
         let mut out = rows
             .iter()
@@ -207,7 +210,7 @@ impl SqlStore {
         tenant: &TenantId,
         role: Option<&RoleName>,
     ) -> Result<u32, PolicyError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         match role {
             Some(r) if r.is_disabled() => {
                 return Err(PolicyError::InvalidArgument(
@@ -246,7 +249,7 @@ impl SqlStore {
         user_id: &str,
         note: &str,
     ) -> Result<EffectiveRecord, PolicyError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         let current = effective_one(&mut tx, tenant, user_id)
             .await?
             .ok_or(PolicyError::NotFound("user"))?;
@@ -271,7 +274,7 @@ impl SqlStore {
         tenant: &TenantId,
         user_id: &str,
     ) -> Result<EffectiveRecord, PolicyError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         if effective_one(&mut tx, tenant, user_id).await?.is_none() {
             return Err(PolicyError::NotFound("user"));
         }

@@ -4,6 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::hooks::enqueue;
+use super::scope::{CrossTenant, Scope};
 use super::sql::SqlStore;
 use crate::alerts::events::Event;
 use crate::alerts::schedule::{Frequency, Schedule};
@@ -95,7 +96,7 @@ impl SqlStore {
         change: &SettingsChange,
         now: Micros,
     ) -> Result<(AlertSettings, Option<String>), PolicyError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         let old = settings_of(&mut tx, tenant.as_str()).await?;
         let fresh = || {
             generate_secret().map_err(|_| {
@@ -151,7 +152,7 @@ impl SqlStore {
         &self,
         tenant: &TenantId,
     ) -> Result<Option<AlertSettings>, sqlx::Error> {
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.begin_read(Scope::Tenant(tenant)).await?;
         settings_of(&mut conn, tenant.as_str()).await
     }
 
@@ -160,7 +161,7 @@ impl SqlStore {
         &self,
         tenant: &TenantId,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         let gone = sqlx::query("DELETE FROM alert_settings WHERE tenant_id = $1")
             .bind(tenant.as_str())
             .execute(&mut *tx)
@@ -183,7 +184,7 @@ impl SqlStore {
         event: &Event,
         now: Micros,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         let queued = enqueue(&mut tx, tenant, event, now).await?;
         self.commit(tx).await?;
         Ok(queued)
@@ -194,7 +195,7 @@ impl SqlStore {
         tenant: &TenantId,
         limit: u32,
     ) -> Result<(Vec<Delivery>, u32), sqlx::Error> {
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.begin_read(Scope::Tenant(tenant)).await?;
         let rows = sqlx::query(
             "SELECT event_id, kind, attempt, at, outcome, http_status, detail FROM alert_deliveries \
              WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
@@ -240,17 +241,18 @@ impl SqlStore {
         lease_until: Micros,
         limit: u32,
     ) -> Result<Vec<Claimed>, sqlx::Error> {
+        let scope = Scope::AllTenants(CrossTenant::AlertDelivery);
         // Most rounds find nothing: look before taking the write lock.
         let due = sqlx::query(
             "SELECT id FROM alert_outbox WHERE state = 'pending' AND next_attempt <= $1 LIMIT 1",
         )
         .bind(now)
-        .fetch_optional(&self.read)
+        .fetch_optional(&mut *self.begin_read(scope).await?)
         .await?;
         if due.is_none() {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(scope).await?;
         let rows = sqlx::query(
             "SELECT id, tenant_id, event_id, kind, body, attempts, created FROM alert_outbox \
              WHERE state = 'pending' AND next_attempt <= $1 ORDER BY next_attempt, id LIMIT $2",
@@ -294,7 +296,10 @@ impl SqlStore {
         c: &Claimed,
         d: &Delivery,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.begin_write().await?;
+        let tenant = TenantId::parse(&c.tenant_id).map_err(|e| {
+            sqlx::Error::Protocol(format!("claimed alert of tenant '{}': {e}", c.tenant_id))
+        })?;
+        let mut tx = self.begin_write(Scope::Tenant(&tenant)).await?;
         let (state, next) = match d.outcome {
             Outcome::Delivered => ("delivered", d.at),
             Outcome::Retry(at) => ("pending", at),
@@ -339,9 +344,12 @@ impl SqlStore {
         let sql = format!(
             "SELECT {SETTINGS_COLUMNS} FROM alert_settings WHERE next_digest IS NOT NULL AND next_digest <= $1"
         );
+        let mut tx = self
+            .begin_read(Scope::AllTenants(CrossTenant::DigestSchedule))
+            .await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now)
-            .fetch_all(&self.read)
+            .fetch_all(&mut *tx)
             .await?;
         rows.iter().map(settings_from_row).collect()
     }
@@ -356,7 +364,7 @@ impl SqlStore {
         event: Option<&Event>,
         now: Micros,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         let moved = sqlx::query(
             "UPDATE alert_settings SET next_digest = $1 WHERE tenant_id = $2 AND next_digest = $3",
         )

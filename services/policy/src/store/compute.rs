@@ -225,6 +225,9 @@ pub(super) async fn recompute(
     let users = load_users(conn, tenant, ids).await?;
     let current = load_effective(conn, tenant, ids).await?;
     let mut changed = 0;
+    let mut written: Vec<(EffectiveRecord, Option<&EffectiveRecord>)> = Vec::new();
+    // (index into `written`, the role before) of each role change.
+    let mut role_changes: Vec<(usize, &str)> = Vec::new();
     for user in &users {
         let decision = user.decide(&policy);
         let old = current.get(&user.user_id);
@@ -251,65 +254,95 @@ pub(super) async fn recompute(
             upstream_disabled,
             since,
         };
-        write_effective(conn, &record).await?;
-        super::hooks::after_recompute(conn, tenant, &record, old, now).await?;
         if role_changed {
-            append_change(conn, &record, old_role, now).await?;
             changed += 1;
+            role_changes.push((written.len(), old_role));
         }
+        written.push((record, old));
     }
+    let records: Vec<&EffectiveRecord> = written.iter().map(|(r, _)| r).collect();
+    write_effective(conn, &records).await?;
+    for (record, old) in &written {
+        super::hooks::after_recompute(conn, tenant, record, *old, now).await?;
+    }
+    let changes: Vec<(&EffectiveRecord, &str)> = role_changes
+        .iter()
+        .map(|&(i, from)| (&written[i].0, from))
+        .collect();
+    append_changes(conn, &changes, now).await?;
     Ok(changed)
 }
 
+/// Upserts `records` (distinct users), one statement per [`CHUNK`] rows.
 async fn write_effective(
     conn: &mut AnyConnection,
-    record: &EffectiveRecord,
+    records: &[&EffectiveRecord],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO effective_roles (tenant_id, user_id, role, rule, group_id, priority, locked, \
-         upstream_disabled, since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = excluded.role, rule = excluded.rule, \
-         group_id = excluded.group_id, priority = excluded.priority, locked = excluded.locked, \
-         upstream_disabled = excluded.upstream_disabled, since = excluded.since",
-    )
-    .bind(&record.tenant_id)
-    .bind(&record.user_id)
-    .bind(&record.role)
-    .bind(record.reason.rule.code())
-    .bind(record.reason.group_id.clone())
-    .bind(i64::from(record.reason.priority))
-    .bind(record.locked)
-    .bind(record.upstream_disabled)
-    .bind(record.since)
-    .execute(conn)
-    .await?;
+    for chunk in records.chunks(CHUNK) {
+        let values = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(1 + i * 9, 9)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO effective_roles (tenant_id, user_id, role, rule, group_id, priority, \
+             locked, upstream_disabled, since) VALUES {values} \
+             ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = excluded.role, \
+             rule = excluded.rule, group_id = excluded.group_id, priority = excluded.priority, \
+             locked = excluded.locked, upstream_disabled = excluded.upstream_disabled, \
+             since = excluded.since"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for record in chunk {
+            query = query
+                .bind(&record.tenant_id)
+                .bind(&record.user_id)
+                .bind(&record.role)
+                .bind(record.reason.rule.code())
+                .bind(record.reason.group_id.clone())
+                .bind(i64::from(record.reason.priority))
+                .bind(record.locked)
+                .bind(record.upstream_disabled)
+                .bind(record.since);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
-async fn append_change(
+/// Appends a role change per `(record, from_role)`, in order, one statement
+/// per [`CHUNK`] rows.
+async fn append_changes(
     conn: &mut AnyConnection,
-    record: &EffectiveRecord,
-    from_role: &str,
+    changes: &[(&EffectiveRecord, &str)],
     now: Micros,
 ) -> Result<(), sqlx::Error> {
-    let Reason {
-        rule,
-        group_id,
-        priority,
-    } = &record.reason;
-    sqlx::query(
-        "INSERT INTO role_changes (tenant_id, user_id, from_role, to_role, rule, group_id, \
-         priority, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&record.tenant_id)
-    .bind(&record.user_id)
-    .bind(from_role)
-    .bind(&record.role)
-    .bind(rule.code())
-    .bind(group_id.clone())
-    .bind(i64::from(*priority))
-    .bind(now)
-    .execute(conn)
-    .await?;
+    for chunk in changes.chunks(CHUNK) {
+        let values = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(1 + i * 8, 8)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO role_changes (tenant_id, user_id, from_role, to_role, rule, group_id, \
+             priority, at) VALUES {values}"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (record, from_role) in chunk {
+            let Reason {
+                rule,
+                group_id,
+                priority,
+            } = &record.reason;
+            query = query
+                .bind(&record.tenant_id)
+                .bind(&record.user_id)
+                .bind(*from_role)
+                .bind(&record.role)
+                .bind(rule.code())
+                .bind(group_id.clone())
+                .bind(i64::from(*priority))
+                .bind(now);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }

@@ -6,6 +6,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::compute::effective_one;
 use super::hooks::{enqueue, holds_nothing};
+use super::scope::Scope;
 use super::sql::{SqlStore, flag};
 use crate::alerts::events::{self, Event, EventKind};
 use crate::domain::{DISABLED, Micros, TenantId};
@@ -131,7 +132,7 @@ impl SqlStore {
         profile: Option<&Profile>,
         now: Micros,
     ) -> Result<CheckoutOutcome, PolicyError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         let Some(effective) = effective_one(&mut tx, tenant, &c.user_id).await? else {
             return Err(PolicyError::UnknownHolder(c.user_id.clone()));
         };
@@ -201,7 +202,7 @@ impl SqlStore {
         user: Option<&str>,
         now: Micros,
     ) -> Result<Option<String>, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         let held = holding(&mut tx, tenant, asset_id).await?;
         let Some(h) = held.filter(|h| user.is_none_or(|u| u == h.user_id)) else {
             return Ok(None);
@@ -217,7 +218,7 @@ impl SqlStore {
         tenant: &TenantId,
         user: Option<&str>,
     ) -> Result<Vec<Holding>, sqlx::Error> {
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.begin_read(Scope::Tenant(tenant)).await?;
         if let Some(u) = user {
             return super::hooks::holdings_of(&mut conn, tenant, u).await;
         }
@@ -238,7 +239,7 @@ impl SqlStore {
         p: &Profile,
         now: Micros,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         store_profile(&mut tx, tenant, user_id, p, now).await?;
         tx.commit().await
     }
@@ -248,7 +249,7 @@ impl SqlStore {
         tenant: &TenantId,
         now: Micros,
     ) -> Result<Report, sqlx::Error> {
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.begin_read(Scope::Tenant(tenant)).await?;
         let disabled = sqlx::query(
             "SELECT e.user_id, e.role, e.locked, e.since AS disabled_at FROM effective_roles e \
              WHERE e.tenant_id = $1 AND e.role = $2 AND EXISTS (SELECT 1 FROM holdings h \

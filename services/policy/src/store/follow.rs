@@ -8,7 +8,8 @@ use sqlx::{AnyConnection, Row};
 
 use super::Applied;
 use super::compute::{members_of, recompute};
-use super::sql::SqlStore;
+use super::scope::{CrossTenant, Scope};
+use super::sql::{CHUNK, SqlStore, placeholders};
 use crate::domain::{ReplicaChange, SnapshotUser, StreamChange, TenantId, now_micros};
 
 /// Users touched per tenant by a batch.
@@ -46,6 +47,41 @@ async fn upsert_user(
     .bind(deleted)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// `(user_id, active, deleted)` of one tenant, written with one statement
+/// per [`CHUNK`] rows; a user listed twice keeps its last state.
+async fn upsert_users(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    users: &[(String, bool, bool)],
+) -> Result<(), sqlx::Error> {
+    let mut last: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
+    for (id, active, deleted) in users {
+        last.insert(id, (*active, *deleted));
+    }
+    let rows: Vec<_> = last.into_iter().collect();
+    for chunk in rows.chunks(CHUNK) {
+        let values = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(1 + i * 4, 4)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO replica_users (tenant_id, user_id, active, deleted) VALUES {values} \
+             ON CONFLICT (tenant_id, user_id) DO UPDATE SET active = excluded.active, \
+             deleted = excluded.deleted"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, (active, deleted)) in chunk {
+            query = query
+                .bind(tenant.as_str())
+                .bind(*id)
+                .bind(*active)
+                .bind(*deleted);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -99,35 +135,58 @@ async fn apply_one(
                 .await?;
         }
         ReplicaChange::MembersAdded { group_id, user_ids } => {
-            for user_id in user_ids {
+            let ids: BTreeSet<&str> = user_ids.iter().map(String::as_str).collect();
+            let ids: Vec<&str> = ids.into_iter().collect();
+            for chunk in ids.chunks(CHUNK) {
                 // identity's foreign keys make an unknown member impossible;
                 // should one come, it is recorded as an active user.
-                sqlx::query(
+                let values = (0..chunk.len())
+                    .map(|i| format!("($1, ${}, TRUE, FALSE)", i + 2))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
                     "INSERT INTO replica_users (tenant_id, user_id, active, deleted) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(tenant.as_str())
-                .bind(user_id)
-                .bind(true)
-                .bind(false)
-                .execute(&mut *conn)
-                .await?;
-                add_member(conn, tenant, group_id, user_id).await?;
-                touched.insert(user_id.clone());
+                     VALUES {values} ON CONFLICT DO NOTHING"
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str());
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.execute(&mut *conn).await?;
+                let values = (0..chunk.len())
+                    .map(|i| format!("($1, $2, ${})", i + 3))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "INSERT INTO replica_members (tenant_id, group_id, user_id) \
+                     VALUES {values} ON CONFLICT DO NOTHING"
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(tenant.as_str())
+                    .bind(group_id);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.execute(&mut *conn).await?;
             }
+            touched.extend(ids.iter().map(|id| (*id).to_owned()));
         }
         ReplicaChange::MembersRemoved { group_id, user_ids } => {
-            for user_id in user_ids {
-                sqlx::query(
-                    "DELETE FROM replica_members WHERE tenant_id = $1 AND group_id = $2 AND user_id = $3",
-                )
-                .bind(tenant.as_str())
-                .bind(group_id)
-                .bind(user_id)
-                .execute(&mut *conn)
-                .await?;
-                touched.insert(user_id.clone());
+            for chunk in user_ids.chunks(CHUNK) {
+                let sql = format!(
+                    "DELETE FROM replica_members WHERE tenant_id = $1 AND group_id = $2 \
+                     AND user_id IN ({})",
+                    placeholders(3, chunk.len())
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(tenant.as_str())
+                    .bind(group_id);
+                for id in chunk {
+                    query = query.bind(id.as_str());
+                }
+                query.execute(&mut *conn).await?;
             }
+            touched.extend(user_ids.iter().cloned());
         }
         ReplicaChange::Other => {}
     }
@@ -136,8 +195,10 @@ async fn apply_one(
 
 impl SqlStore {
     pub(super) async fn cursor_query(&self) -> Result<i64, sqlx::Error> {
-        let mut conn = self.read.acquire().await?;
-        read_cursor(&mut conn).await
+        let mut tx = self
+            .begin_read(Scope::AllTenants(CrossTenant::StreamPosition))
+            .await?;
+        read_cursor(&mut tx).await
     }
 
     pub(super) async fn apply_changes_tx(
@@ -145,13 +206,19 @@ impl SqlStore {
         from: i64,
         changes: &[StreamChange],
     ) -> Result<Applied, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self
+            .begin_write(Scope::AllTenants(CrossTenant::FollowStream))
+            .await?;
         let stored = read_cursor(&mut tx).await?;
         if stored != from {
             return Ok(Applied::Moved { cursor: stored });
         }
         let mut touched = Touched::new();
         let mut cursor = stored;
+        // Runs of user changes (an initial sync is mostly creates) are
+        // written set-wise; any other change first writes the run before it,
+        // so the replica sees every change in stream order.
+        let mut run: BTreeMap<TenantId, Vec<(String, bool, bool)>> = BTreeMap::new();
         for c in changes.iter().filter(|c| c.seq > stored) {
             cursor = cursor.max(c.seq);
             let Ok(tenant) = TenantId::parse(&c.tenant_id) else {
@@ -159,7 +226,20 @@ impl SqlStore {
                 continue;
             };
             let users = touched.entry(tenant.clone()).or_default();
+            if let ReplicaChange::UserChanged { user_id, active } = &c.change {
+                users.insert(user_id.clone());
+                run.entry(tenant)
+                    .or_default()
+                    .push((user_id.clone(), *active, false));
+                continue;
+            }
+            for (t, users) in std::mem::take(&mut run) {
+                upsert_users(&mut tx, &t, &users).await?;
+            }
             apply_one(&mut tx, &tenant, &c.change, users).await?;
+        }
+        for (t, users) in std::mem::take(&mut run) {
+            upsert_users(&mut tx, &t, &users).await?;
         }
         let now = now_micros();
         let mut role_changes = 0;
@@ -181,7 +261,7 @@ impl SqlStore {
         users: &[SnapshotUser],
         as_of_seq: i64,
     ) -> Result<(u32, u32), sqlx::Error> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
         // Users absent from the snapshot were created while it was read, so
         // after `as_of_seq`: the rewind below replays them.
         sqlx::query("DELETE FROM replica_members WHERE tenant_id = $1")

@@ -17,6 +17,7 @@ mod equipment_tests;
 mod follow;
 mod hooks;
 mod read;
+mod scope;
 mod sql;
 #[cfg(test)]
 mod tests;

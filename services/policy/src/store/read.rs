@@ -5,6 +5,7 @@ use super::admin::role_exists;
 use super::compute::{
     effective_one, load_effective, load_policy, load_users, members_of, users_on_default,
 };
+use super::scope::{CrossTenant, Scope};
 use super::sql::{
     CHANGE_COLUMNS, EFFECTIVE_COLUMNS, SqlStore, change_from_row, effective_from_row,
 };
@@ -24,12 +25,13 @@ impl SqlStore {
             "SELECT {EFFECTIVE_COLUMNS} FROM effective_roles \
              WHERE tenant_id = $1 AND role = $2 AND user_id > $3 ORDER BY user_id LIMIT $4"
         );
+        let mut tx = self.begin_read(Scope::Tenant(tenant)).await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant.as_str())
             .bind(role)
             .bind(after)
             .bind(i64::from(limit))
-            .fetch_all(&self.read)
+            .fetch_all(&mut *tx)
             .await?;
         rows.iter().map(effective_from_row).collect()
     }
@@ -39,7 +41,7 @@ impl SqlStore {
         tenant: &TenantId,
         user_id: &str,
     ) -> Result<Option<Explanation>, sqlx::Error> {
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.begin_read(Scope::Tenant(tenant)).await?;
         let Some(effective) = effective_one(&mut conn, tenant, user_id).await? else {
             return Ok(None);
         };
@@ -62,7 +64,7 @@ impl SqlStore {
         tenant: &TenantId,
         change: &Hypothesis,
     ) -> Result<Vec<RoleDiff>, PolicyError> {
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.begin_read(Scope::Tenant(tenant)).await?;
         let mut policy = load_policy(&mut conn, tenant).await?;
         let ids = match change {
             Hypothesis::SetAssignment(a) => {
@@ -118,11 +120,12 @@ impl SqlStore {
             "SELECT {CHANGE_COLUMNS} FROM role_changes WHERE tenant_id = $1 AND user_id = $2 \
              ORDER BY seq DESC LIMIT $3"
         );
+        let mut tx = self.begin_read(Scope::Tenant(tenant)).await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant.as_str())
             .bind(user_id)
             .bind(i64::from(limit))
-            .fetch_all(&self.read)
+            .fetch_all(&mut *tx)
             .await?;
         rows.iter().map(change_from_row).collect()
     }
@@ -133,6 +136,13 @@ impl SqlStore {
         tenant: Option<&TenantId>,
         limit: u32,
     ) -> Result<Vec<RoleChangeRecord>, sqlx::Error> {
+        let mut tx = match tenant {
+            Some(t) => self.begin_read(Scope::Tenant(t)).await?,
+            None => {
+                self.begin_read(Scope::AllTenants(CrossTenant::RoleChangeStream))
+                    .await?
+            }
+        };
         let rows = match tenant {
             Some(t) => {
                 let sql = format!(
@@ -143,7 +153,7 @@ impl SqlStore {
                     .bind(after_seq)
                     .bind(t.as_str())
                     .bind(i64::from(limit))
-                    .fetch_all(&self.read)
+                    .fetch_all(&mut *tx)
                     .await?
             }
             None => {
@@ -153,7 +163,7 @@ impl SqlStore {
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(after_seq)
                     .bind(i64::from(limit))
-                    .fetch_all(&self.read)
+                    .fetch_all(&mut *tx)
                     .await?
             }
         };

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
+use super::scope::{Pools, Scope};
 use super::{Applied, Explanation, Store};
 use crate::domain::{
     EffectiveRecord, Hypothesis, RoleChangeRecord, RoleDiff, RoleName, RoleRecord, SnapshotUser,
@@ -18,11 +19,6 @@ use crate::role::{Candidate, Reason, Rule};
 
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
-/// The advisory lock every Postgres writer holds until commit ("POLI"): it
-/// serialises recomputations (no lost update between the follower and an
-/// administrator) and makes `role_changes` sequence order commit order.
-const WRITE_LOCK: i64 = 0x504f_4c49;
 
 /// Ids bound per statement when a list of ids is bound.
 pub(super) const CHUNK: usize = 500;
@@ -60,10 +56,8 @@ pub struct StoreOptions {
 #[derive(Clone)]
 pub struct SqlStore {
     pub(super) dialect: Dialect,
-    /// Reads. On Postgres the same pool as `write`.
-    pub(super) read: AnyPool,
-    /// Writes. On SQLite a single connection (SQLite has one writer).
-    pub(super) write: AnyPool,
+    /// Scoped transactions: the only way to the database.
+    pools: Pools,
     signal: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
@@ -71,11 +65,9 @@ impl SqlStore {
     /// Sets the `db_pool_*` gauges: `policy` (reads; on Postgres also
     /// writes) and, on SQLite, `policy_write`.
     pub fn record_pool_metrics(&self) {
-        let stats = |p: &AnyPool| (p.size(), p.num_idle(), p.options().get_max_connections());
-        let (open, idle, max) = stats(&self.read);
+        let ((open, idle, max), writer) = self.pools.stats();
         telemetry::metrics::record_pool("policy", open, idle, max);
-        if self.dialect == Dialect::Sqlite {
-            let (open, idle, max) = stats(&self.write);
+        if let Some((open, idle, max)) = writer {
             telemetry::metrics::record_pool("policy_write", open, idle, max);
         }
     }
@@ -109,8 +101,7 @@ impl SqlStore {
         let (signal, _) = tokio::sync::watch::channel(0);
         Ok(Self {
             dialect,
-            read,
-            write,
+            pools: Pools::new(read, write, dialect),
             signal: Arc::new(signal),
         })
     }
@@ -118,9 +109,14 @@ impl SqlStore {
     /// Applies this backend's migrations.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self.dialect {
-            Dialect::Postgres => POSTGRES_MIGRATIONS.run(&self.write).await,
-            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.write).await,
+            Dialect::Postgres => self.pools.migrate(&POSTGRES_MIGRATIONS).await,
+            Dialect::Sqlite => self.pools.migrate(&SQLITE_MIGRATIONS).await,
         }
+    }
+
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        self.pools.ping().await
     }
 
     /// The backend.
@@ -130,20 +126,24 @@ impl SqlStore {
 
     /// Closes both pools (waits for connections in use to come back).
     pub async fn close(&self) {
-        self.write.close().await;
-        self.read.close().await;
+        self.pools.close().await;
     }
 
-    /// A write transaction, serialised with every other writer.
-    pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        let mut tx = self.write.begin().await?;
-        if self.dialect == Dialect::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(WRITE_LOCK)
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
+    /// A write transaction bound to `scope`, serialised with every other writer.
+    pub(super) async fn begin_write(
+        &self,
+        scope: Scope<'_>,
+    ) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        self.pools.write(scope).await
+    }
+
+    /// A read transaction bound to `scope` (dropped, it rolls back: reads
+    /// need no commit).
+    pub(super) async fn begin_read(
+        &self,
+        scope: Scope<'_>,
+    ) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        self.pools.read(scope).await
     }
 
     /// Commits and wakes the watchers.
@@ -310,8 +310,8 @@ impl Store for SqlStore {
     }
 
     async fn default_role(&self, tenant: &TenantId) -> Result<Option<String>, PolicyError> {
-        let mut conn = self.read.acquire().await?;
-        Ok(super::compute::default_role(&mut conn, tenant).await?)
+        let mut tx = self.begin_read(Scope::Tenant(tenant)).await?;
+        Ok(super::compute::default_role(&mut tx, tenant).await?)
     }
 
     async fn lock_user(
@@ -336,8 +336,8 @@ impl Store for SqlStore {
         tenant: &TenantId,
         user_id: &str,
     ) -> Result<Option<EffectiveRecord>, PolicyError> {
-        let mut conn = self.read.acquire().await?;
-        Ok(super::compute::effective_one(&mut conn, tenant, user_id).await?)
+        let mut tx = self.begin_read(Scope::Tenant(tenant)).await?;
+        Ok(super::compute::effective_one(&mut tx, tenant, user_id).await?)
     }
 
     async fn users_by_role(

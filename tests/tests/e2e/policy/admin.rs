@@ -13,7 +13,7 @@ on_both_backends!(
     users_by_role_pages_and_reconcile_agrees,
 );
 
-async fn tenants_are_isolated(app: &TestApp) {
+pub(crate) async fn tenants_are_isolated(app: &TestApp) {
     let a = Both::new(app, "tenant-a").await;
     let b = Both::new(app, "tenant-b").await;
     a.create_role("Guest").await;
@@ -166,7 +166,7 @@ async fn admin_errors_are_precise(app: &TestApp) {
     assert_eq!(t.assign("blocked", "Disabled", 1000).await, 0);
 }
 
-async fn users_by_role_pages_and_reconcile_agrees(app: &TestApp) {
+pub(crate) async fn users_by_role_pages_and_reconcile_agrees(app: &TestApp) {
     let t = Both::new(app, "paging").await;
     t.create_role("Guest").await;
     t.set_default("Guest").await;

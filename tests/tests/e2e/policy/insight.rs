@@ -13,7 +13,7 @@ on_both_backends!(
     watch_role_changes_delivers_a_deactivation,
 );
 
-async fn explain_dry_run_and_history(app: &TestApp) {
+pub(crate) async fn explain_dry_run_and_history(app: &TestApp) {
     let t = Both::new(app, "explain").await;
     for role in ["Guest", "Engineer", "Admin"] {
         t.create_role(role).await;
@@ -154,7 +154,7 @@ async fn explain_dry_run_and_history(app: &TestApp) {
     assert!(history[1].reason.as_ref().unwrap().summary.contains(&eng));
 }
 
-async fn watch_role_changes_delivers_a_deactivation(app: &TestApp) {
+pub(crate) async fn watch_role_changes_delivers_a_deactivation(app: &TestApp) {
     let t = Both::new(app, "watch").await;
     t.create_role("Guest").await;
     t.set_default("Guest").await;

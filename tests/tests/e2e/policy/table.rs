@@ -9,7 +9,7 @@ use super::Both;
 
 on_both_backends!(role_table_row_by_row, locks_freeze_the_role_until_unlocked,);
 
-async fn role_table_row_by_row(app: &TestApp) {
+pub(crate) async fn role_table_row_by_row(app: &TestApp) {
     let t = Both::new(app, "roles").await;
     for role in ["Guest", "Engineer", "Admin"] {
         t.create_role(role).await;
@@ -72,7 +72,7 @@ async fn role_table_row_by_row(app: &TestApp) {
     t.wait_role(&bob, "", RoleRule::NoDefaultRole).await;
 }
 
-async fn locks_freeze_the_role_until_unlocked(app: &TestApp) {
+pub(crate) async fn locks_freeze_the_role_until_unlocked(app: &TestApp) {
     let t = Both::new(app, "locks").await;
     t.create_role("Guest").await;
     t.create_role("Engineer").await;

@@ -91,6 +91,7 @@ async fn deactivations_have_a_reserved_share_that_reads_cannot_use() {
     let a = t.create_user(json!({"userName": "a@r.com"})).await;
     let b = t.create_user(json!({"userName": "b@r.com"})).await;
     let c = t.create_user(json!({"userName": "c@r.com"})).await;
+    let d = t.create_user(json!({"userName": "d@r.com"})).await;
     // A read flood uses the whole burst and is refused beyond it...
     let mut refused = 0;
     for _ in 0..10 {
@@ -115,6 +116,20 @@ async fn deactivations_have_a_reserved_share_that_reads_cannot_use() {
         t.delete(&format!("/Users/{c}")).await.status,
         StatusCode::NO_CONTENT
     );
+    // A Bulk request of deactivations only passes too; one that also
+    // creates a user draws on the spent ordinary budget.
+    let deactivate = json!({"method": "PATCH", "path": format!("/Users/{d}"), "data": {
+        "Operations": [{"op": "replace", "path": "active", "value": false}]}});
+    let bulk = |ops: serde_json::Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops});
+    let create = json!({"method": "POST", "path": "/Users", "bulkId": "e",
+        "data": {"userName": "e@r.com"}});
+    let r = t
+        .post("/Bulk", bulk(json!([deactivate.clone(), create])))
+        .await;
+    assert_scim_error(&r, 429, None);
+    let r = t.post("/Bulk", bulk(json!([deactivate]))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["Operations"][0]["status"], "200", "{}", r.body);
     // Reads are still refused: the reserve is not theirs.
     assert_eq!(t.get("/Users?count=0").await.status.as_u16(), 429);
 }

@@ -89,105 +89,209 @@ async fn identity_as_a_plain_role_keeps_every_path_working() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_policies_bind_a_plain_role() {
+async fn policy_as_a_plain_role_keeps_every_path_working() {
     let role = Role::create().await;
-    let db = format!("scim_rls_{}", uuid::Uuid::new_v4().simple());
-    admin(&format!("CREATE DATABASE \"{db}\"")).await;
-    let admin_url = postgres_admin_url();
-    let base = admin_url.rsplit_once('/').unwrap().0.to_owned();
-    let url = format!("{base}/{db}");
-    let store = identity::SqlStore::connect(&identity::StoreOptions {
-        url: url.clone(),
+    let app = spawn_app_with(
+        Backend::Postgres,
+        Options {
+            identity_role: Some(role.0.clone()),
+            policy_role: Some(role.0.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    // Tenant paths (roles, assignments, default role, locks, explain, dry
+    // run, history, users by role, reconcile, equipment, report, alert
+    // settings) and the named cross-tenant ones (following the stream, the
+    // stream position, every tenant's role changes, alert delivery).
+    crate::policy::admin::tenants_are_isolated(&app).await;
+    crate::policy::table::role_table_row_by_row(&app).await;
+    crate::policy::table::locks_freeze_the_role_until_unlocked(&app).await;
+    crate::policy::insight::explain_dry_run_and_history(&app).await;
+    crate::policy::insight::watch_role_changes_delivers_a_deactivation(&app).await;
+    crate::policy::admin::users_by_role_pages_and_reconcile_agrees(&app).await;
+    crate::equipment::disabled_holder_alerts_once_and_leaves_the_report_on_return(&app).await;
+    crate::equipment::holdings_reports_and_alerts_are_isolated_per_tenant(&app).await;
+    drop(app);
+}
+
+/// A scratch database for straight-SQL checks, dropped by [`Scratch::drop`].
+struct Scratch {
+    db: String,
+    url: String,
+}
+
+impl Scratch {
+    async fn create() -> Self {
+        let db = format!("scim_rls_{}", uuid::Uuid::new_v4().simple());
+        admin(&format!("CREATE DATABASE \"{db}\"")).await;
+        let admin_url = postgres_admin_url();
+        let base = admin_url.rsplit_once('/').unwrap().0.to_owned();
+        let url = format!("{base}/{db}");
+        Self { db, url }
+    }
+
+    /// Runs `sqls` as the owner, then grants `role` the service's table
+    /// privileges and connects as it.
+    async fn as_role(&self, role: &Role, sqls: &[&str]) -> AnyConnection {
+        let mut owner = AnyConnection::connect(&self.url).await.unwrap();
+        let grant = format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{}\"",
+            role.0
+        );
+        for sql in sqls.iter().copied().chain([grant.as_str()]) {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut owner)
+                .await
+                .unwrap();
+        }
+        owner.close().await.unwrap();
+        let (scheme, rest) = self.url.split_once("://").unwrap();
+        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        AnyConnection::connect(&format!("{scheme}://{}@{host}", role.0))
+            .await
+            .unwrap()
+    }
+
+    async fn drop(self) {
+        admin(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.db)).await;
+    }
+}
+
+/// A transaction with `setting` (`app.tenant_id` or `app.all_tenants`) set.
+async fn scoped<'c>(
+    conn: &'c mut AnyConnection,
+    setting: &str,
+    value: &str,
+) -> sqlx::Transaction<'c, sqlx::Any> {
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SELECT set_config($1, $2, true)")
+        .bind(setting)
+        .bind(value)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
+
+async fn count(conn: &mut AnyConnection, sql: &'static str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+async fn execute(conn: &mut AnyConnection, sql: &'static str) -> Result<u64, sqlx::Error> {
+    sqlx::query(sql)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_tables_bind_a_plain_role() {
+    let role = Role::create().await;
+    let scratch = Scratch::create().await;
+    let store = policy::SqlStore::connect(&policy::StoreOptions {
+        url: scratch.url.clone(),
         max_connections: 1,
     })
     .await
     .unwrap();
     store.migrate().await.unwrap();
-    let mut owner = AnyConnection::connect(&url).await.unwrap();
-    for sql in [
-        "INSERT INTO tenants (id, display_name, created) VALUES ('a', 'A', 0), ('b', 'B', 0)".to_owned(),
-        "INSERT INTO users (tenant_id, id, user_name, user_name_ci, active, version, created, last_modified, resource) \
-         VALUES ('a', 'ua', 'x', 'x', true, 1, 0, 0, '{}'), ('b', 'ub', 'y', 'y', true, 1, 0, 0, '{}')"
-            .to_owned(),
-        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{}\"", role.0),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut owner).await.unwrap();
-    }
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let mut conn = AnyConnection::connect(&format!("{scheme}://{}@{host}", role.0))
-        .await
-        .unwrap();
-    let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+    let mut conn = scratch
+        .as_role(
+            &role,
+            &["INSERT INTO roles (tenant_id, name, description, created) \
+               VALUES ('a', 'Viewer', '', 0), ('b', 'Admin', '', 0)"],
+        )
+        .await;
 
     // No scope: no row.
-    assert_eq!(
-        count("SELECT count(*) FROM users")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        count("SELECT count(*) FROM tenants")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(count(&mut conn, "SELECT count(*) FROM roles").await, 0);
 
     // Scoped to a: a's rows only, and no write into b.
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.tenant_id', 'a', true)")
-        .execute(&mut *tx)
+    let mut tx = scoped(&mut conn, "app.tenant_id", "a").await;
+    let seen: Vec<String> = sqlx::query_scalar("SELECT name FROM roles")
+        .fetch_all(&mut *tx)
         .await
         .unwrap();
-    assert_eq!(
-        count("SELECT count(*) FROM users")
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap(),
-        1
-    );
-    let seen: String = sqlx::query_scalar("SELECT id FROM users")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-    assert_eq!(seen, "ua");
-    let moved = sqlx::query("UPDATE users SET user_name = 'z' WHERE id = 'ub'")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    assert_eq!(moved.rows_affected(), 0);
-    let foreign = sqlx::query(
-        "INSERT INTO users (tenant_id, id, user_name, user_name_ci, active, version, created, last_modified, resource) \
-         VALUES ('b', 'evil', 'e', 'e', true, 1, 0, 0, '{}')",
-    )
-    .execute(&mut *tx)
-    .await;
+    assert_eq!(seen, ["Viewer"]);
+    let sql = "UPDATE roles SET description = 'x' WHERE tenant_id = 'b'";
+    assert_eq!(execute(&mut tx, sql).await.unwrap(), 0);
+    // The same write into a passes (so the refusal below is the policy's).
+    let sql = "INSERT INTO locks (tenant_id, user_id, role, note, locked_at) \
+               VALUES ('a', 'u', 'Viewer', '', 0)";
+    assert_eq!(execute(&mut tx, sql).await.unwrap(), 1);
+    let sql = "INSERT INTO locks (tenant_id, user_id, role, note, locked_at) \
+               VALUES ('b', 'u', 'Admin', '', 0)";
     assert!(
-        foreign.is_err(),
+        execute(&mut tx, sql).await.is_err(),
         "a write into another tenant passed the policy"
     );
     drop(tx);
 
     // A named cross-tenant path sees every tenant.
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.all_tenants', 'on', true)")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    assert_eq!(
-        count("SELECT count(*) FROM users")
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap(),
-        2
-    );
+    let mut tx = scoped(&mut conn, "app.all_tenants", "on").await;
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM roles").await, 2);
     drop(tx);
 
     conn.close().await.unwrap();
-    owner.close().await.unwrap();
+    store.close().await;
+    scratch.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policies_bind_a_plain_role() {
+    let role = Role::create().await;
+    let scratch = Scratch::create().await;
+    let store = identity::SqlStore::connect(&identity::StoreOptions {
+        url: scratch.url.clone(),
+        max_connections: 1,
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let mut conn = scratch
+        .as_role(
+            &role,
+            &[
+                "INSERT INTO tenants (id, display_name, created) VALUES ('a', 'A', 0), ('b', 'B', 0)",
+                "INSERT INTO users (tenant_id, id, user_name, user_name_ci, active, version, created, \
+                 last_modified, resource) VALUES ('a', 'ua', 'x', 'x', true, 1, 0, 0, '{}'), \
+                 ('b', 'ub', 'y', 'y', true, 1, 0, 0, '{}')",
+            ],
+        )
+        .await;
+
+    // No scope: no row.
+    assert_eq!(count(&mut conn, "SELECT count(*) FROM users").await, 0);
+    assert_eq!(count(&mut conn, "SELECT count(*) FROM tenants").await, 0);
+
+    // Scoped to a: a's rows only, and no write into b.
+    let mut tx = scoped(&mut conn, "app.tenant_id", "a").await;
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM users").await, 1);
+    let seen: String = sqlx::query_scalar("SELECT id FROM users")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(seen, "ua");
+    let sql = "UPDATE users SET user_name = 'z' WHERE id = 'ub'";
+    assert_eq!(execute(&mut tx, sql).await.unwrap(), 0);
+    let sql = "INSERT INTO users (tenant_id, id, user_name, user_name_ci, active, version, \
+               created, last_modified, resource) VALUES ('b', 'evil', 'e', 'e', true, 1, 0, 0, '{}')";
+    assert!(
+        execute(&mut tx, sql).await.is_err(),
+        "a write into another tenant passed the policy"
+    );
+    drop(tx);
+
+    // A named cross-tenant path sees every tenant.
+    let mut tx = scoped(&mut conn, "app.all_tenants", "on").await;
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM users").await, 2);
+    drop(tx);
+
+    conn.close().await.unwrap();
     drop(store);
-    admin(&format!("DROP DATABASE \"{db}\" WITH (FORCE)")).await;
+    scratch.drop().await;
 }

@@ -1,0 +1,48 @@
+//! gRPC health that follows the service's dependencies: the status of the
+//! server (`""`) and of its service is SERVING while a probe (the database
+//! answering `SELECT 1`) succeeds and NOT_SERVING while it fails, so a
+//! Kubernetes gRPC probe, the gateway's `/readyz` and `grpcurl` all see a
+//! service that cannot reach its database as not ready.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// How often the probe runs, and how long one may take before it counts as
+/// failed.
+pub const PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// Runs `probe` every [`PROBE_EVERY`] forever, setting the health of `""`
+/// and `service` from it; logs each transition once and exports
+/// `service_ready{service}` (1 or 0).
+pub async fn track<F, Fut>(reporter: HealthReporter, service: &'static str, probe: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let mut last: Option<bool> = None;
+    loop {
+        let ok = tokio::time::timeout(PROBE_EVERY, probe())
+            .await
+            .unwrap_or(false);
+        if last != Some(ok) {
+            let status = if ok {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            reporter.set_service_status("", status).await;
+            reporter.set_service_status(service, status).await;
+            metrics::gauge!("service_ready", "service" => service).set(if ok { 1.0 } else { 0.0 });
+            match (last, ok) {
+                (_, false) => tracing::warn!(service, "database unreachable: not serving"),
+                (Some(false), true) => tracing::info!(service, "database reachable again: serving"),
+                (_, true) => {}
+            }
+            last = Some(ok);
+        }
+        tokio::time::sleep(PROBE_EVERY).await;
+    }
+}

@@ -1,0 +1,156 @@
+//! Every query runs in a transaction opened for a [`Scope`]: one tenant, or
+//! one of the few paths that cross tenants by design ([`CrossTenant`], each
+//! named).
+//!
+//! On Postgres the scope becomes a transaction-local setting
+//! (`set_config(…, true)`) that the row-level security policies of
+//! migration 0003 check: `app.tenant_id` for one tenant's rows, or
+//! `app.all_tenants = 'on'` for a cross-tenant path. RLS is a second wall
+//! behind the `WHERE tenant_id = …` that every tenant query also carries;
+//! it binds only a role that is neither superuser nor `BYPASSRLS` (the
+//! tables are `FORCE`d, so their owner too). A query that forgets its scope
+//! sees no row under RLS — and cannot be written: the pools are private to
+//! this module, so store code has no executor but a scoped transaction.
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use super::sql::Dialect;
+use crate::domain::TenantId;
+
+/// The advisory lock every Postgres writer holds until commit ("POLI"): it
+/// serialises recomputations (no lost update between the follower and an
+/// administrator) and makes `role_changes` sequence order commit order.
+const WRITE_LOCK: i64 = 0x504f_4c49;
+
+/// (open, idle, max) connections of a pool.
+pub(super) type PoolStats = (u32, usize, u32);
+
+/// The paths that read or write across tenants on purpose, each named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrossTenant {
+    /// Applying a batch of identity's change stream (changes of any tenant).
+    FollowStream,
+    /// The stored stream position (a number, no tenant data).
+    StreamPosition,
+    /// `WatchRoleChanges` without a tenant: every tenant's role changes.
+    RoleChangeStream,
+    /// The alert worker claiming due deliveries of every tenant.
+    AlertDelivery,
+    /// The digest scheduler finding the tenants whose digest is due.
+    DigestSchedule,
+}
+
+/// Whose rows a transaction may see and write.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Tenant(&'a TenantId),
+    AllTenants(CrossTenant),
+}
+
+/// The connection pools, handing out scoped transactions only.
+#[derive(Clone)]
+pub struct Pools {
+    /// Reads. On Postgres the same pool as `write`.
+    read: AnyPool,
+    /// Writes. On SQLite a single connection (SQLite has one writer).
+    write: AnyPool,
+    dialect: Dialect,
+}
+
+impl Pools {
+    pub(super) fn new(read: AnyPool, write: AnyPool, dialect: Dialect) -> Self {
+        Self {
+            read,
+            write,
+            dialect,
+        }
+    }
+
+    /// A read transaction bound to `scope`.
+    pub(super) async fn read(
+        &self,
+        scope: Scope<'_>,
+    ) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        begin(&self.read, self.dialect, scope, false).await
+    }
+
+    /// A write transaction bound to `scope`, serialised with every other
+    /// writer (on SQLite by its single writer connection).
+    pub(super) async fn write(
+        &self,
+        scope: Scope<'_>,
+    ) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        begin(&self.write, self.dialect, scope, true).await
+    }
+
+    /// Applies migrations (DDL, which row-level security does not govern).
+    pub(super) async fn migrate(&self, migrator: &Migrator) -> Result<(), MigrateError> {
+        migrator.run(&self.write).await
+    }
+
+    /// True when the database answers (on SQLite, the writer too).
+    pub(super) async fn ping(&self) -> bool {
+        self.read.execute("SELECT 1").await.is_ok()
+            && (self.dialect == Dialect::Postgres || self.write.execute("SELECT 1").await.is_ok())
+    }
+
+    /// Closes both pools (waits for connections in use to come back).
+    pub(super) async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    /// (open, idle, max) of the read pool and, on SQLite, of the writer.
+    pub(super) fn stats(&self) -> (PoolStats, Option<PoolStats>) {
+        let stats = |p: &AnyPool| (p.size(), p.num_idle(), p.options().get_max_connections());
+        let writer = (self.dialect == Dialect::Sqlite).then(|| stats(&self.write));
+        (stats(&self.read), writer)
+    }
+}
+
+async fn begin(
+    pool: &AnyPool,
+    dialect: Dialect,
+    scope: Scope<'_>,
+    write: bool,
+) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    if let Scope::AllTenants(path) = scope {
+        tracing::trace!(?path, "cross-tenant transaction");
+    }
+    if dialect != Dialect::Postgres {
+        return pool.begin().await;
+    }
+    let (name, value) = match scope {
+        Scope::Tenant(t) => ("app.tenant_id", t.as_str()),
+        Scope::AllTenants(_) => ("app.all_tenants", "on"),
+    };
+    let lock = if write {
+        format!("; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+    } else {
+        String::new()
+    };
+    // One round trip: the setting (and a writer's lock) travel in the BEGIN
+    // batch. Inlining is safe for the values a TenantId allows
+    // ([a-z0-9-]); anything else is bound.
+    if value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        let begin = format!("BEGIN; SELECT set_config('{name}', '{value}', true){lock}");
+        return pool.begin_with(sqlx::AssertSqlSafe(begin)).await;
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config($1, $2, true)")
+        .bind(name)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+    if write {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
+}
