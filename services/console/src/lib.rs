@@ -100,9 +100,10 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
         let call = client.check(HealthCheckRequest {
             service: String::new(),
         });
+        let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
         matches!(
             tokio::time::timeout(Duration::from_secs(2), call).await,
-            Ok(Ok(_))
+            Ok(Ok(r)) if r.get_ref().status == serving
         )
     };
     let (identity, policy) = tokio::join!(
