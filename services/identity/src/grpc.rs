@@ -295,6 +295,13 @@ impl IdentityService for IdentityApi {
             secret,
         } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
+        // Storage refuses a NUL in text (Postgres): say so instead of failing.
+        if description.chars().any(char::is_control) || description.chars().count() > 1000 {
+            return Err(IdentityError::InvalidArgument(
+                "a token description has at most 1000 characters and no control characters".into(),
+            )
+            .into());
+        }
         let minted = if secret.is_empty() {
             token::mint().map_err(IdentityError::from)?
         } else if !self.allow_chosen_secrets {

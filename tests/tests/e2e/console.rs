@@ -479,6 +479,23 @@ async fn tokens_are_issued_once_and_revoked(app: &TestApp) {
         .unwrap();
     assert!(revoked.revoked.is_some());
 
+    let mut identity = app.identity.clone();
+    let nul = identity
+        .issue_token(idpb::IssueTokenRequest {
+            tenant_id: t.id.clone(),
+            description: "a\u{0}b".into(),
+            ttl_seconds: 0,
+            secret: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(nul.code(), tonic::Code::InvalidArgument);
+    let nul = browser
+        .post("/setup/tokens", &[("description", "a\u{0}b")])
+        .await;
+    assert_eq!(nul.status, StatusCode::BAD_REQUEST);
+    assert!(nul.body.contains("control characters"), "{}", nul.body);
+
     let rotated = browser
         .post(&format!("/setup/tokens/{}/rotate", t.token_id), &[])
         .await;
@@ -755,7 +772,83 @@ async fn scimctl_prints_a_working_link(app: &TestApp) {
     assert_eq!(browser.get("/setup").await.status, StatusCode::OK);
 }
 
+/// Whatever a form or address holds, the answer is a page with a 4xx or a
+/// 2xx, never a 5xx.
+async fn no_input_makes_a_server_error(app: &TestApp) {
+    let console = app.spawn_console().await;
+    let t = app.tenant("garbage").await;
+    let mut browser = signed_in(app, &console, &t.id).await;
+    let junk = [
+        "",
+        " ",
+        "\u{0}",
+        "%",
+        "'; DROP TABLE users; --",
+        "<script>x</script>",
+        "\"",
+        "999999999999999999999",
+        "-1",
+        "../../etc",
+        &"x".repeat(5000),
+    ];
+    let posts = [
+        "/setup/tokens",
+        "/setup/tokens/abc/revoke",
+        "/setup/tokens/abc/rotate",
+        "/roles/preview",
+        "/roles/apply",
+        "/users/abc/lock",
+        "/users/abc/unlock",
+        "/report/alerts",
+        "/report/alerts/test",
+    ];
+    let fields = [
+        "description",
+        "kind",
+        "group_id",
+        "role",
+        "priority",
+        "note",
+        "webhook_url",
+        "signing_secret",
+        "digest",
+        "digest_hour",
+        "digest_weekday",
+        "time_zone",
+    ];
+    for path in posts {
+        for value in junk {
+            let mut form: Vec<(&str, &str)> = fields.iter().map(|f| (*f, value)).collect();
+            form.push(("kind", "assign"));
+            let r = browser.post(path, &form).await;
+            assert!(
+                !r.status.is_server_error(),
+                "{path} with {value:?}: {}",
+                r.status
+            );
+            assert!(
+                !r.body.contains("<script>x</script>"),
+                "{path}: unescaped input"
+            );
+        }
+    }
+    for path in [
+        "/users?q=%22%5C",
+        "/users?after=1.x%20y",
+        "/users?before=-5.abc",
+        "/users/%00",
+        "/log?resource=%25&before=x",
+        "/log?before=99999999999999999999",
+        "/roles?q=%22)%20or%20(",
+        "/login?code=%00",
+    ] {
+        let r = browser.get(path).await;
+        assert!(!r.status.is_server_error(), "{path}: {}", r.status);
+    }
+}
+
 on_both_backends!(
+    no_input_makes_a_server_error,
     scimctl_prints_a_working_link,
     console_link_opens_once,
     a_link_opens_once_under_concurrent_redeems,

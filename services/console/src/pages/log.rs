@@ -8,7 +8,7 @@ use proto::identity::v1 as pb;
 use serde::Deserialize;
 use tonic::Code;
 
-use super::PageQuery;
+use super::{PageQuery, text};
 use crate::AppState;
 use crate::error::PageError;
 use crate::layout::{self, Nav, Notice, Page, when};
@@ -38,12 +38,8 @@ pub async fn show(
     session: Session,
     PageQuery(query): PageQuery<LogQuery>,
 ) -> Result<Page, PageError> {
-    let resource = query.resource.trim();
-    if resource.chars().count() > 256 {
-        return Err(PageError::BadRequest(
-            "The user or group filter is too long.".into(),
-        ));
-    }
+    let resource = text(&query.resource, "The user or group filter", 256)?;
+    let resource = resource.as_str();
     if !STATUSES.iter().any(|(v, _)| *v == query.status) {
         return Err(PageError::BadRequest("Unknown status filter.".into()));
     }

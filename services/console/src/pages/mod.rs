@@ -84,6 +84,23 @@ pub fn plain_id(id: &str, what: &'static str) -> Result<String, PageError> {
     }
 }
 
+/// A line of text typed into a form: trimmed, at most `max` characters,
+/// no control characters (a NUL, for one, cannot be stored).
+pub fn text(value: &str, what: &str, max: usize) -> Result<String, PageError> {
+    let value = value.trim();
+    if value.chars().count() > max {
+        return Err(PageError::BadRequest(format!(
+            "{what} may have at most {max} characters."
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(PageError::BadRequest(format!(
+            "{what} may not contain control characters."
+        )));
+    }
+    Ok(value.to_owned())
+}
+
 /// A SCIM filter string literal (RFC 7644 §3.4.2.2: JSON string rules).
 pub fn scim_string(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
@@ -98,4 +115,18 @@ pub fn scim_string(value: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_text_is_trimmed_bounded_and_printable() {
+        assert_eq!(text("  Entra  ", "x", 10).ok().as_deref(), Some("Entra"));
+        assert!(text("a\u{0}b", "x", 10).is_err());
+        assert!(text("line\nbreak", "x", 20).is_err());
+        assert!(text(&"é".repeat(11), "x", 10).is_err());
+        assert_eq!(scim_string("a\"b\\"), "\"a\\\"b\\\\\"");
+    }
 }

@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use proto::policy::v1 as pb;
 use serde::Deserialize;
 
-use super::PageForm;
+use super::{PageForm, text};
 use crate::AppState;
 use crate::error::PageError;
 use crate::layout::{self, Nav, Notice, Page, plural, when};
@@ -147,7 +147,9 @@ pub async fn save_alerts(
             "weekly" => pb::DigestFrequency::Weekly,
             _ => return Err(PageError::BadRequest("Unknown digest schedule.".into())),
         };
-        let url = form.webhook_url.trim();
+        let url = text(&form.webhook_url, "The webhook URL", 2000)?;
+        let signing_secret = text(&form.signing_secret, "The signing secret", 500)?;
+        let time_zone = text(&form.time_zone, "The time zone", 100)?;
         if url.is_empty() {
             return Err(PageError::BadRequest("Enter the webhook URL.".into()));
         }
@@ -156,13 +158,13 @@ pub async fn save_alerts(
             .clone()
             .set_alert_settings(pb::SetAlertSettingsRequest {
                 tenant_id: session.tenant.clone(),
-                webhook_url: url.to_owned(),
-                signing_secret: form.signing_secret.trim().to_owned(),
+                webhook_url: url,
+                signing_secret,
                 generate_secret: form.generate_secret.is_some(),
                 digest: digest as i32,
                 digest_hour: number(&form.digest_hour, "The digest hour", 0..=23)?,
                 digest_weekday: number(&form.digest_weekday, "The digest weekday", 1..=7)?,
-                time_zone: form.time_zone.trim().to_owned(),
+                time_zone,
             })
             .await?
             .into_inner();

@@ -12,7 +12,7 @@ use proto::identity::v1 as idpb;
 use proto::policy::v1 as pb;
 use serde::Deserialize;
 
-use super::{PageForm, PageQuery, plain_id, scim_string};
+use super::{PageForm, PageQuery, plain_id, scim_string, text};
 use crate::AppState;
 use crate::error::PageError;
 use crate::layout::{self, Nav, Notice, Page, plural};
@@ -127,7 +127,8 @@ pub async fn show(
     session: Session,
     PageQuery(query): PageQuery<RolesQuery>,
 ) -> Result<Page, PageError> {
-    render(&state, &session, &Notice::None, &query.q).await
+    let q = text(&query.q, "The search text", 200)?;
+    render(&state, &session, &Notice::None, &q).await
 }
 
 /// Checks a change against the session's tenant: the group must be one of
@@ -137,7 +138,7 @@ async fn validate(
     session: &Session,
     form: ChangeForm,
 ) -> Result<Change, PageError> {
-    let role = form.role.trim().to_owned();
+    let role = text(&form.role, "The role", 200)?;
     match form.kind.as_str() {
         "default" => Ok(Change::Default { role }),
         "assign" | "remove" => {

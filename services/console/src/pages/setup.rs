@@ -8,7 +8,7 @@ use proto::identity::v1 as pb;
 use serde::Deserialize;
 use tonic::Code;
 
-use super::{PageForm, plain_id};
+use super::{PageForm, plain_id, text};
 use crate::AppState;
 use crate::error::PageError;
 use crate::layout::{self, Nav, Notice, Page, when};
@@ -35,20 +35,12 @@ pub async fn issue(
     session: Session,
     PageForm(form): PageForm<IssueForm>,
 ) -> Result<Page, PageError> {
-    let description = form.description.trim();
-    if description.chars().count() > 200 {
-        let notice = Notice::Failed(
-            axum::http::StatusCode::BAD_REQUEST,
-            "The description may have at most 200 characters.".into(),
-        );
-        return render(&state, &session, &notice, None).await;
-    }
-    let description = if description.is_empty() {
-        "issued in the console"
-    } else {
-        description
+    let description = match text(&form.description, "The description", 200) {
+        Ok(d) if d.is_empty() => "issued in the console".to_owned(),
+        Ok(d) => d,
+        Err(e) => return render(&state, &session, &Notice::from_result(Err(e))?, None).await,
     };
-    let issued = issue_token(&state, &session, description).await;
+    let issued = issue_token(&state, &session, &description).await;
     match issued {
         Ok(issued) => {
             let notice = Notice::Done("Token issued. Copy it now: it is shown only once.".into());

@@ -10,7 +10,7 @@ use proto::identity::v1 as idpb;
 use proto::policy::v1 as pb;
 use serde::Deserialize;
 
-use super::{PageForm, PageQuery, plain_id, scim_string};
+use super::{PageForm, PageQuery, plain_id, scim_string, text};
 use crate::AppState;
 use crate::error::PageError;
 use crate::layout::{self, Nav, Notice, Page, plural, when};
@@ -63,10 +63,8 @@ pub async fn list(
         },
         (None, None) => idpb::Keyset::default(),
     };
-    let q = query.q.trim();
-    if q.chars().count() > 200 {
-        return Err(PageError::BadRequest("The search text is too long.".into()));
-    }
+    let q = text(&query.q, "The search text", 200)?;
+    let q = q.as_str();
     let filter = if q.is_empty() {
         String::new()
     } else {
@@ -223,12 +221,7 @@ pub async fn lock(
 ) -> Result<Page, PageError> {
     let result = async {
         let u = user(&state, &session, &id).await?;
-        let note = form.note.trim();
-        if note.chars().count() > 500 {
-            return Err(PageError::BadRequest(
-                "The note may have at most 500 characters.".into(),
-            ));
-        }
+        let note = text(&form.note, "The note", 500)?;
         let role = state
             .policy
             .clone()
@@ -238,7 +231,7 @@ pub async fn lock(
                 note: if note.is_empty() {
                     "locked in the console".into()
                 } else {
-                    note.to_owned()
+                    note
                 },
             })
             .await?
