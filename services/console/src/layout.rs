@@ -107,6 +107,7 @@ pub fn page(session: &Session, nav: Nav, title: &str, notice: &Notice, body: Mar
                     }
                     form.logout method="post" action="/logout" {
                         (csrf(session))
+                        span.muted.session { "Session ends " (until(session.expires)) }
                         button.link type="submit" { "Sign out" }
                     }
                 }
@@ -189,6 +190,16 @@ pub fn when(ts: Option<&Timestamp>) -> String {
             })
     })
     .unwrap_or_else(|| "—".into())
+}
+
+/// A Unix time as `HH:MM UTC`.
+fn until(unix: u64) -> String {
+    i64::try_from(unix)
+        .ok()
+        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+        .map_or_else(String::new, |d| {
+            format!("{:02}:{:02} UTC", d.hour(), d.minute())
+        })
 }
 
 /// `n thing` or `n things`.

@@ -296,8 +296,19 @@ async fn render_detail(
             limit: 50,
         }),
     );
-    let explain = explain?.into_inner();
-    let history = history?.into_inner().changes;
+    // A user policy has not seen yet (just provisioned) has no role so far.
+    let not_yet = |s: &tonic::Status| s.code() == tonic::Code::NotFound;
+    let explain = match explain {
+        Ok(e) => e.into_inner(),
+        Err(s) if not_yet(&s) => pb::ExplainResponse::default(),
+        Err(s) => return Err(s.into()),
+    };
+    let history = match history {
+        Ok(h) => h.into_inner().changes,
+        Err(s) if not_yet(&s) => Vec::new(),
+        Err(s) => return Err(s.into()),
+    };
+    let computed = explain.role.is_some();
     let role = explain.role.clone().unwrap_or_default();
     let summary = role
         .reason
@@ -329,6 +340,9 @@ async fn render_detail(
                     button.primary type="submit" { "Lock role" }
                 }
             }
+        }
+        @if !computed {
+            p.notice.error role="status" { "The role of this user is not computed yet: it was provisioned moments ago. Reload the page in a few seconds." }
         }
         section aria-labelledby="explain-h" {
             h2 #explain-h { "How the role is decided" }
