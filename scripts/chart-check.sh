@@ -21,10 +21,16 @@ printf '%s\n' "$rendered" | validate
 for kind in Ingress HorizontalPodAutoscaler NetworkPolicy ServiceMonitor ConfigMap; do
   grep -q "^kind: $kind\$" <<<"$rendered" || { echo "chart: no $kind with $prod" >&2; exit 1; }
 done
+# The console: Deployment, Service, NetworkPolicy and its own Ingress host,
+# its session key from the Secret named in values.
+grep -q "name: rel-scim-platform-console$" <<<"$rendered" || { echo "chart: no console with $prod" >&2; exit 1; }
+grep -q 'host: "console.scim.example.com"' <<<"$rendered" || { echo "chart: no console Ingress with $prod" >&2; exit 1; }
+grep -q "name: scim-console-session$" <<<"$rendered" || { echo "chart: console session key not from its Secret" >&2; exit 1; }
 # Every optional part at once, with the defaults otherwise.
 helm template rel "$chart" --set ingress.enabled=true,ingress.tls.enabled=true \
   --set networkPolicy.enabled=true,metrics.serviceMonitor.enabled=true \
-  --set gateway.autoscaling.enabled=true,identity.autoscaling.enabled=true,policy.autoscaling.enabled=true |
+  --set gateway.autoscaling.enabled=true,identity.autoscaling.enabled=true,policy.autoscaling.enabled=true \
+  --set console.ingress.enabled=true,console.ingress.tls.enabled=true |
   validate
 # The schema rejects values it does not know.
 if helm lint --strict "$chart" --set gateway.replicaz=2 >/dev/null 2>&1; then

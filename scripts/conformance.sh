@@ -18,11 +18,12 @@ data="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 grpc="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 policy="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+console="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 # The checker sends far faster than an IdP: limits above its pace (README, rate limits).
 token="conformance-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 
 DATA_DIR="$data" GATEWAY_LISTEN="127.0.0.1:$port" IDENTITY_LISTEN="127.0.0.1:$grpc" \
-  POLICY_LISTEN="127.0.0.1:$policy" SCIM_DEV_TOKEN="$token" RUST_LOG=warn \
+  POLICY_LISTEN="127.0.0.1:$policy" CONSOLE_LISTEN="127.0.0.1:$console" SCIM_DEV_TOKEN="$token" RUST_LOG=warn \
   RATE_LIMIT_DEFAULT_RATE=10000 RATE_LIMIT_DEFAULT_BURST=10000 \
   "$target/debug/scim-local" >"$data/out.txt" 2>"$data/err.txt" &
 server=$!

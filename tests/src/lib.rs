@@ -290,6 +290,39 @@ impl TestApp {
     }
 }
 
+/// The session key of consoles started by [`TestApp::spawn_console`].
+pub const CONSOLE_SESSION_KEY: &str = "e2e console session key, 32+ bytes long";
+
+impl TestApp {
+    /// Starts a console against this system's identity and policy; returns
+    /// its base URL (`http://127.0.0.1:<port>`).
+    pub async fn spawn_console(&self) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut config = console::Config::with_key(CONSOLE_SESSION_KEY.into());
+        config.identity_url = self.identity_url.clone();
+        config.policy_url = self.policy_url.clone();
+        config.scim_public_url = self.base_url.clone();
+        let app = console::Application::build(&config, listener).unwrap();
+        let url = format!("http://{}", app.local_addr());
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        url
+    }
+
+    /// A console link's one-time code for `tenant`, valid `ttl_seconds` (0: the default).
+    pub async fn console_code(&self, tenant: &str, ttl_seconds: u64) -> String {
+        let mut identity = self.identity.clone();
+        identity
+            .issue_console_link(pb::IssueConsoleLinkRequest {
+                tenant_id: tenant.to_owned(),
+                ttl_seconds,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .code
+    }
+}
+
 impl Tenant {
     /// The same tenant and token, talking to the gateway at `base_url`.
     pub fn via(&self, base_url: &str) -> Tenant {

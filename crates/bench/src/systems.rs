@@ -361,6 +361,7 @@ pub async fn local(ctx: &Ctx, tenants: &[String]) -> Result<System, Error> {
         ("IDENTITY_LISTEN", loopback(id).to_string()),
         // For when `make run` serves policy too; ignored before.
         ("POLICY_LISTEN", loopback(pol).to_string()),
+        ("CONSOLE_LISTEN", loopback(free_port()?).to_string()),
     ]);
     let mut svc = ctx.spawn("scim-local", &bin, &[], env, None)?;
     wait_for_port(&mut svc, loopback(gw), Duration::from_secs(30)).await?;

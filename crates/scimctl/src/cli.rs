@@ -72,6 +72,22 @@ pub enum Command {
     /// A tenant's connection health: requests, errors, 429s, last success,
     /// last Test Connection and the risk of Entra ID quarantining the job.
     Health(HealthArgs),
+    /// Print a single-use link that opens the tenant administrator's console
+    /// for one tenant.
+    ConsoleLink {
+        /// Tenant id.
+        tenant: String,
+        /// Seconds until the link expires (at most 3600).
+        #[arg(long, default_value_t = 300)]
+        ttl_seconds: u64,
+        /// The console's public base URL.
+        #[arg(
+            long,
+            env = "SCIMCTL_CONSOLE_URL",
+            default_value = "http://127.0.0.1:8081"
+        )]
+        console_url: String,
+    },
 }
 
 /// `scimctl schema …`

@@ -5,6 +5,7 @@
 //! command line and turns the outcome into an exit code.
 
 mod cli;
+mod console_link;
 mod equipment;
 mod error;
 mod limits;
@@ -75,6 +76,14 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CliError> {
         }
         Command::Log(args) => provlog::log(identity().await?, args, format, out).await,
         Command::Health(args) => provlog::health(identity().await?, args, format, out).await,
+        Command::ConsoleLink {
+            tenant,
+            ttl_seconds,
+            console_url,
+        } => {
+            let client = identity().await?;
+            console_link::run(client, tenant, ttl_seconds, &console_url, format, out).await
+        }
     }
 }
 

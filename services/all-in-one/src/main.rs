@@ -8,6 +8,12 @@
 //! ```
 //!
 //! With `SCIM_DEV_TOKEN` set, that value is the demo token (on every start).
+//!
+//! It also serves the tenant administrator's console on
+//! `http://127.0.0.1:8081` and prints a single-use link into it for `demo`
+//! (valid for 15 minutes) on every start. The session cookie is `Secure`:
+//! browsers accept that on `http://127.0.0.1` and `http://localhost`, which
+//! they treat as secure origins, so the local mode needs no TLS.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +50,13 @@ struct Cli {
     /// the series of each service are distinct).
     #[arg(long, env = "METRICS_LISTEN", default_value = "127.0.0.1:9090")]
     metrics_listen: SocketAddr,
+    /// The console (tenant administrator's pages) listen address.
+    #[arg(long, env = "CONSOLE_LISTEN", default_value = "127.0.0.1:8081")]
+    console_listen: SocketAddr,
+    /// The console's session key; random on each start when unset (every
+    /// session then ends with the process).
+    #[arg(long, env = "CONSOLE_SESSION_KEY", hide_env_values = true)]
+    console_session_key: Option<String>,
     /// Use this value as the demo tenant's token.
     #[arg(long, env = "SCIM_DEV_TOKEN", hide_env_values = true)]
     dev_token: Option<String>,
@@ -103,6 +116,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("identity gRPC: http://{identity_addr}");
     let policy = start_policy(&cli, identity_addr).await?;
     println!("policy gRPC: http://{}", policy.local_addr());
+    let console = start_console(&cli, identity_addr, policy.local_addr(), &base).await?;
+    let console_addr = console.local_addr();
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut identity_stop = stop_rx.clone();
@@ -113,13 +128,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let policy_task = tokio::spawn(policy.run_until_stopped(async move {
         let _ = policy_stop.wait_for(|s| *s).await;
     }));
+    let mut console_stop = stop_rx.clone();
+    let console_task = tokio::spawn(console.run_until_stopped(async move {
+        let _ = console_stop.wait_for(|s| *s).await;
+    }));
     let mut gateway_stop = stop_rx;
     let gateway_task = tokio::spawn(gateway.run_until_stopped(async move {
         let _ = gateway_stop.wait_for(|s| *s).await;
     }));
+    // Issued once identity serves (its task runs now).
+    let link = console_link(identity_addr).await?;
+    println!(
+        "Console link (single use, 15 minutes; `scimctl console-link {DEMO_TENANT}` for another): http://{console_addr}/login?code={link}"
+    );
     telemetry::shutdown_signal().await;
     let _ = stop_tx.send(true);
     gateway_task.await??;
+    console_task.await??;
     policy_task.await??;
     identity_task.await??;
     traces.shutdown().await;
@@ -146,6 +171,47 @@ async fn start_policy(
         listener,
         &identity_url,
     )?)
+}
+
+/// The console, against the in-process identity and policy.
+async fn start_console(
+    cli: &Cli,
+    identity_addr: SocketAddr,
+    policy_addr: SocketAddr,
+    scim_base: &str,
+) -> Result<console::Application, Box<dyn std::error::Error>> {
+    let key = match &cli.console_session_key {
+        Some(k) => k.clone(),
+        None => {
+            let mut random = [0u8; 32];
+            getrandom::fill(&mut random)?;
+            random.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    };
+    let mut config = console::Config::with_key(key.into());
+    config.listen = cli.console_listen;
+    config.identity_url = format!("http://{identity_addr}");
+    config.policy_url = format!("http://{policy_addr}");
+    config.scim_public_url = scim_base.trim_end_matches('/').to_owned();
+    let listener = TcpListener::bind(cli.console_listen).await?;
+    Ok(console::Application::build(&config, listener)?)
+}
+
+/// A fresh single-use console link code for the demo tenant.
+async fn console_link(identity_addr: SocketAddr) -> Result<String, Box<dyn std::error::Error>> {
+    use proto::identity::v1 as pb;
+    let mut client = pb::identity_service_client::IdentityServiceClient::connect(format!(
+        "http://{identity_addr}"
+    ))
+    .await?;
+    let issued = client
+        .issue_console_link(pb::IssueConsoleLinkRequest {
+            tenant_id: DEMO_TENANT.into(),
+            ttl_seconds: 900,
+        })
+        .await?
+        .into_inner();
+    Ok(issued.code)
 }
 
 /// Creates the demo tenant and its token when missing; returns a secret to

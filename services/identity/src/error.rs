@@ -32,6 +32,8 @@ pub enum IdentityError {
     VersionMismatch { current: i64 },
     #[error("unknown, revoked or expired token")]
     Unauthenticated,
+    #[error("unknown, used or expired console link")]
+    ConsoleLinkInvalid,
     #[error("issuing a chosen token secret is disabled on this server")]
     ChosenSecretRefused,
     #[error("random number generator unavailable")]
@@ -82,6 +84,7 @@ impl From<IdentityError> for Status {
                 REASON_VERSION_MISMATCH,
             ),
             e @ IdentityError::Unauthenticated => Status::unauthenticated(e.to_string()),
+            e @ IdentityError::ConsoleLinkInvalid => Status::unauthenticated(e.to_string()),
             e @ IdentityError::ChosenSecretRefused => Status::permission_denied(e.to_string()),
             e @ IdentityError::Random(_) => {
                 tracing::error!(error = ?e, "random source failed");

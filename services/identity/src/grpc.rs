@@ -13,7 +13,7 @@ use crate::error::IdentityError;
 use crate::store::{ListQuery, NewToken, Page, SortKey, Store};
 use crate::token;
 use crate::types::{TenantTypes, TypesCache};
-use crate::{convert, groups, watch};
+use crate::{console_link, convert, groups, watch};
 
 mod log;
 
@@ -295,6 +295,13 @@ impl IdentityService for IdentityApi {
             secret,
         } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
+        // Storage refuses a NUL in text (Postgres): say so instead of failing.
+        if description.chars().any(char::is_control) || description.chars().count() > 1000 {
+            return Err(IdentityError::InvalidArgument(
+                "a token description has at most 1000 characters and no control characters".into(),
+            )
+            .into());
+        }
         let minted = if secret.is_empty() {
             token::mint().map_err(IdentityError::from)?
         } else if !self.allow_chosen_secrets {
@@ -384,6 +391,45 @@ impl IdentityService for IdentityApi {
             token_id,
             limits: Some(convert::limits(limits)),
         }))
+    }
+
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
+    async fn issue_console_link(
+        &self,
+        request: Request<pb::IssueConsoleLinkRequest>,
+    ) -> Result<Response<pb::IssueConsoleLinkResponse>, Status> {
+        let pb::IssueConsoleLinkRequest {
+            tenant_id,
+            ttl_seconds,
+        } = request.into_inner();
+        let tenant = tenant(&tenant_id)?;
+        let link = console_link::mint(ttl_seconds)?;
+        self.store
+            .insert_console_link(&tenant, &link.hash, link.expires)
+            .await?;
+        tracing::info!("console link issued");
+        Ok(Response::new(pb::IssueConsoleLinkResponse {
+            code: link.code,
+            expires: Some(convert::timestamp(link.expires)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn redeem_console_link(
+        &self,
+        request: Request<pb::RedeemConsoleLinkRequest>,
+    ) -> Result<Response<pb::RedeemConsoleLinkResponse>, Status> {
+        let code = request.into_inner().code;
+        if !console_link::well_formed(&code) {
+            return Err(IdentityError::ConsoleLinkInvalid.into());
+        }
+        let tenant_id = self
+            .store
+            .redeem_console_link(&console_link::hash(&code))
+            .await?
+            .ok_or(IdentityError::ConsoleLinkInvalid)?;
+        tracing::info!(tenant_id = %tenant_id, "console link redeemed");
+        Ok(Response::new(pb::RedeemConsoleLinkResponse { tenant_id }))
     }
 
     #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]

@@ -3,6 +3,7 @@
 //! commits a change record (transactional outbox).
 
 pub mod config;
+pub mod console_link;
 pub mod convert;
 pub mod domain;
 pub mod error;

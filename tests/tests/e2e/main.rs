@@ -3,9 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod browser;
 mod bulk;
 mod changes;
 mod concurrency;
+mod console;
 mod cursors;
 mod entra;
 mod equipment;

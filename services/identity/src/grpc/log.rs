@@ -60,7 +60,7 @@ impl IdentityApi {
     }
 
     /// `ListRequestLog`.
-    #[instrument(skip_all, fields(tenant = %request.tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.tenant_id))]
     pub(super) async fn list_log(
         &self,
         request: pb::ListRequestLogRequest,
@@ -121,7 +121,7 @@ impl IdentityApi {
     }
 
     /// `GetTenantHealth`.
-    #[instrument(skip_all, fields(tenant = %request.tenant_id))]
+    #[instrument(skip_all, fields(tenant_id = %request.tenant_id))]
     pub(super) async fn health(
         &self,
         request: pb::GetTenantHealthRequest,

@@ -5,6 +5,7 @@
 //! a migration directory per backend.
 
 mod changes;
+mod console_links;
 mod filter_sql;
 mod groups;
 mod keyset;
@@ -303,6 +304,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<TokenRecord, IdentityError>;
     /// The owner of a live (not revoked, not expired) token, recording its use.
     async fn authenticate(&self, hash: &str) -> Result<Option<TokenOwner>, IdentityError>;
+
+    /// Stores a console link's hashed code (NotFound for an unknown tenant).
+    async fn insert_console_link(
+        &self,
+        tenant: &TenantId,
+        hash: &str,
+        expires: Micros,
+    ) -> Result<(), IdentityError>;
+    /// Marks an unused, unexpired console link used and returns its tenant;
+    /// None when there is no such link.
+    async fn redeem_console_link(&self, hash: &str) -> Result<Option<String>, IdentityError>;
 
     /// Creates a user, or restores a deleted or deactivated account with the
     /// same `externalId` (then `true`), keeping its id.

@@ -28,6 +28,8 @@ pub enum CrossTenant {
     WatchAllTenants,
     /// The change stream's newest position (a number, no tenant data).
     StreamPosition,
+    /// `RedeemConsoleLink`: a code's hash is looked up before its tenant is known.
+    RedeemConsoleLink,
 }
 
 /// Whose rows a transaction may see and write.

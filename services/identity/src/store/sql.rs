@@ -460,6 +460,19 @@ impl Store for SqlStore {
         Ok(Some(owner))
     }
 
+    async fn insert_console_link(
+        &self,
+        tenant: &TenantId,
+        hash: &str,
+        expires: Micros,
+    ) -> Result<(), IdentityError> {
+        self.insert_console_link_query(tenant, hash, expires).await
+    }
+
+    async fn redeem_console_link(&self, hash: &str) -> Result<Option<String>, IdentityError> {
+        self.redeem_console_link_query(hash).await
+    }
+
     #[tracing::instrument(name = "db.create_user", skip_all, fields(
         otel.kind = "client", db.system = self.db_system(),
         db.operation = "create_user", tenant_id = %tenant,

@@ -74,6 +74,15 @@ async fn identity_as_a_plain_role_keeps_every_path_working() {
         .into_inner()
         .tenants;
     assert!(tenants.len() >= 3, "{tenants:?}");
+    // A console link: issued in the tenant's scope, redeemed by hash
+    // (CrossTenant::RedeemConsoleLink), once.
+    let code = app.console_code(&t.id, 0).await;
+    let mut identity = app.identity.clone();
+    let redeem = pb::RedeemConsoleLinkRequest { code };
+    let redeemed = identity.redeem_console_link(redeem.clone()).await.unwrap();
+    assert_eq!(redeemed.into_inner().tenant_id, t.id);
+    let again = identity.redeem_console_link(redeem).await.unwrap_err();
+    assert_eq!(again.code(), tonic::Code::Unauthenticated);
     assert!(app.identity_seq().await > 0);
     app.policy_caught_up().await;
     drop(app);

@@ -35,7 +35,7 @@ async fn no_token_or_password_in_logs_or_error_bodies() {
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(
-            "debug,gateway=trace,identity=trace,scim=trace,e2e=trace",
+            "debug,gateway=trace,identity=trace,scim=trace,e2e=trace,console=trace",
         ))
         .with_ansi(false)
         .with_writer(move || writer.clone())
@@ -87,7 +87,58 @@ async fn no_token_or_password_in_logs_or_error_bodies() {
         .await,
     );
 
+    // The console: a link's code, the session cookie, a token it issues.
+    let console = app.spawn_console().await;
+    let code = app.console_code(&t.id, 0).await;
+    let http = reqwest::Client::new();
+    let login = http
+        .get(format!("{console}/login?code={code}"))
+        .send()
+        .await
+        .unwrap();
+    let set_cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let setup = http
+        .get(format!("{console}/setup"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = setup.find(marker).unwrap() + marker.len();
+    let csrf = setup[start..start + setup[start..].find('"').unwrap()].to_owned();
+    let issued = http
+        .post(format!("{console}/setup/tokens"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&description=console"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = issued.find("<code id=\"new-token\">").unwrap() + "<code id=\"new-token\">".len();
+    let console_token = issued[start..start + 77].to_owned();
+    assert!(console_token.starts_with("scim_"));
+    let session = cookie.split_once('=').unwrap().1.to_owned();
+
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("console session started"),
+        "the capture saw the console"
+    );
+    for secret in [
+        code.as_str(),
+        session.as_str(),
+        csrf.as_str(),
+        console_token.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "a console secret reached the logs");
+    }
     assert!(logs.contains(&t.id), "the capture saw the run");
     let hex = t.token.trim_start_matches("scim_");
     for secret in [

@@ -1,0 +1,59 @@
+//! `scimctl console-link TENANT`: a single-use link into the tenant
+//! administrator's console. The code in it is printed once; identity keeps
+//! only its hash.
+
+use std::io::Write;
+
+use proto::identity::v1 as pb;
+use serde::Serialize;
+
+use crate::output::{self, Format};
+use crate::{CliError, Client};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Link {
+    tenant_id: String,
+    url: String,
+    code: String,
+    expires: Option<String>,
+}
+
+pub async fn run(
+    mut client: Client,
+    tenant: String,
+    ttl_seconds: u64,
+    console_url: &str,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let issued = client
+        .issue_console_link(pb::IssueConsoleLinkRequest {
+            tenant_id: tenant.clone(),
+            ttl_seconds,
+        })
+        .await?
+        .into_inner();
+    let link = Link {
+        url: format!(
+            "{}/login?code={}",
+            console_url.trim_end_matches('/'),
+            issued.code
+        ),
+        tenant_id: tenant,
+        code: issued.code,
+        expires: output::rfc3339(issued.expires.as_ref()),
+    };
+    match format {
+        Format::Json => output::json(out, &link),
+        Format::Human => {
+            writeln!(out, "{}", link.url)?;
+            writeln!(
+                out,
+                "single use, expires {}",
+                link.expires.as_deref().unwrap_or("-")
+            )?;
+            Ok(())
+        }
+    }
+}

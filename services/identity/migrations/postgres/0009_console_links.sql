@@ -1,0 +1,17 @@
+-- One-time codes of console links: only the SHA-256 of a code is kept, with
+-- its tenant and expiry; `used` is set by the one redeem that succeeds.
+CREATE TABLE console_links (
+    hash      TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    created   BIGINT NOT NULL,
+    expires   BIGINT NOT NULL,
+    used      BIGINT
+);
+CREATE INDEX console_links_by_tenant ON console_links (tenant_id, expires);
+
+-- A code is redeemed before its tenant is known (store/scope.rs,
+-- CrossTenant::RedeemConsoleLink); every other query is tenant-scoped.
+ALTER TABLE console_links ENABLE ROW LEVEL SECURITY;
+ALTER TABLE console_links FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON console_links
+    USING (scim_tenant_visible(tenant_id)) WITH CHECK (scim_tenant_visible(tenant_id));
