@@ -605,6 +605,13 @@ fn compare(
         }
         Kind::Other => return Err(bad("this attribute cannot be compared")),
     };
+    if op == CompareOp::Sw
+        && is_column(&lhs)
+        && let CompValue::String(prefix) = value
+    {
+        starts_with(&lhs, &param, prefix, operand.kind, buf);
+        return Ok(());
+    }
     let condition = match op {
         CompareOp::Eq => format!("{lhs} = {param}"),
         CompareOp::Ne => format!("NOT COALESCE({lhs} = {param}, FALSE)"),
@@ -641,6 +648,55 @@ fn compare(
         }
     }
     Ok(())
+}
+
+/// A plain column (`u.user_name_ci`), not an expression over one.
+fn is_column(expr: &str) -> bool {
+    expr.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+}
+
+/// `sw` on a column as a range in code point order, `[prefix, successor)`,
+/// which a B-tree serves (`substr(col, 1, n) = $p` is opaque to the
+/// planner): on Postgres over `col COLLATE "C"` (UTF-8 byte order is code
+/// point order; migration 0010 indexes userName and displayName that way),
+/// on SQLite with its default BINARY collation. Exact: a string starts
+/// with the prefix exactly when it lies in that range.
+fn starts_with(column: &str, param: &str, prefix: &str, kind: Kind, buf: &mut SqlBuf) {
+    let text = match kind {
+        Kind::Text {
+            case_exact: true, ..
+        } => prefix.to_owned(),
+        _ => fold_case(prefix),
+    };
+    let c = match buf.dialect {
+        Dialect::Postgres => format!("{column} COLLATE \"C\""),
+        Dialect::Sqlite => column.to_owned(),
+    };
+    let upper = match successor(&text) {
+        Some(next) => format!(" AND {c} < {}", buf.bind(Bind::Text(next))),
+        None => String::new(),
+    };
+    // `AND … IS NOT NULL`: false, not NULL, for an absent value (two-valued logic).
+    buf.push(&format!("({c} >= {param}{upper} AND {column} IS NOT NULL)"));
+}
+
+/// The smallest string greater than every string that starts with
+/// `prefix`, in code point order; None when there is none (an empty prefix,
+/// or one of U+10FFFF only).
+fn successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = u32::from(last) + 1;
+        if (0xD800..=0xDFFF).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// A JSON number read as a number: Postgres's `->>` yields text, SQLite's
@@ -686,4 +742,34 @@ pub(super) fn sort_operand(
         _ => operand.expr,
     };
     Ok((expr, operand.kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::successor;
+    use proptest::prelude::*;
+
+    #[test]
+    fn successors() {
+        assert_eq!(successor("ab").as_deref(), Some("ac"));
+        assert_eq!(successor("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(successor("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(successor(""), None);
+        assert_eq!(successor("\u{10FFFF}"), None);
+    }
+
+    proptest! {
+        /// The range `[prefix, successor)` in code point order (Rust's
+        /// string order, UTF-8 bytes) holds exactly the strings that start
+        /// with the prefix.
+        #[test]
+        fn the_range_is_exactly_the_prefix(
+            prefix in "[ab\u{10FFFF}\u{D7FF}é]{0,3}",
+            s in "[ab\u{10FFFF}\u{D7FF}\u{E000}é]{0,5}",
+        ) {
+            let in_range = s.as_str() >= prefix.as_str()
+                && successor(&prefix).is_none_or(|next| s < next);
+            prop_assert_eq!(in_range, s.starts_with(&prefix));
+        }
+    }
 }
