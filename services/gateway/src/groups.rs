@@ -2,8 +2,6 @@
 //! loaded only when the response will show them, so
 //! `excludedAttributes=members` costs the same for any group size.
 
-use std::collections::HashMap;
-
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use proto::identity::v1 as pb;
@@ -18,8 +16,9 @@ use crate::paging::{Listed, Paging};
 use crate::preconditions::{if_match, if_none_match};
 use crate::provlog;
 use crate::render::{self, Projection, ProjectionParams};
+use crate::resource::Listing;
 use crate::response::{ScimJson, ScimResponse};
-use crate::users::{note_list, patch_operations, patch_summary};
+use crate::users::{patch_operations, patch_summary};
 
 const MEMBERS: &str = "members";
 
@@ -33,34 +32,8 @@ async fn respond(
     Ok(ScimResponse::ok(body).etag(&render::etag(group.version)))
 }
 
-#[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<ScimResponse, ApiError> {
-    list_with(&state, &caller, ListParams::from_query(&query)?).await
-}
-
-#[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
-pub async fn search(
-    State(state): State<AppState>,
-    caller: Caller,
-    ScimJson(body): ScimJson,
-) -> Result<ScimResponse, ApiError> {
-    list_with(&state, &caller, ListParams::from_search(&body)?).await
-}
-
-async fn list_with(
-    state: &AppState,
-    caller: &Caller,
-    params: ListParams,
-) -> Result<ScimResponse, ApiError> {
-    let paging = Paging::new(state, caller, "Groups", &params)?;
-    let listed = page(state, caller, &params, &paging).await?;
-    note_list(&params, &listed, "Group");
-    Ok(ScimResponse::ok(paging.response(&params, listed)))
-}
+/// `/Groups` as a [`Listing`]: the list and `.search` endpoints.
+pub struct Groups;
 
 /// Names the group a request touched, with what happened to it.
 fn note_group(group: &pb::Group, what: impl Into<String>) {
@@ -73,44 +46,49 @@ fn note_group(group: &pb::Group, what: impl Into<String>) {
     });
 }
 
-/// One page of groups as rendered SCIM documents, with the total (and
-/// the keys of its edges, in cursor pagination).
-pub async fn page(
-    state: &AppState,
-    caller: &Caller,
-    params: &ListParams,
-    paging: &Paging<'_>,
-) -> Result<Listed, ApiError> {
-    let (filter, sort_by, sort_order) = paging.wire();
-    let response = state
-        .identity
-        .clone()
-        .list_groups(pb::ListGroupsRequest {
-            tenant_id: caller.tenant_id.clone(),
-            filter,
-            start_index: params.start_index,
-            count: params.count,
-            sort_by,
-            sort_order,
-            include_members: params.projection.wants(MEMBERS),
-            keyset: paging.keyset.clone(),
+impl Listing for Groups {
+    const ENDPOINT: &'static str = "Groups";
+    const KIND: &'static str = "Group";
+
+    /// One page of groups as rendered SCIM documents, with the total (and
+    /// the keys of its edges, in cursor pagination).
+    async fn page(
+        state: &AppState,
+        caller: &Caller,
+        params: &ListParams,
+        paging: &Paging<'_>,
+    ) -> Result<Listed, ApiError> {
+        let (filter, sort_by, sort_order) = paging.wire();
+        let response = state
+            .identity
+            .clone()
+            .list_groups(pb::ListGroupsRequest {
+                tenant_id: caller.tenant_id.clone(),
+                filter,
+                start_index: params.start_index,
+                count: params.count,
+                sort_by,
+                sort_order,
+                include_members: params.projection.wants(MEMBERS),
+                keyset: paging.keyset.clone(),
+            })
+            .await?
+            .into_inner();
+        let base = state.tenant_base(&caller.tenant_id);
+        let rt = state.types(&caller.tenant_id).await?.group;
+        let resources = response
+            .groups
+            .iter()
+            .map(|g| render::group(g, rt, &base, &params.projection))
+            .collect::<Result<Vec<Value>, _>>()?;
+        Ok(Listed {
+            total: response.total_results,
+            resources,
+            first_key: response.first_key,
+            last_key: response.last_key,
+            more: response.more,
         })
-        .await?
-        .into_inner();
-    let base = state.tenant_base(&caller.tenant_id);
-    let rt = state.types(&caller.tenant_id).await?.group;
-    let resources = response
-        .groups
-        .iter()
-        .map(|g| render::group(g, rt, &base, &params.projection))
-        .collect::<Result<Vec<Value>, _>>()?;
-    Ok(Listed {
-        total: response.total_results,
-        resources,
-        first_key: response.first_key,
-        last_key: response.last_key,
-        more: response.more,
-    })
+    }
 }
 
 #[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]

@@ -17,6 +17,7 @@ pub mod protect;
 pub mod protocol;
 pub mod provlog;
 pub mod render;
+pub mod resource;
 pub mod response;
 pub mod search;
 pub mod types;
@@ -95,8 +96,11 @@ pub enum StartupError {
 /// The SCIM routes under `/scim/v2/{tenant}` and the probes.
 pub fn router(state: AppState) -> Router {
     let scim = Router::new()
-        .route("/Users", get(users::list).post(users::create))
-        .route("/Users/.search", post(users::search))
+        .route(
+            "/Users",
+            get(resource::list::<users::Users>).post(users::create),
+        )
+        .route("/Users/.search", post(resource::search::<users::Users>))
         .route(
             "/Users/{id}",
             get(users::get)
@@ -111,8 +115,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/Me", any(search::me))
         .route("/Me/{*rest}", any(search::me))
-        .route("/Groups", get(groups::list).post(groups::create))
-        .route("/Groups/.search", post(groups::search))
+        .route(
+            "/Groups",
+            get(resource::list::<groups::Groups>).post(groups::create),
+        )
+        .route("/Groups/.search", post(resource::search::<groups::Groups>))
         .route(
             "/Groups/{id}",
             get(groups::get)

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::listing::ListParams;
 use crate::paging::Paging;
 use crate::render;
+use crate::resource::Listing;
 use crate::response::{ScimJson, ScimResponse};
 use crate::{groups, users};
 
@@ -43,7 +44,7 @@ pub async fn search_all_types(
     let (user_total, mut resources) = match &user_params {
         Some(p) => {
             let paging = Paging::new(&state, &caller, "Users", p)?;
-            let listed = users::page(&state, &caller, p, &paging).await?;
+            let listed = <users::Users as Listing>::page(&state, &caller, p, &paging).await?;
             (listed.total, listed.resources)
         }
         None => (0, Vec::new()),
@@ -55,7 +56,7 @@ pub async fn search_all_types(
             p.start_index = u32::try_from(group_skip + 1).unwrap_or(u32::MAX);
             p.count = u32::try_from(wanted).unwrap_or(0);
             let paging = Paging::new(&state, &caller, "Groups", &p)?;
-            let listed = groups::page(&state, &caller, &p, &paging).await?;
+            let listed = <groups::Groups as Listing>::page(&state, &caller, &p, &paging).await?;
             resources.extend(listed.resources);
             listed.total
         }

@@ -1,7 +1,5 @@
 //! `/Users`: SCIM requests turned into `identity.v1` calls.
 
-use std::collections::HashMap;
-
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use proto::identity::v1 as pb;
@@ -16,6 +14,7 @@ use crate::paging::{Listed, Paging};
 use crate::preconditions::{if_match, if_none_match};
 use crate::provlog::{self, summary};
 use crate::render::{self, Projection, ProjectionParams};
+use crate::resource::Listing;
 use crate::response::{ScimJson, ScimResponse};
 
 async fn respond(
@@ -28,57 +27,8 @@ async fn respond(
     Ok(ScimResponse::ok(body).etag(&render::etag(user.version)))
 }
 
-#[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<ScimResponse, ApiError> {
-    let params = ListParams::from_query(&query)?;
-    list_with(&state, &caller, params).await
-}
-
-#[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
-pub async fn search(
-    State(state): State<AppState>,
-    caller: Caller,
-    ScimJson(body): ScimJson,
-) -> Result<ScimResponse, ApiError> {
-    let params = ListParams::from_search(&body)?;
-    list_with(&state, &caller, params).await
-}
-
-async fn list_with(
-    state: &AppState,
-    caller: &Caller,
-    params: ListParams,
-) -> Result<ScimResponse, ApiError> {
-    let paging = Paging::new(state, caller, "Users", &params)?;
-    let listed = page(state, caller, &params, &paging).await?;
-    note_list(&params, &listed, "User");
-    Ok(ScimResponse::ok(paging.response(&params, listed)))
-}
-
-/// Describes a list or search of users or groups for the provisioning log:
-/// a lookup by userName/displayName names its resource (and its id when
-/// exactly one matched); a lookup of a random GUID is a Test Connection.
-pub fn note_list(params: &ListParams, listed: &Listed, kind: &'static str) {
-    let filter = params.filter.as_ref();
-    let probe = filter.is_some_and(summary::is_probe);
-    let text = summary::list(filter, listed.resources.len(), listed.total, probe);
-    let name = filter.and_then(summary::looked_up_name).map(str::to_owned);
-    let id = match (&name, listed.resources.as_slice()) {
-        (Some(_), [one]) => one.get("id").and_then(Value::as_str).map(str::to_owned),
-        _ => None,
-    };
-    provlog::note(|n| {
-        n.resource_type = Some(kind);
-        n.resource_name = name;
-        n.resource_id = id;
-        n.summary = Some(text);
-        n.test_connection = probe;
-    });
-}
+/// `/Users` as a [`Listing`]: the list and `.search` endpoints.
+pub struct Users;
 
 /// Names the user a request touched, with what happened to it.
 fn note_user(user: &pb::User, what: impl Into<String>) {
@@ -91,43 +41,48 @@ fn note_user(user: &pb::User, what: impl Into<String>) {
     });
 }
 
-/// One page of users as rendered SCIM documents, with the total (and
-/// the keys of its edges, in cursor pagination).
-pub async fn page(
-    state: &AppState,
-    caller: &Caller,
-    params: &ListParams,
-    paging: &Paging<'_>,
-) -> Result<Listed, ApiError> {
-    let (filter, sort_by, sort_order) = paging.wire();
-    let response = state
-        .identity
-        .clone()
-        .list_users(pb::ListUsersRequest {
-            tenant_id: caller.tenant_id.clone(),
-            filter,
-            start_index: params.start_index,
-            count: params.count,
-            sort_by,
-            sort_order,
-            keyset: paging.keyset.clone(),
+impl Listing for Users {
+    const ENDPOINT: &'static str = "Users";
+    const KIND: &'static str = "User";
+
+    /// One page of users as rendered SCIM documents, with the total (and
+    /// the keys of its edges, in cursor pagination).
+    async fn page(
+        state: &AppState,
+        caller: &Caller,
+        params: &ListParams,
+        paging: &Paging<'_>,
+    ) -> Result<Listed, ApiError> {
+        let (filter, sort_by, sort_order) = paging.wire();
+        let response = state
+            .identity
+            .clone()
+            .list_users(pb::ListUsersRequest {
+                tenant_id: caller.tenant_id.clone(),
+                filter,
+                start_index: params.start_index,
+                count: params.count,
+                sort_by,
+                sort_order,
+                keyset: paging.keyset.clone(),
+            })
+            .await?
+            .into_inner();
+        let base = state.tenant_base(&caller.tenant_id);
+        let rt = state.types(&caller.tenant_id).await?.user;
+        let resources = response
+            .users
+            .iter()
+            .map(|u| render::user(u, rt, &base, &params.projection))
+            .collect::<Result<Vec<Value>, _>>()?;
+        Ok(Listed {
+            total: response.total_results,
+            resources,
+            first_key: response.first_key,
+            last_key: response.last_key,
+            more: response.more,
         })
-        .await?
-        .into_inner();
-    let base = state.tenant_base(&caller.tenant_id);
-    let rt = state.types(&caller.tenant_id).await?.user;
-    let resources = response
-        .users
-        .iter()
-        .map(|u| render::user(u, rt, &base, &params.projection))
-        .collect::<Result<Vec<Value>, _>>()?;
-    Ok(Listed {
-        total: response.total_results,
-        resources,
-        first_key: response.first_key,
-        last_key: response.last_key,
-        more: response.more,
-    })
+    }
 }
 
 #[instrument(skip_all, fields(tenant_id = %caller.tenant_id))]
