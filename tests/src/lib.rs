@@ -64,7 +64,8 @@ impl Drop for PolicyServer {
     }
 }
 
-enum Database {
+/// A database made for one test, dropped with it.
+pub enum Database {
     Postgres { name: String },
     Sqlite { _dir: tempfile::TempDir },
 }
@@ -98,7 +99,7 @@ impl Drop for Database {
 }
 
 /// A fresh database; `file` names the SQLite file.
-async fn fresh_database(backend: Backend, file: &str) -> (String, Database) {
+pub async fn fresh_database(backend: Backend, file: &str) -> (String, Database) {
     sqlx::any::install_default_drivers();
     match backend {
         Backend::Postgres => {
@@ -240,7 +241,7 @@ async fn as_role(url: &str, role: &str) -> identity::SqlStore {
 
 /// Grants `role` the table privileges of a service on the (migrated)
 /// database at `url`; returns the URL that connects as `role`.
-async fn role_url(url: &str, role: &str) -> String {
+pub async fn role_url(url: &str, role: &str) -> String {
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
         .await
         .unwrap();

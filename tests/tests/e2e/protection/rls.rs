@@ -4,7 +4,7 @@
 //! no row without a scope, only its tenant's rows with one, and cannot
 //! write another tenant's.
 
-use e2e::{Backend, Options, postgres_admin_url, spawn_app_with};
+use e2e::{Backend, Options, fresh_database, postgres_admin_url, role_url, spawn_app_with};
 use proto::identity::v1 as pb;
 use serde_json::json;
 use sqlx::{AnyConnection, Connection};
@@ -115,47 +115,20 @@ async fn policy_as_a_plain_role_keeps_every_path_working() {
     drop(app);
 }
 
-/// A scratch database for straight-SQL checks, dropped by [`Scratch::drop`].
-struct Scratch {
-    db: String,
-    url: String,
-}
-
-impl Scratch {
-    async fn create() -> Self {
-        let db = format!("scim_rls_{}", uuid::Uuid::new_v4().simple());
-        admin(&format!("CREATE DATABASE \"{db}\"")).await;
-        let admin_url = postgres_admin_url();
-        let base = admin_url.rsplit_once('/').unwrap().0.to_owned();
-        let url = format!("{base}/{db}");
-        Self { db, url }
-    }
-
-    /// Runs `sqls` as the owner, then grants `role` the service's table
-    /// privileges and connects as it.
-    async fn as_role(&self, role: &Role, sqls: &[&str]) -> AnyConnection {
-        let mut owner = AnyConnection::connect(&self.url).await.unwrap();
-        let grant = format!(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{}\"",
-            role.0
-        );
-        for sql in sqls.iter().copied().chain([grant.as_str()]) {
-            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&mut owner)
-                .await
-                .unwrap();
-        }
-        owner.close().await.unwrap();
-        let (scheme, rest) = self.url.split_once("://").unwrap();
-        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-        AnyConnection::connect(&format!("{scheme}://{}@{host}", role.0))
+/// Runs `sqls` as the owner of the database at `url`, then connects as
+/// `role` with a service's table privileges.
+async fn as_role(url: &str, role: &Role, sqls: &[&str]) -> AnyConnection {
+    let mut owner = AnyConnection::connect(url).await.unwrap();
+    for sql in sqls {
+        sqlx::query(sqlx::AssertSqlSafe((*sql).to_owned()))
+            .execute(&mut owner)
             .await
-            .unwrap()
+            .unwrap();
     }
-
-    async fn drop(self) {
-        admin(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.db)).await;
-    }
+    owner.close().await.unwrap();
+    AnyConnection::connect(&role_url(url, &role.0).await)
+        .await
+        .unwrap()
 }
 
 /// A transaction with `setting` (`app.tenant_id` or `app.all_tenants`) set.
@@ -191,21 +164,21 @@ async fn execute(conn: &mut AnyConnection, sql: &'static str) -> Result<u64, sql
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_policy_tables_bind_a_plain_role() {
     let role = Role::create().await;
-    let scratch = Scratch::create().await;
+    let (url, database) = fresh_database(Backend::Postgres, "").await;
     let store = policy::SqlStore::connect(&policy::StoreOptions {
-        url: scratch.url.clone(),
+        url: url.clone(),
         max_connections: 1,
     })
     .await
     .unwrap();
     store.migrate().await.unwrap();
-    let mut conn = scratch
-        .as_role(
-            &role,
-            &["INSERT INTO roles (tenant_id, name, description, created) \
+    let mut conn = as_role(
+        &url,
+        &role,
+        &["INSERT INTO roles (tenant_id, name, description, created) \
                VALUES ('a', 'Viewer', '', 0), ('b', 'Admin', '', 0)"],
-        )
-        .await;
+    )
+    .await;
 
     // No scope: no row.
     assert_eq!(count(&mut conn, "SELECT count(*) FROM roles").await, 0);
@@ -238,31 +211,31 @@ async fn the_policy_tables_bind_a_plain_role() {
 
     conn.close().await.unwrap();
     store.close().await;
-    scratch.drop().await;
+    drop(database);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_policies_bind_a_plain_role() {
     let role = Role::create().await;
-    let scratch = Scratch::create().await;
+    let (url, database) = fresh_database(Backend::Postgres, "").await;
     let store = identity::SqlStore::connect(&identity::StoreOptions {
-        url: scratch.url.clone(),
+        url: url.clone(),
         max_connections: 1,
     })
     .await
     .unwrap();
     store.migrate().await.unwrap();
-    let mut conn = scratch
-        .as_role(
-            &role,
-            &[
-                "INSERT INTO tenants (id, display_name, created) VALUES ('a', 'A', 0), ('b', 'B', 0)",
-                "INSERT INTO users (tenant_id, id, user_name, user_name_ci, active, version, created, \
+    let mut conn = as_role(
+        &url,
+        &role,
+        &[
+            "INSERT INTO tenants (id, display_name, created) VALUES ('a', 'A', 0), ('b', 'B', 0)",
+            "INSERT INTO users (tenant_id, id, user_name, user_name_ci, active, version, created, \
                  last_modified, resource) VALUES ('a', 'ua', 'x', 'x', true, 1, 0, 0, '{}'), \
                  ('b', 'ub', 'y', 'y', true, 1, 0, 0, '{}')",
-            ],
-        )
-        .await;
+        ],
+    )
+    .await;
 
     // No scope: no row.
     assert_eq!(count(&mut conn, "SELECT count(*) FROM users").await, 0);
@@ -293,5 +266,5 @@ async fn the_policies_bind_a_plain_role() {
 
     conn.close().await.unwrap();
     drop(store);
-    scratch.drop().await;
+    drop(database);
 }
