@@ -19,3 +19,14 @@ pub mod policy {
 
 /// Encoded file descriptors of every package, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("descriptor");
+
+/// The largest gRPC message a server or client of the platform sends or
+/// accepts, set on every one of them (tonic's default is 4 MiB to decode).
+///
+/// What sizes a message: a SCIM request the gateway forwards (bounded by
+/// its body limit, 1 MiB by default, which operators raise for groups of
+/// hundreds of thousands of members: a 500,000-member group is about 20 MB
+/// in protobuf) and a group read with its members. The change stream never
+/// comes near it: a page of changes is at most about 1 MiB, and a change
+/// record carries at most 1,000 ids.
+pub const MAX_MESSAGE_BYTES: usize = 32 << 20;

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -44,9 +45,22 @@ pub struct TestApp {
     /// A handle on identity's database (for maintenance such as pruning
     /// the provisioning log).
     pub identity_store: identity::SqlStore,
+    identity_server: IdentityServer,
     policy_server: PolicyServer,
     _database: Database,
     _policy_database: Database,
+}
+
+/// The running identity service and what it takes to start it again.
+struct IdentityServer {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for IdentityServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// The running policy service and what it takes to start it again.
@@ -190,9 +204,8 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
 
     let identity_store = store.clone();
     let identity_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let identity_app = identity::Application::with_store(store, identity_listener, false).unwrap();
-    let identity_url = format!("http://{}", identity_app.local_addr());
-    tokio::spawn(identity_app.run_until_stopped(std::future::pending()));
+    let identity_server = start_identity(store, identity_listener);
+    let identity_url = format!("http://{}", identity_server.addr);
 
     let addr = start_gateway(&identity_url, &options).await;
 
@@ -215,17 +228,29 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
 
     TestApp {
         base_url: format!("http://{addr}"),
-        identity: IdentityServiceClient::new(channel(&identity_url).await),
+        identity: IdentityServiceClient::new(channel(&identity_url).await)
+            .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
         identity_url,
         policy: PolicyServiceClient::new(channel(&policy_url).await),
         policy_url,
         http: reqwest::Client::new(),
         backend,
         identity_store,
+        identity_server,
         policy_server,
         _database: database,
         _policy_database: policy_database,
     }
+}
+
+fn start_identity(store: identity::SqlStore, listener: TcpListener) -> IdentityServer {
+    let app = identity::Application::with_store(store, listener, false).unwrap();
+    let addr = app.local_addr();
+    let task = tokio::spawn(async move {
+        let _ = app.run_until_stopped(std::future::pending()).await;
+    });
+    IdentityServer { addr, task }
 }
 
 /// Grants `role` the rights production grants its identity role (README,
@@ -357,11 +382,45 @@ async fn migrate_policy_database(url: &str) {
 }
 
 /// Starts policy on `listener`, migrating its database first when `migrate`.
+/// The replica name of the harness's policy service.
+pub const POLICY_REPLICA: &str = "e2e-policy";
+
+/// A further policy replica (see [`TestApp::spawn_policy_replica`]).
+pub struct PolicyReplica {
+    pub client: PolicyServiceClient<Channel>,
+    server: PolicyServer,
+}
+
+impl PolicyReplica {
+    /// Stops it as a crash would: no lease is given back.
+    pub async fn kill(mut self) {
+        self.server.task.abort();
+        let _ = (&mut self.server.task).await;
+    }
+}
+
 async fn start_policy(
     database_url: String,
     listener: TcpListener,
     identity_url: &str,
     migrate: bool,
+) -> PolicyServer {
+    start_policy_named(
+        database_url,
+        listener,
+        identity_url,
+        migrate,
+        POLICY_REPLICA,
+    )
+    .await
+}
+
+async fn start_policy_named(
+    database_url: String,
+    listener: TcpListener,
+    identity_url: &str,
+    migrate: bool,
+    replica: &str,
 ) -> PolicyServer {
     let options = policy::StoreOptions {
         url: database_url.clone(),
@@ -379,9 +438,13 @@ async fn start_policy(
         request_timeout: Duration::from_secs(2),
         ..policy::AlertOptions::default()
     };
+    // One name for the harness's policy, so a restarted one takes its own
+    // leases back at once; a short TTL for the tests of failover.
+    let follower = policy::FollowerOptions::new(replica.into(), Duration::from_secs(2));
     let app = policy::Application::with_store(store, listener, identity_url)
         .unwrap()
-        .with_alert_options(alerts);
+        .with_alert_options(alerts)
+        .with_follower_options(follower);
     let addr = app.local_addr();
     let task = tokio::spawn(async move {
         let _ = app.run_until_stopped(std::future::pending()).await;
@@ -484,41 +547,102 @@ impl TestApp {
         self.policy = PolicyServiceClient::new(channel(&self.policy_url).await);
     }
 
-    /// The position in identity's change stream up to which policy has
-    /// applied every change.
-    pub async fn policy_cursor(&self) -> i64 {
-        use policy::Store;
-        self.policy_server.store.cursor().await.unwrap()
+    /// Stops identity as a crash would (its tasks are aborted wherever they
+    /// are: open transactions roll back, streams break) and starts it again
+    /// on the same database and port; the gateway and policy reconnect.
+    pub async fn restart_identity(&mut self) {
+        let old = &mut self.identity_server;
+        old.task.abort();
+        let _ = (&mut old.task).await;
+        let addr = old.addr;
+        let listener = loop {
+            match TcpListener::bind(addr).await {
+                Ok(l) => break l,
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        };
+        self.identity_server = start_identity(self.identity_store.clone(), listener);
     }
 
-    /// The newest position in identity's change stream.
-    pub async fn identity_seq(&self) -> i64 {
+    /// Starts another policy replica named `replica` on the same databases
+    /// (its lease TTL is the harness's: 2 s). Dropping the handle, or
+    /// [`PolicyReplica::kill`], stops it as a crash would.
+    pub async fn spawn_policy_replica(&self, replica: &str) -> PolicyReplica {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = start_policy_named(
+            self.policy_server.database_url.clone(),
+            listener,
+            &self.identity_url,
+            false,
+            replica,
+        )
+        .await;
+        let url = format!("http://{}", server.addr);
+        PolicyReplica {
+            client: PolicyServiceClient::new(channel(&url).await),
+            server,
+        }
+    }
+
+    /// Stops the harness's own policy replica as a crash would (until
+    /// [`TestApp::restart_policy`]).
+    pub async fn kill_policy(&mut self) {
+        self.policy_server.task.abort();
+        let _ = (&mut self.policy_server.task).await;
+    }
+
+    /// Each tenant's position in identity's change stream up to which
+    /// policy has applied every change.
+    pub async fn policy_cursors(&self) -> HashMap<String, i64> {
+        use policy::Store;
+        self.policy_server.store.cursors().await.unwrap()
+    }
+
+    /// The holder of each partition's lease (empty when unheld or expired).
+    pub async fn policy_leases(&self) -> Vec<String> {
+        use policy::Store;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64;
+        let leases = self.policy_server.store.leases().await.unwrap();
+        leases
+            .into_iter()
+            .map(|(_, holder, expires)| if expires > now { holder } else { String::new() })
+            .collect()
+    }
+
+    /// Each tenant's newest position in identity's change stream.
+    pub async fn identity_heads(&self) -> HashMap<String, i64> {
         let mut identity = self.identity.clone();
         identity
-            .snapshot(pb::SnapshotRequest {
-                tenant_id: "seq-probe".into(),
-                after_user_id: String::new(),
-                page_size: 1,
-            })
+            .list_stream_heads(pb::ListStreamHeadsRequest::default())
             .await
             .unwrap()
             .into_inner()
-            .as_of_seq
+            .heads
+            .into_iter()
+            .map(|p| (p.tenant_id, p.seq))
+            .collect()
     }
 
     /// Waits until policy has applied every change identity committed so
     /// far; panics after [`POLICY_DEADLINE`].
     pub async fn policy_caught_up(&self) {
-        let target = self.identity_seq().await;
+        let target = self.identity_heads().await;
         let deadline = tokio::time::Instant::now() + POLICY_DEADLINE;
         loop {
-            let cursor = self.policy_cursor().await;
-            if cursor >= target {
+            let cursors = self.policy_cursors().await;
+            let behind: Vec<_> = target
+                .iter()
+                .filter(|(t, seq)| cursors.get(*t).copied().unwrap_or(0) < **seq)
+                .collect();
+            if behind.is_empty() {
                 return;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "policy did not catch up with identity within {POLICY_DEADLINE:?} (cursor {cursor}, identity at {target})"
+                "policy did not catch up with identity within {POLICY_DEADLINE:?} (behind: {behind:?}, cursors {cursors:?})"
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

@@ -29,10 +29,8 @@ pub enum CliError {
     #[error("INTERNAL: the service sent a response without {0}")]
     Missing(&'static str),
     /// The policy service closed the role-change stream (it is stopping).
-    #[error(
-        "UNAVAILABLE: the policy service closed the role-change stream; resume with --after-seq {after_seq}"
-    )]
-    StreamEnded { after_seq: i64 },
+    #[error("UNAVAILABLE: the policy service closed the role-change stream; resume with {resume}")]
+    StreamEnded { resume: String },
     /// A stored SCIM document did not parse as a JSON object.
     #[error("INTERNAL: user {id} has a malformed SCIM document")]
     Document {

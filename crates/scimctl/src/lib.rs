@@ -57,7 +57,11 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CliError> {
     let format = if json { Format::Json } else { Format::Human };
     let identity = || async {
         let channel = channel("identity", &identity_url, true).await?;
-        Ok::<_, CliError>(IdentityServiceClient::new(channel))
+        Ok::<_, CliError>(
+            IdentityServiceClient::new(channel)
+                .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
+        )
     };
     match command {
         Command::Tenant(command) => tenant::run(identity().await?, command, format, out).await,

@@ -166,8 +166,12 @@ impl Application {
         let identity_channel = channel(&config.identity_url)?;
         let policy_channel = channel(&config.policy_url)?;
         let state = AppState {
-            identity: IdentityServiceClient::new(telemetry::grpc::client(identity_channel.clone())),
-            policy: PolicyServiceClient::new(telemetry::grpc::client(policy_channel.clone())),
+            identity: IdentityServiceClient::new(telemetry::grpc::client(identity_channel.clone()))
+                .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
+            policy: PolicyServiceClient::new(telemetry::grpc::client(policy_channel.clone()))
+                .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
             identity_channel,
             policy_channel,
             sessions: SessionKeys::new(config.key()?, config.session_ttl_seconds),

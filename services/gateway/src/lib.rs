@@ -313,7 +313,9 @@ impl Application {
             .unwrap_or_else(|| format!("http://{addr}"));
         let (recorder, log_entries) = provlog::Recorder::new();
         let state = AppState {
-            identity: IdentityServiceClient::new(traced),
+            identity: IdentityServiceClient::new(traced)
+                .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
             identity_channel: channel,
             auth: auth::AuthCache::new(config.auth_cache_ttl()),
             public_base_url: public.trim_end_matches('/').into(),
@@ -327,7 +329,9 @@ impl Application {
             recorder,
         };
         // The provisioning log's sender: untraced (a flush belongs to no request).
-        let identity = IdentityServiceClient::new(state.identity_channel.clone());
+        let identity = IdentityServiceClient::new(state.identity_channel.clone())
+            .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(proto::MAX_MESSAGE_BYTES);
         Ok(Self {
             listener,
             addr,

@@ -1,6 +1,8 @@
 //! The `identity.v1.IdentityService` gRPC server.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use proto::identity::v1 as pb;
 use proto::identity::v1::identity_service_server::IdentityService;
@@ -735,16 +737,78 @@ impl IdentityService for IdentityApi {
         let pb::WatchRequest {
             after_seq,
             tenant_id,
+            cursors,
+            from_now,
+            partition_count,
+            partitions,
         } = request.into_inner();
-        let tenant = match tenant_id.as_str() {
-            "" => None,
-            t => Some(tenant(t)?),
+        let (tenants, cursors) = match tenant_id.as_str() {
+            "" => (
+                watch::Tenants::from_request(partition_count, partitions)?,
+                positions(cursors)?,
+            ),
+            t => {
+                let id = tenant(t)?;
+                let mut at = HashMap::new();
+                if after_seq > 0 || !from_now {
+                    at.insert(id.as_str().to_owned(), after_seq.max(0));
+                }
+                (watch::Tenants::One(id), at)
+            }
         };
         Ok(Response::new(watch::watch(
             self.store.clone(),
-            after_seq,
-            tenant,
+            tenants,
+            cursors,
+            from_now,
         )))
+    }
+
+    #[instrument(skip_all, fields(partitions = request.get_ref().partitions.len()))]
+    async fn list_stream_heads(
+        &self,
+        request: Request<pb::ListStreamHeadsRequest>,
+    ) -> Result<Response<pb::ListStreamHeadsResponse>, Status> {
+        let pb::ListStreamHeadsRequest {
+            partition_count,
+            partitions,
+            known,
+            wait_ms,
+        } = request.into_inner();
+        let tenants = watch::Tenants::from_request(partition_count, partitions)?;
+        let known = positions(known)?;
+        let wait = Duration::from_millis(u64::from(wait_ms));
+        let heads = watch::heads_after(self.store.as_ref(), &tenants, &known, wait).await?;
+        Ok(Response::new(pb::ListStreamHeadsResponse {
+            heads: heads
+                .into_iter()
+                .map(|(tenant_id, seq)| pb::StreamPosition { tenant_id, seq })
+                .collect(),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id, after_seq = request.get_ref().after_seq))]
+    async fn read_changes(
+        &self,
+        request: Request<pb::ReadChangesRequest>,
+    ) -> Result<Response<pb::ReadChangesResponse>, Status> {
+        let pb::ReadChangesRequest {
+            tenant_id,
+            after_seq,
+            limit,
+        } = request.into_inner();
+        let tenant = tenant(&tenant_id)?;
+        let limit = match limit {
+            0 => watch::BATCH,
+            n => n.min(watch::BATCH),
+        };
+        let rows = self
+            .store
+            .changes_after(&tenant, after_seq.max(0), limit, watch::MAX_BYTES)
+            .await?;
+        Ok(Response::new(pb::ReadChangesResponse {
+            changes: rows.into_iter().map(convert::change).collect(),
+        }))
     }
 
     #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
@@ -803,4 +867,19 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<pb::GetTenantHealthResponse>, Status> {
         self.health(request.into_inner()).await.map(Response::new)
     }
+}
+
+/// Stream positions from a request, by tenant.
+fn positions(list: Vec<pb::StreamPosition>) -> Result<HashMap<String, i64>, Status> {
+    let mut at = HashMap::with_capacity(list.len());
+    for p in list {
+        let id = tenant(&p.tenant_id)?;
+        if p.seq < 0 {
+            return Err(Status::invalid_argument(
+                "a stream position is not negative",
+            ));
+        }
+        at.insert(id.as_str().to_owned(), p.seq);
+    }
+    Ok(at)
 }

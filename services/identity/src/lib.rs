@@ -139,7 +139,11 @@ impl Application {
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)
-            .add_service(IdentityServiceServer::new(self.api))
+            .add_service(
+                IdentityServiceServer::new(self.api)
+                    .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
+            )
             .serve_with_incoming_shutdown(nodelay(self.listener), shutdown)
             .await;
         pool_metrics.abort();

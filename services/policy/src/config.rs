@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::alerts::AlertOptions;
+use crate::follower::FollowerOptions;
 
 use crate::store::StoreOptions;
 
@@ -34,6 +35,15 @@ pub struct Config {
     /// doubles per failure (with jitter) up to an hour, for 26 hours.
     #[arg(long, env = "ALERT_RETRY_BASE_MS", default_value_t = 10_000)]
     pub alert_retry_base_ms: u64,
+    /// This replica's name in the stream's lease table (unique per
+    /// process); by default the host name and a random suffix.
+    #[arg(long, env = "POLICY_REPLICA_ID")]
+    pub replica_id: Option<String>,
+    /// How long a lease on a partition of tenants lasts unrenewed, in
+    /// milliseconds: a replica that dies has its tenants taken over after
+    /// about this long. Leases are renewed every fifth of it.
+    #[arg(long, env = "POLICY_LEASE_TTL_MS", default_value_t = 10_000)]
+    pub lease_ttl_ms: u64,
 }
 
 impl Config {
@@ -43,6 +53,16 @@ impl Config {
             retry_base: Duration::from_millis(self.alert_retry_base_ms.max(1)),
             ..AlertOptions::default()
         }
+    }
+
+    /// The follower's part of the configuration.
+    pub fn follower_options(&self) -> FollowerOptions {
+        FollowerOptions::new(
+            self.replica_id
+                .clone()
+                .unwrap_or_else(crate::follower::default_replica_id),
+            Duration::from_millis(self.lease_ttl_ms),
+        )
     }
 
     /// The store's part of the configuration.

@@ -1,34 +1,100 @@
-//! The follower: a background task that reads identity's change stream from
-//! the stored cursor and applies each batch in one transaction
-//! ([`Store::apply_changes`]). On a stream error or disconnect it reconnects
-//! with capped exponential backoff and resumes from the stored cursor, so no
-//! change is lost or applied twice, also after a crash.
+//! The follower: how this replica applies identity's change stream.
 //!
-//! Each batch is applied under a `policy.apply_changes` span that continues
+//! Tenants are hashed into [`PARTITIONS`] partitions, and the replicas
+//! share them through leases held in the database (`store/leases.rs`): a
+//! lease task renews this replica's leases every heartbeat and takes or
+//! gives back partitions towards a fair share. For the partitions it holds,
+//! the follower long-polls identity's `ListStreamHeads`; each tenant whose
+//! head is past its cursor gets a task that reads its changes with
+//! `ReadChanges`, a bounded page at a time, and applies each page in one
+//! transaction of that tenant ([`Store::apply_changes`]), provided its
+//! stored cursor is still where the task expects and the lease is still
+//! held. Up to [`CONCURRENCY`] tenants are applied at once, one task per
+//! tenant, so a tenant's changes are applied in order, exactly once, and a
+//! tenant with a long backlog (a deleted 150,000-member group is 150
+//! records) does not hold back another tenant's deactivation. A tenant
+//! whose page fails is retried with capped exponential backoff; the others
+//! go on. Cursors are re-read from the database every heartbeat, so a
+//! `Reconcile` that rewound one tenant's cursor (on any replica) is
+//! replayed here.
+//!
+//! Each page is applied under a `policy.apply_changes` span that continues
 //! the trace of the request that wrote its first traced change (identity
 //! stores that request's context with the change), so a SCIM request's
-//! trace shows the role recomputation it caused. A batch may mix changes of
+//! trace shows the role recomputation it caused. A page may mix changes of
 //! several requests: the span then links to the other writers' contexts,
 //! and each of those traces gets a `policy.change_applied` span of its own
-//! that links back to the batch.
+//! that links back to the page.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use proto::identity::v1 as idpb;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::convert;
+use crate::domain::{TenantId, now_micros};
 use crate::error::PolicyError;
-use crate::store::{Applied, Store};
+use crate::store::{Applied, Lease, Round, Store};
 
-/// The first reconnect delay; it doubles on each failure up to [`MAX_BACKOFF`].
+/// The number of tenant partitions (the most replicas that can share the
+/// work). Fixed: every replica must hash tenants the same way.
+pub const PARTITIONS: u32 = 16;
+/// Tenants applied at once by one replica.
+pub const CONCURRENCY: usize = 4;
+/// Pages one tenant task applies before it makes way for other tenants.
+const PAGES_PER_TURN: usize = 8;
+/// The longest `ListStreamHeads` wait.
+const HEADS_WAIT: Duration = Duration::from_secs(5);
+/// The first retry delay after a failure; it doubles on each failure up to
+/// [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Why one subscription ended.
+/// How this replica takes part in sharing the stream.
+#[derive(Debug, Clone)]
+pub struct FollowerOptions {
+    /// This replica's name in the lease table; unique per process.
+    pub replica: String,
+    /// How long a lease lasts unrenewed: a dead replica's tenants are taken
+    /// over after at most this plus a heartbeat.
+    pub lease_ttl: Duration,
+    /// How often leases are renewed and rebalanced.
+    pub heartbeat: Duration,
+}
+
+impl FollowerOptions {
+    /// Options for `replica` with a lease TTL; the heartbeat is a fifth of it.
+    pub fn new(replica: String, lease_ttl: Duration) -> Self {
+        let lease_ttl = lease_ttl.max(Duration::from_millis(500));
+        Self {
+            replica,
+            lease_ttl,
+            heartbeat: lease_ttl / 5,
+        }
+    }
+}
+
+impl Default for FollowerOptions {
+    fn default() -> Self {
+        Self::new(default_replica_id(), Duration::from_secs(10))
+    }
+}
+
+/// The host name (the pod's name on Kubernetes) and a random suffix: a
+/// restarted process is a new replica.
+pub fn default_replica_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "policy".into());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}", &suffix[..8])
+}
+
+/// Why a tenant's turn failed.
 #[derive(Debug, thiserror::Error)]
 enum FollowError {
     #[error("identity stream failed")]
@@ -37,80 +103,386 @@ enum FollowError {
     Store(#[from] PolicyError),
 }
 
-/// Follows identity until `stop` turns true.
-pub async fn run(
-    store: Arc<dyn Store>,
-    identity: crate::IdentityClient,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut backoff = MIN_BACKOFF;
-    loop {
-        let outcome = tokio::select! {
-            r = follow(store.as_ref(), identity.clone(), &mut backoff) => r,
-            _ = stop.wait_for(|s| *s) => return,
-        };
-        match outcome {
-            Ok(()) => tracing::debug!("identity stream ended, resubscribing"),
-            Err(FollowError::Identity(status)) => {
-                tracing::warn!(code = ?status.code(), message = status.message(), "identity stream failed");
+impl FollowError {
+    fn log(&self, tenant: &str) {
+        match self {
+            Self::Identity(status) => tracing::warn!(
+                tenant_id = tenant, code = ?status.code(), message = status.message(),
+                "identity stream failed"
+            ),
+            Self::Store(e) => {
+                tracing::warn!(tenant_id = tenant, error = ?e, "applying changes failed");
             }
-            Err(FollowError::Store(e)) => tracing::warn!(error = ?e, "applying changes failed"),
         }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
-/// One subscription: from the stored cursor until the stream ends or the
-/// cursor moves under it (a reconcile rewound it).
-async fn follow(
-    store: &dyn Store,
-    mut identity: crate::IdentityClient,
-    backoff: &mut Duration,
-) -> Result<(), FollowError> {
-    let mut cursor = store.cursor().await?;
-    let mut stream = identity
-        .watch(idpb::WatchRequest {
-            after_seq: cursor,
-            tenant_id: String::new(),
-        })
-        .await?
-        .into_inner();
-    tracing::info!(cursor, "following identity's change stream");
-    while let Some(batch) = stream.message().await? {
-        let timings = BatchTimings::of(&batch.changes);
-        let trace = BatchTrace::of(&batch.changes);
-        let changes: Vec<_> = batch
-            .changes
-            .into_iter()
-            .map(convert::stream_change)
-            .collect();
-        let applied = store
-            .apply_changes(cursor, &changes)
-            .instrument(trace.span.clone())
-            .await;
-        trace.finish(&applied);
-        match applied? {
-            Applied::Applied {
-                cursor: next,
-                role_changes,
-            } => {
-                tracing::debug!(cursor = next, role_changes, "changes applied");
-                timings.record(next, changes.len());
-                cursor = next;
-                *backoff = MIN_BACKOFF;
+/// Follows identity until `stop` turns true; then gives back the leases.
+pub async fn run(
+    store: Arc<dyn Store>,
+    identity: crate::IdentityClient,
+    options: FollowerOptions,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (held_tx, held) = watch::channel(Vec::new());
+    let leases = tokio::spawn(lease_loop(
+        store.clone(),
+        options.clone(),
+        held_tx,
+        stop.clone(),
+    ));
+    let follower = Follower::new(store.clone(), identity, options.replica.clone(), held);
+    tokio::select! {
+        () = follower.run() => {}
+        _ = stop.wait_for(|s| *s) => {}
+    }
+    let _ = leases.await;
+}
+
+/// Renews, takes and gives back leases every heartbeat, publishing the
+/// partitions held; gives them all back when `stop` turns true.
+async fn lease_loop(
+    store: Arc<dyn Store>,
+    options: FollowerOptions,
+    held: watch::Sender<Vec<u32>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let ttl = i64::try_from(options.lease_ttl.as_micros()).unwrap_or(i64::MAX);
+    let mut last_ok = Instant::now();
+    loop {
+        let round = Round {
+            partitions: PARTITIONS,
+            ttl,
+            now: now_micros(),
+        };
+        match store.lease_round(&options.replica, round).await {
+            Ok(partitions) => {
+                last_ok = Instant::now();
+                metrics::gauge!("policy_stream_partitions_held").set(partitions.len() as f64);
+                held.send_if_modified(|h| {
+                    let changed = *h != partitions;
+                    if changed {
+                        tracing::info!(replica = %options.replica, ?partitions, "partition leases");
+                        *h = partitions;
+                    }
+                    changed
+                });
             }
-            Applied::Moved { cursor: stored } => {
-                tracing::info!(stored, "cursor moved, resubscribing");
-                *backoff = MIN_BACKOFF;
-                return Ok(());
+            Err(e) => {
+                tracing::warn!(error = ?e, "lease round failed");
+                // Leases not renewed within the TTL may be another's now.
+                if last_ok.elapsed() >= options.lease_ttl {
+                    held.send_if_modified(|h| !std::mem::take(h).is_empty());
+                    metrics::gauge!("policy_stream_partitions_held").set(0.0);
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(options.heartbeat) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+    if let Err(e) = store.release_leases(&options.replica).await {
+        tracing::warn!(error = ?e, "giving back the leases failed");
+    }
+}
+
+/// A tenant task's outcome: the tenant, its cursor, and whether it ended
+/// on an error (the cursor is where it got to either way).
+type Turn = (String, i64, Option<FollowError>);
+
+/// The follower's state: what it knows of each tenant it covers.
+struct Follower {
+    store: Arc<dyn Store>,
+    identity: crate::IdentityClient,
+    replica: String,
+    held: watch::Receiver<Vec<u32>>,
+    /// Applied positions (from the database, advanced by the tasks).
+    cursors: HashMap<String, i64>,
+    /// identity's heads of the tenants of the held partitions.
+    heads: HashMap<String, i64>,
+    /// Tenants with a task running, and the cursor it started from.
+    busy: HashMap<String, i64>,
+    /// Tenants that failed: when to retry, and the current delay.
+    backoff: HashMap<String, (Instant, Duration)>,
+}
+
+impl Follower {
+    fn new(
+        store: Arc<dyn Store>,
+        identity: crate::IdentityClient,
+        replica: String,
+        held: watch::Receiver<Vec<u32>>,
+    ) -> Self {
+        Self {
+            store,
+            identity,
+            replica,
+            held,
+            cursors: HashMap::new(),
+            heads: HashMap::new(),
+            busy: HashMap::new(),
+            backoff: HashMap::new(),
+        }
+    }
+
+    async fn run(mut self) {
+        let mut tasks: JoinSet<Turn> = JoinSet::new();
+        let mut partitions: BTreeSet<u32> = BTreeSet::new();
+        let mut heads_backoff = MIN_BACKOFF;
+        let mut reload = tokio::time::interval(Duration::from_secs(2));
+        reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut poll = self.poll_heads(&partitions, Duration::ZERO);
+        loop {
+            self.schedule(&mut tasks, &partitions);
+            let retry_at = self.backoff.values().map(|(at, _)| *at).min();
+            tokio::select! {
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                    match joined {
+                        Ok(turn) => self.finish(turn),
+                        Err(e) => tracing::error!(error = %e, "a tenant task failed"),
+                    }
+                }
+                heads = &mut poll => {
+                    let wait = match heads {
+                        Ok(heads) => {
+                            heads_backoff = MIN_BACKOFF;
+                            self.heads = heads;
+                            HEADS_WAIT
+                        }
+                        Err(status) => {
+                            tracing::warn!(code = ?status.code(), message = status.message(), "identity stream failed");
+                            tokio::time::sleep(heads_backoff).await;
+                            heads_backoff = (heads_backoff * 2).min(MAX_BACKOFF);
+                            Duration::ZERO
+                        }
+                    };
+                    poll = self.poll_heads(&partitions, wait);
+                }
+                changed = self.held.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    partitions = self.held.borrow_and_update().iter().copied().collect();
+                    self.heads.retain(|t, _| partitions.contains(&partition(t)));
+                    self.reload_cursors().await;
+                    poll = self.poll_heads(&partitions, Duration::ZERO);
+                }
+                _ = reload.tick() => self.reload_cursors().await,
+                () = sleep_until(retry_at) => {}
+            }
+            let behind = self
+                .heads
+                .iter()
+                .filter(|(t, h)| self.cursors.get(*t).copied().unwrap_or(0) < **h)
+                .count();
+            metrics::gauge!("policy_stream_tenants_behind").set(behind as f64);
+        }
+    }
+
+    /// Starts a task for each tenant behind its head (not running, not
+    /// waiting to retry), up to [`CONCURRENCY`].
+    fn schedule(&mut self, tasks: &mut JoinSet<Turn>, partitions: &BTreeSet<u32>) {
+        let now = Instant::now();
+        let mut due: Vec<(&String, &i64)> = self
+            .heads
+            .iter()
+            .filter(|(t, h)| self.cursors.get(*t).copied().unwrap_or(0) < **h)
+            .filter(|(t, _)| !self.busy.contains_key(*t))
+            .filter(|(t, _)| self.backoff.get(*t).is_none_or(|(at, _)| *at <= now))
+            .collect();
+        // The furthest behind last: a small backlog (one deactivation) is
+        // not queued behind a large one.
+        due.sort_by_key(|(t, h)| **h - self.cursors.get(*t).copied().unwrap_or(0));
+        let mut start = Vec::new();
+        for (tenant, head) in due {
+            if tasks.len() + start.len() >= CONCURRENCY {
+                break;
+            }
+            let p = partition(tenant);
+            if !partitions.contains(&p) {
+                continue;
+            }
+            start.push((tenant.clone(), *head, p));
+        }
+        for (tenant, head, p) in start {
+            let Ok(id) = TenantId::parse(&tenant) else {
+                continue;
+            };
+            let from = self.cursors.get(&tenant).copied().unwrap_or(0);
+            let lease = Lease {
+                replica: self.replica.clone(),
+                partition: p,
+            };
+            self.busy.insert(tenant, from);
+            tasks.spawn(turn(
+                self.store.clone(),
+                self.identity.clone(),
+                id,
+                lease,
+                from,
+                head,
+            ));
+        }
+    }
+
+    fn finish(&mut self, (tenant, cursor, error): Turn) {
+        let from = self.busy.remove(&tenant);
+        self.cursors.insert(tenant.clone(), cursor);
+        // A turn that made no progress (its lease is gone, or identity had
+        // nothing after the cursor yet) waits like a failed one.
+        let stalled = from == Some(cursor);
+        match error {
+            None if !stalled => {
+                self.backoff.remove(&tenant);
+            }
+            e => {
+                if let Some(e) = e {
+                    e.log(&tenant);
+                }
+                let delay = self
+                    .backoff
+                    .get(&tenant)
+                    .map_or(MIN_BACKOFF, |(_, d)| (*d * 2).min(MAX_BACKOFF));
+                self.backoff.insert(tenant, (Instant::now() + delay, delay));
             }
         }
     }
-    Ok(())
+
+    /// Takes the stored cursors of the tenants without a running task.
+    async fn reload_cursors(&mut self) {
+        match self.store.cursors().await {
+            Ok(stored) => {
+                for (tenant, seq) in stored {
+                    if !self.busy.contains_key(&tenant) {
+                        self.cursors.insert(tenant, seq);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = ?e, "reading the stream cursors failed"),
+        }
+    }
+
+    /// A `ListStreamHeads` call for `partitions` that waits up to `wait`
+    /// while the heads are the known ones (never resolves without partitions).
+    fn poll_heads(
+        &self,
+        partitions: &BTreeSet<u32>,
+        wait: Duration,
+    ) -> futures::future::BoxFuture<'static, Result<HashMap<String, i64>, tonic::Status>> {
+        if partitions.is_empty() {
+            return Box::pin(std::future::pending());
+        }
+        let mut identity = self.identity.clone();
+        let request = idpb::ListStreamHeadsRequest {
+            partition_count: PARTITIONS,
+            partitions: partitions.iter().copied().collect(),
+            known: self
+                .heads
+                .iter()
+                .map(|(t, s)| idpb::StreamPosition {
+                    tenant_id: t.clone(),
+                    seq: *s,
+                })
+                .collect(),
+            wait_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
+        };
+        Box::pin(async move {
+            let heads = identity
+                .list_stream_heads(request)
+                .await?
+                .into_inner()
+                .heads;
+            Ok(heads.into_iter().map(|p| (p.tenant_id, p.seq)).collect())
+        })
+    }
+}
+
+fn partition(tenant: &str) -> u32 {
+    storekit::partition_of(tenant, PARTITIONS)
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One tenant's turn: pages after `from` up to `head` (at most
+/// [`PAGES_PER_TURN`]), each applied in its own transaction.
+async fn turn(
+    store: Arc<dyn Store>,
+    mut identity: crate::IdentityClient,
+    tenant: TenantId,
+    lease: Lease,
+    from: i64,
+    head: i64,
+) -> Turn {
+    let mut cursor = from;
+    for _ in 0..PAGES_PER_TURN {
+        if cursor >= head {
+            break;
+        }
+        match page(store.as_ref(), &mut identity, &tenant, &lease, cursor).await {
+            Ok(Some(next)) => cursor = next,
+            Ok(None) => break,
+            Err(e) => return (tenant.as_str().to_owned(), cursor, Some(e)),
+        }
+    }
+    (tenant.as_str().to_owned(), cursor, None)
+}
+
+/// Reads and applies one page after `cursor`: the cursor after it, or
+/// `None` when there is nothing to do (no change, or the lease is gone).
+async fn page(
+    store: &dyn Store,
+    identity: &mut crate::IdentityClient,
+    tenant: &TenantId,
+    lease: &Lease,
+    cursor: i64,
+) -> Result<Option<i64>, FollowError> {
+    let batch = identity
+        .read_changes(idpb::ReadChangesRequest {
+            tenant_id: tenant.as_str().to_owned(),
+            after_seq: cursor,
+            limit: 0,
+        })
+        .await?
+        .into_inner();
+    if batch.changes.is_empty() {
+        return Ok(None);
+    }
+    let timings = BatchTimings::of(&batch.changes);
+    let trace = BatchTrace::of(&batch.changes);
+    let changes: Vec<_> = batch
+        .changes
+        .into_iter()
+        .map(convert::stream_change)
+        .collect();
+    let applied = store
+        .apply_changes(tenant, cursor, &changes, Some(lease))
+        .instrument(trace.span.clone())
+        .await;
+    trace.finish(&applied);
+    Ok(match applied? {
+        Applied::Applied {
+            cursor: next,
+            role_changes,
+        } => {
+            tracing::debug!(tenant_id = %tenant, cursor = next, role_changes, "changes applied");
+            timings.record(changes.len());
+            Some(next)
+        }
+        Applied::Moved { cursor: stored } => {
+            tracing::info!(tenant_id = %tenant, stored, "cursor moved, resuming from it");
+            Some(stored)
+        }
+        Applied::LeaseLost => {
+            tracing::info!(tenant_id = %tenant, partition = lease.partition, "lease lost");
+            None
+        }
+    })
 }
 
 /// The spans of one batch (see the module documentation).
@@ -161,7 +533,7 @@ impl BatchTrace {
             Ok(Applied::Applied { role_changes, .. }) => {
                 self.span.record("role_changes", role_changes);
             }
-            Ok(Applied::Moved { .. }) => {}
+            Ok(Applied::Moved { .. } | Applied::LeaseLost) => {}
             Err(_) => {
                 self.span.record("otel.status_code", "ERROR");
             }
@@ -175,8 +547,7 @@ impl BatchTrace {
     }
 }
 
-/// Commit times of a batch, for the change-stream metrics:
-/// `policy_change_stream_cursor` (last applied seq),
+/// Commit times of a page, for the change-stream metrics:
 /// `policy_change_stream_lag_seconds` (age of the last applied change when
 /// it was applied), `policy_changes_applied_total` and
 /// `policy_deprovisioning_latency_seconds` (identity's commit of a
@@ -202,9 +573,8 @@ impl BatchTimings {
         }
     }
 
-    fn record(&self, cursor: i64, applied: usize) {
+    fn record(&self, applied: usize) {
         let age = |t: &std::time::SystemTime| t.elapsed().map_or(0.0, |d| d.as_secs_f64());
-        metrics::gauge!("policy_change_stream_cursor").set(cursor as f64);
         metrics::counter!("policy_changes_applied_total").increment(applied as u64);
         if let Some(last) = &self.last {
             metrics::gauge!("policy_change_stream_lag_seconds").set(age(last));

@@ -315,15 +315,36 @@ impl PolicyService for PolicyApi {
         let pb::WatchRoleChangesRequest {
             after_seq,
             tenant_id,
+            cursors,
+            from_now,
         } = request.into_inner();
+        let mut at = std::collections::HashMap::new();
         let tenant = match tenant_id.as_str() {
-            "" => None,
-            t => Some(tenant(t)?),
+            "" => {
+                for p in cursors {
+                    let id = tenant(&p.tenant_id)?;
+                    if p.seq < 0 {
+                        return Err(Status::invalid_argument(
+                            "a stream position is not negative",
+                        ));
+                    }
+                    at.insert(id.as_str().to_owned(), p.seq);
+                }
+                None
+            }
+            t => {
+                let id = tenant(t)?;
+                if !from_now {
+                    at.insert(id.as_str().to_owned(), after_seq.max(0));
+                }
+                Some(id)
+            }
         };
         Ok(Response::new(role_watch::watch(
             self.store.clone(),
-            after_seq,
             tenant,
+            at,
+            from_now,
             self.stopping.clone(),
         )))
     }

@@ -77,6 +77,7 @@ use tonic::transport::{Channel, Endpoint};
 pub use alerts::{AlertOptions, Clock, SystemClock};
 pub use config::Config;
 pub use error::PolicyError;
+pub use follower::FollowerOptions;
 pub use grpc::PolicyApi;
 pub use store::{EquipmentStore, SqlStore, Store, StoreOptions};
 
@@ -106,6 +107,7 @@ pub struct Application {
     store: SqlStore,
     identity: IdentityClient,
     alerts: AlertOptions,
+    follower: FollowerOptions,
     clock: Arc<dyn Clock>,
 }
 
@@ -120,7 +122,8 @@ impl Application {
             store.migrate().await?;
         }
         Ok(Self::with_store(store, listener, &config.identity_url)?
-            .with_alert_options(config.alert_options()))
+            .with_alert_options(config.alert_options())
+            .with_follower_options(config.follower_options()))
     }
 
     /// Prepares the server on `listener` over a connected, migrated store,
@@ -138,10 +141,20 @@ impl Application {
             listener,
             addr,
             store,
-            identity: IdentityServiceClient::new(telemetry::grpc::client(channel)),
+            identity: IdentityServiceClient::new(telemetry::grpc::client(channel))
+                .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
             alerts: AlertOptions::default(),
+            follower: FollowerOptions::default(),
             clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Replaces how this replica shares the change stream (its name and
+    /// lease TTL).
+    pub fn with_follower_options(mut self, options: FollowerOptions) -> Self {
+        self.follower = options;
+        self
     }
 
     /// Replaces the alert worker's retry and polling options.
@@ -183,6 +196,7 @@ impl Application {
         let follower = AbortOnDrop(tokio::spawn(follower::run(
             store.clone(),
             self.identity.clone(),
+            self.follower,
             stopping.clone(),
         )));
         let worker =
@@ -214,7 +228,11 @@ impl Application {
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)
-            .add_service(PolicyServiceServer::new(api))
+            .add_service(
+                PolicyServiceServer::new(api)
+                    .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
+            )
             .serve_with_incoming_shutdown(nodelay(self.listener), async {
                 shutdown.await;
                 // Open streams would keep the drain waiting forever.

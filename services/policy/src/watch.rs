@@ -1,8 +1,11 @@
-//! `WatchRoleChanges`: role changes in commit order from a cursor. Each
-//! stream is a task that reads the log in batches and sleeps until this
-//! process commits a write or the poll interval passes (writes of other
-//! replicas are seen at the next poll). Streams end when the server stops.
+//! `WatchRoleChanges`: role changes in each tenant's commit order from
+//! per-tenant cursors. Each stream is a task that reads the heads of the
+//! role-change log, serves each tenant behind its head one bounded message
+//! in turn, and sleeps until this process commits a write or the poll
+//! interval passes (writes of other replicas are seen at the next poll).
+//! Streams end when the server stops.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +18,7 @@ use tonic::Status;
 
 use crate::convert;
 use crate::domain::TenantId;
+use crate::error::PolicyError;
 use crate::store::Store;
 
 /// How often a stream looks for other replicas' writes.
@@ -25,34 +29,50 @@ const BATCH: u32 = 500;
 pub type RoleChangeStream =
     Pin<Box<dyn Stream<Item = Result<pb::WatchRoleChangesResponse, Status>> + Send>>;
 
-/// Streams role changes after `after_seq` until the client goes away or
-/// `stopping` turns true.
+/// The heads of `tenant`, or of every tenant.
+async fn heads(
+    store: &dyn Store,
+    tenant: Option<&TenantId>,
+) -> Result<Vec<(String, i64)>, PolicyError> {
+    let mut heads = store.role_heads().await?;
+    if let Some(t) = tenant {
+        heads.retain(|(id, _)| id == t.as_str());
+    }
+    Ok(heads)
+}
+
+/// Streams role changes of `tenant` (or every tenant) after `cursors` until
+/// the client goes away or `stopping` turns true; with `from_now`, tenants
+/// without a cursor start at their head of this moment.
 pub fn watch(
     store: Arc<dyn Store>,
-    after_seq: i64,
     tenant: Option<TenantId>,
+    mut cursors: HashMap<String, i64>,
+    from_now: bool,
     mut stopping: watch::Receiver<bool>,
 ) -> RoleChangeStream {
     let (tx, rx) = mpsc::channel(4);
     tokio::spawn(async move {
         let mut signal = store.change_signal();
-        let mut cursor = after_seq;
+        if from_now {
+            match heads(store.as_ref(), tenant.as_ref()).await {
+                Ok(heads) => {
+                    for (t, seq) in heads {
+                        cursors.entry(t).or_insert(seq);
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    return;
+                }
+            }
+        }
         loop {
             signal.borrow_and_update();
-            match store
-                .role_changes_after(cursor, tenant.as_ref(), BATCH)
-                .await
-            {
-                Ok(rows) if !rows.is_empty() => {
-                    cursor = rows.last().map_or(cursor, |r| r.seq);
-                    let changes = rows.into_iter().map(convert::role_change).collect();
-                    let response = pb::WatchRoleChangesResponse { changes };
-                    if tx.send(Ok(response)).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                Ok(_) => {}
+            match serve_round(store.as_ref(), tenant.as_ref(), &mut cursors, &tx).await {
+                Ok(Some(true)) => continue,
+                Ok(Some(false)) => {}
+                Ok(None) => return,
                 Err(e) => {
                     let _ = tx.send(Err(e.into())).await;
                     return;
@@ -67,4 +87,39 @@ pub fn watch(
         }
     });
     Box::pin(ReceiverStream::new(rx))
+}
+
+/// One message to each tenant behind its head: whether any was sent, or
+/// `None` when the client is gone.
+async fn serve_round(
+    store: &dyn Store,
+    tenant: Option<&TenantId>,
+    cursors: &mut HashMap<String, i64>,
+    tx: &mpsc::Sender<Result<pb::WatchRoleChangesResponse, Status>>,
+) -> Result<Option<bool>, PolicyError> {
+    let mut served = false;
+    for (id, head) in heads(store, tenant).await? {
+        let cursor = cursors.get(&id).copied().unwrap_or(0);
+        if head <= cursor {
+            continue;
+        }
+        let Ok(t) = TenantId::parse(&id) else {
+            continue;
+        };
+        let rows = store.role_changes_after(&t, cursor, BATCH).await?;
+        let Some(last) = rows.last().map(|r| r.seq) else {
+            continue;
+        };
+        cursors.insert(id, last);
+        let changes = rows.into_iter().map(convert::role_change).collect();
+        if tx
+            .send(Ok(pb::WatchRoleChangesResponse { changes }))
+            .await
+            .is_err()
+        {
+            return Ok(None);
+        }
+        served = true;
+    }
+    Ok(Some(served))
 }

@@ -1,4 +1,5 @@
-//! identity's change stream: every write in commit order, resumable.
+//! identity's change stream: every write in its tenant's commit order,
+//! resumable.
 
 use e2e::{TestApp, on_both_backends};
 use proto::identity::v1 as pb;
@@ -35,6 +36,7 @@ async fn watch_delivers_every_write_in_order_and_resumes(app: &TestApp) {
         .watch(pb::WatchRequest {
             after_seq: 0,
             tenant_id: t.id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -53,10 +55,12 @@ async fn watch_delivers_every_write_in_order_and_resumes(app: &TestApp) {
     )
     .await;
     let changes = next_changes(&mut stream, 4).await;
+    // The tenant's positions: 1, 2, 3, … without gaps.
     assert!(
-        changes.windows(2).all(|w| w[0].seq < w[1].seq),
-        "strictly increasing"
+        changes.windows(2).all(|w| w[1].seq == w[0].seq + 1),
+        "dense and increasing: {changes:?}"
     );
+    assert_eq!(changes[0].seq, 1);
     assert!(
         matches!(&changes[0].kind, Some(Kind::UserChanged(c)) if c.user_id == user && c.active)
     );
@@ -74,14 +78,19 @@ async fn watch_delivers_every_write_in_order_and_resumes(app: &TestApp) {
         .watch(pb::WatchRequest {
             after_seq: last,
             tenant_id: t.id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
-    let more = next_changes(&mut resumed, 1).await;
-    assert!(more[0].seq > last);
+    // A deletion is its members' removal, then the group's (no ids).
+    let more = next_changes(&mut resumed, 2).await;
+    assert_eq!(more[0].seq, last + 1);
     assert!(
-        matches!(&more[0].kind, Some(Kind::GroupDeleted(c)) if c.user_ids == vec![user.clone()])
+        matches!(&more[0].kind, Some(Kind::MembersRemoved(c)) if c.group_id == group && c.user_ids == vec![user.clone()])
+    );
+    assert!(
+        matches!(&more[1].kind, Some(Kind::GroupDeleted(c)) if c.group_id == group && c.user_ids.is_empty())
     );
 
     // Another tenant's writes are not in this tenant's stream.

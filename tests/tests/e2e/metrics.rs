@@ -153,7 +153,7 @@ async fn metrics_expose_the_named_series(app: &TestApp) {
     );
     at_least(
         "grpc_client_requests_total",
-        &[("grpc_service", identity), ("grpc_method", "Watch")],
+        &[("grpc_service", identity), ("grpc_method", "ReadChanges")],
         1.0,
     );
     let calls = at_least(
@@ -183,7 +183,11 @@ async fn metrics_expose_the_named_series(app: &TestApp) {
     at_least("db_pool_max_connections", &[("pool", "policy")], 1.0);
 
     // policy: the change stream and deprovisioning latency.
-    at_least("policy_change_stream_cursor", &[], 1.0);
+    at_least("policy_stream_partitions_held", &[], 1.0);
+    assert_eq!(
+        sample(&text, "policy_stream_tenants_behind", &[]),
+        Some(0.0)
+    );
     at_least("policy_changes_applied_total", &[], 2.0);
     let lag = at_least("policy_change_stream_lag_seconds", &[], 0.0);
     assert!(lag < 60.0, "lag {lag}");

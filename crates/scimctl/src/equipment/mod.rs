@@ -33,7 +33,9 @@ pub async fn run(
     format: Format,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let client = PolicyServiceClient::new(crate::channel("policy", url, true).await?);
+    let client = PolicyServiceClient::new(crate::channel("policy", url, true).await?)
+        .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(proto::MAX_MESSAGE_BYTES);
     match command {
         EquipmentCommand::Holdings(c) => holdings::run(client, c, format, out).await,
         EquipmentCommand::Report(c) => report::run(client, c, format, out).await,

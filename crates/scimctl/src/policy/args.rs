@@ -179,13 +179,37 @@ pub struct TailArgs {
     /// Only this tenant's changes.
     #[arg(long)]
     pub tenant: Option<String>,
-    /// Start after this position of the role-change stream; 0 (the default)
-    /// shows every stored change first, then follows.
-    #[arg(long, default_value_t = 0)]
+    /// With `--tenant`: start after this position of the tenant's
+    /// role-change stream (positions are per tenant); 0 (the default) shows
+    /// every stored change first, then follows.
+    #[arg(long, default_value_t = 0, requires = "tenant")]
     pub after_seq: i64,
+    /// Without `--tenant`: start the tenant after this position
+    /// (`TENANT:SEQ`, repeatable); tenants not listed start at their first
+    /// change, or with `--from-now` at their newest.
+    #[arg(long, value_name = "TENANT:SEQ", value_parser = parse_position, conflicts_with = "tenant")]
+    pub after: Vec<(String, i64)>,
+    /// Show only changes committed from now on (for tenants without a
+    /// position).
+    #[arg(long, conflicts_with = "after_seq")]
+    pub from_now: bool,
     /// Stop after this many changes.
     #[arg(long)]
     pub max: Option<u64>,
+}
+
+/// `TENANT:SEQ`.
+fn parse_position(text: &str) -> Result<(String, i64), String> {
+    let (tenant, seq) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("'{text}' is not TENANT:SEQ"))?;
+    let seq: i64 = seq
+        .parse()
+        .map_err(|_| format!("'{seq}' is not a position (a whole number)"))?;
+    if tenant.is_empty() || seq < 0 {
+        return Err(format!("'{text}' is not TENANT:SEQ"));
+    }
+    Ok((tenant.to_owned(), seq))
 }
 
 /// `GROUP:ROLE:PRIORITY`; the priority and the role are split off the end,

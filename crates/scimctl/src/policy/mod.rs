@@ -31,7 +31,9 @@ pub async fn run(
     // A tail streams for as long as it runs: no deadline on its call.
     let deadline = !matches!(command, PolicyCommand::Tail(_));
     let channel = crate::channel("policy", url, deadline).await?;
-    let client = PolicyServiceClient::new(channel);
+    let client = PolicyServiceClient::new(channel)
+        .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(proto::MAX_MESSAGE_BYTES);
     match command {
         PolicyCommand::Effective(UserArgs { tenant, user_id }) => {
             users::effective(client, tenant, user_id, format, out).await

@@ -1,14 +1,18 @@
 //! The transactional outbox: each write appends its change records in the
-//! same transaction, and `Watch` reads them back in commit order.
+//! same transaction, and `Watch` reads them back in each tenant's commit
+//! order.
 //!
-//! On Postgres a sequence value is taken at insert time but becomes visible
-//! at commit, so two writers could commit out of sequence order and a reader
-//! could pass over the later-committing one. Every writer therefore takes one
-//! transaction-scoped advisory lock before its first change record: commits
-//! that carry change records are serialised, and sequence order is commit
-//! order. The lock is taken after a transaction's last row write, so its
-//! holder never waits for a row lock and no deadlock can form with writers
-//! that hold row locks. SQLite has a single writer and needs no lock.
+//! Positions are per tenant (`changes` is keyed by `(tenant_id, seq)`):
+//! a writer advances its tenant's row in `change_heads` by the number of
+//! records it appends, after its last other row write, and holds that row
+//! to commit (`storekit::stream` explains why this gives commit order
+//! without a lock shared by all tenants). On Postgres the head and the
+//! records are written by one statement.
+//!
+//! No record grows with the size of a group: membership lists are split
+//! into records of at most [`MEMBER_CHUNK`] ids, and a group's deletion is
+//! its members' removal in such records followed by a `group.deleted`
+//! record without ids.
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -16,8 +20,14 @@ use sqlx::{AnyConnection, Row};
 use super::filter_sql::Dialect;
 use crate::domain::{Micros, TenantId};
 
-/// The advisory lock key of the outbox ("SCIM" in ASCII).
-const OUTBOX_LOCK: i64 = 0x5343_494d;
+/// The heads table of the change stream.
+pub(super) const HEADS: &str = "change_heads";
+
+/// The most user ids one change record carries.
+pub const MEMBER_CHUNK: usize = 1000;
+
+/// Records appended per statement (each statement advances the head).
+const RECORDS_PER_STATEMENT: usize = 64;
 
 /// A change as it is recorded.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +118,46 @@ impl Change {
     }
 }
 
+impl Change {
+    /// This change as records of at most [`MEMBER_CHUNK`] ids each.
+    fn split(&self) -> Vec<Change> {
+        let chunks = |ids: &[String]| -> Vec<Vec<String>> {
+            ids.chunks(MEMBER_CHUNK).map(<[String]>::to_vec).collect()
+        };
+        match self {
+            Self::GroupDeleted { group_id, user_ids } => {
+                let mut out: Vec<Change> = chunks(user_ids)
+                    .into_iter()
+                    .map(|user_ids| Self::MembersRemoved {
+                        group_id: group_id.clone(),
+                        user_ids,
+                    })
+                    .collect();
+                out.push(Self::GroupDeleted {
+                    group_id: group_id.clone(),
+                    user_ids: Vec::new(),
+                });
+                out
+            }
+            Self::MembersAdded { group_id, user_ids } => chunks(user_ids)
+                .into_iter()
+                .map(|user_ids| Self::MembersAdded {
+                    group_id: group_id.clone(),
+                    user_ids,
+                })
+                .collect(),
+            Self::MembersRemoved { group_id, user_ids } => chunks(user_ids)
+                .into_iter()
+                .map(|user_ids| Self::MembersRemoved {
+                    group_id: group_id.clone(),
+                    user_ids,
+                })
+                .collect(),
+            other => vec![other.clone()],
+        }
+    }
+}
+
 /// Appends `change` inside the caller's transaction, with the trace context
 /// of the current span (the writing request's).
 pub(super) async fn record(
@@ -117,31 +167,88 @@ pub(super) async fn record(
     change: &Change,
     at: Micros,
 ) -> Result<(), sqlx::Error> {
-    let (kind, resource_id, version, payload) = change.parts();
-    // On Postgres the outbox lock is taken by the same statement, before the
-    // row (and its sequence number) is made: one round trip, not two.
+    record_all(conn, dialect, tenant, std::slice::from_ref(change), at).await
+}
+
+/// Appends `changes` in order inside the caller's transaction; must follow
+/// the transaction's last other row write (see the module documentation).
+pub(super) async fn record_all(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    tenant: &TenantId,
+    changes: &[Change],
+    at: Micros,
+) -> Result<(), sqlx::Error> {
+    let records: Vec<Change> = changes.iter().flat_map(Change::split).collect();
+    let traceparent = telemetry::otel::current_traceparent();
+    for batch in records.chunks(RECORDS_PER_STATEMENT) {
+        append(conn, dialect, tenant, batch, at, traceparent.as_deref()).await?;
+    }
+    Ok(())
+}
+
+/// One statement's worth of records (two statements on SQLite).
+async fn append(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    tenant: &TenantId,
+    batch: &[Change],
+    at: Micros,
+    traceparent: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
+    const COLUMNS: &str = "INSERT INTO changes (tenant_id, seq, kind, resource_id, version, at, \
+                           payload, trace_context) ";
+    // Parameters: $1 tenant, $2 the count (Postgres) or the first position
+    // (SQLite), then six per record.
+    let row = |i: usize| {
+        let p = 3 + i * 6;
+        let params = (p..p + 6)
+            .map(|k| format!("${k}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        (i, params)
+    };
     let sql = match dialect {
         Dialect::Postgres => {
-            "INSERT INTO changes (tenant_id, kind, resource_id, version, at, payload, trace_context) \
-             SELECT $1, $2, $3, $4, $5, $6, $7 FROM (SELECT pg_advisory_xact_lock($8)) AS outbox_lock"
+            let selects = (0..batch.len())
+                .map(row)
+                .map(|(i, params)| {
+                    format!("SELECT $1, head.seq - $2 + {}, {params} FROM head", i + 1)
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            format!(
+                "WITH head AS ({}) {COLUMNS}{selects}",
+                storekit::stream::advance_sql(HEADS)
+            )
         }
         Dialect::Sqlite => {
-            "INSERT INTO changes (tenant_id, kind, resource_id, version, at, payload, trace_context) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            let values = (0..batch.len())
+                .map(row)
+                .map(|(i, params)| format!("($1, $2 + {i}, {params})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("{COLUMNS}VALUES {values}")
         }
     };
-    let query = sqlx::query(sql)
-        .bind(tenant.as_str())
-        .bind(kind)
-        .bind(resource_id)
-        .bind(version)
-        .bind(at)
-        .bind(payload.to_string())
-        .bind(telemetry::otel::current_traceparent());
-    let query = match dialect {
-        Dialect::Postgres => query.bind(OUTBOX_LOCK),
-        Dialect::Sqlite => query,
+    let second = match dialect {
+        Dialect::Postgres => n,
+        Dialect::Sqlite => storekit::stream::reserve(conn, HEADS, tenant.as_str(), n).await?,
     };
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(second);
+    for change in batch {
+        let (kind, resource_id, version, payload) = change.parts();
+        query = query
+            .bind(kind)
+            .bind(resource_id)
+            .bind(version)
+            .bind(at)
+            .bind(payload.to_string())
+            .bind(traceparent);
+    }
     query.execute(conn).await?;
     Ok(())
 }

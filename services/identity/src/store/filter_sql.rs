@@ -11,32 +11,7 @@ use scim::{AttrPath, CompValue, CompareOp, Filter, ScimError};
 
 use crate::domain::{fold_case, parse_rfc3339_micros};
 
-/// The SQL flavour of a backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Postgres,
-    Sqlite,
-}
-
-impl Dialect {
-    pub fn from_url(url: &str) -> Option<Self> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Some(Self::Postgres)
-        } else if url.starts_with("sqlite:") {
-            Some(Self::Sqlite)
-        } else {
-            None
-        }
-    }
-
-    /// Row lock for read-modify-write; SQLite has one writer and needs none.
-    pub(super) fn for_update(self) -> &'static str {
-        match self {
-            Self::Postgres => " FOR UPDATE",
-            Self::Sqlite => "",
-        }
-    }
-}
+pub use storekit::Dialect;
 
 /// A value bound to a `$n` placeholder.
 #[derive(Debug, Clone, PartialEq)]

@@ -259,20 +259,6 @@ async fn apply_member_ops(
     Ok(out)
 }
 
-/// Records `changes` in order, inside the caller's transaction.
-async fn record_all(
-    conn: &mut AnyConnection,
-    dialect: super::Dialect,
-    tenant: &TenantId,
-    changes: &[Change],
-    at: i64,
-) -> Result<(), sqlx::Error> {
-    for change in changes {
-        changes::record(conn, dialect, tenant, change, at).await?;
-    }
-    Ok(())
-}
-
 impl SqlStore {
     pub(super) async fn create_group_tx(
         &self,
@@ -319,7 +305,7 @@ impl SqlStore {
             let ops = [MemberOp::Add(members.to_vec())];
             log.extend(apply_member_ops(&mut tx, tenant, &group.id, &ops).await?);
         }
-        record_all(&mut tx, self.dialect, tenant, &log, now).await?;
+        changes::record_all(&mut tx, self.dialect, tenant, &log, now).await?;
         tx.commit().await?;
         Ok(group)
     }
@@ -448,7 +434,7 @@ impl SqlStore {
                 },
             );
         }
-        record_all(&mut tx, self.dialect, tenant, &log, now).await?;
+        changes::record_all(&mut tx, self.dialect, tenant, &log, now).await?;
         tx.commit().await?;
         Ok(group)
     }

@@ -20,7 +20,7 @@ mod users;
 use async_trait::async_trait;
 use scim::Filter;
 
-pub use changes::ChangeRecord;
+pub use changes::{ChangeRecord, MEMBER_CHUNK};
 pub use filter_sql::Dialect;
 pub use scope::{CrossTenant, Scope};
 pub use snapshot::SnapshotUser;
@@ -393,15 +393,22 @@ pub trait Store: Send + Sync + 'static {
         user_ids: &[String],
     ) -> Result<HashMap<String, Vec<(String, String)>>, IdentityError>;
 
-    /// Change records after `after_seq` in commit order, optionally of one tenant.
+    /// The tenant's change records after position `after_seq`, in its
+    /// commit order: at most `limit`, and no more than about `max_bytes` of
+    /// payload (always at least one record when there is one).
     async fn changes_after(
         &self,
+        tenant: &TenantId,
         after_seq: i64,
-        tenant: Option<&TenantId>,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<ChangeRecord>, IdentityError>;
+    /// Every tenant's newest stream position, by tenant id (tenants without
+    /// a change yet are absent). A head `h` means every record of that
+    /// tenant up to `h` is committed.
+    async fn stream_heads(&self) -> Result<Vec<(String, i64)>, IdentityError>;
     /// A page of the tenant's users (tombstones included) with their groups,
-    /// and a stream position the page is at least as new as.
+    /// and the tenant's stream position the page is at least as new as.
     async fn snapshot(
         &self,
         tenant: &TenantId,

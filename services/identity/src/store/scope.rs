@@ -24,10 +24,9 @@ pub enum CrossTenant {
     ListTenants,
     /// `AuthenticateToken`: a secret's hash is looked up before its tenant is known.
     AuthenticateByHash,
-    /// `Watch` without a tenant: the whole change stream, for policy.
+    /// The heads of the change stream (a position per tenant, no tenant
+    /// data), read by `Watch` of several tenants and `ListStreamHeads`.
     WatchAllTenants,
-    /// The change stream's newest position (a number, no tenant data).
-    StreamPosition,
     /// `RedeemConsoleLink`: a code's hash is looked up before its tenant is known.
     RedeemConsoleLink,
 }

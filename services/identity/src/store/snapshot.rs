@@ -19,42 +19,47 @@ pub struct SnapshotUser {
 }
 
 impl SqlStore {
+    /// The tenant's change records after `after_seq`, in order: at most
+    /// `limit`, and no more than about `max_bytes` of payload (at least one).
     pub(super) async fn changes_after_query(
         &self,
+        tenant: &TenantId,
         after_seq: i64,
-        tenant: Option<&TenantId>,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<ChangeRecord>, IdentityError> {
-        let scope = match tenant {
-            Some(t) => Scope::Tenant(t),
-            None => Scope::AllTenants(CrossTenant::WatchAllTenants),
-        };
-        let mut tx = self.read_tx(scope).await?;
-        let rows =
-            match tenant {
-                Some(t) => sqlx::query(
-                    "SELECT seq, tenant_id, kind, resource_id, version, at, payload, trace_context FROM changes \
-                     WHERE seq > $1 AND tenant_id = $2 ORDER BY seq LIMIT $3",
-                )
-                .bind(after_seq)
-                .bind(t.as_str())
-                .bind(i64::from(limit))
-                .fetch_all(&mut *tx)
-                .await?,
-                None => sqlx::query(
-                    "SELECT seq, tenant_id, kind, resource_id, version, at, payload, trace_context FROM changes \
-                     WHERE seq > $1 ORDER BY seq LIMIT $2",
-                )
-                .bind(after_seq)
-                .bind(i64::from(limit))
-                .fetch_all(&mut *tx)
-                .await?,
-            };
+        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
+        let rows = sqlx::query(
+            "SELECT seq, tenant_id, kind, resource_id, version, at, payload, trace_context \
+             FROM changes WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(tenant.as_str())
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(rows
-            .iter()
-            .map(changes::from_row)
-            .collect::<Result<_, _>>()?)
+        let mut out = Vec::with_capacity(rows.len());
+        let mut bytes = 0;
+        for row in &rows {
+            let record = changes::from_row(row)?;
+            bytes += record.payload.len();
+            if bytes > max_bytes && !out.is_empty() {
+                break;
+            }
+            out.push(record);
+        }
+        Ok(out)
+    }
+
+    /// Every tenant's newest position.
+    pub(super) async fn stream_heads_query(&self) -> Result<Vec<(String, i64)>, IdentityError> {
+        let mut tx = self
+            .read_tx(Scope::AllTenants(CrossTenant::WatchAllTenants))
+            .await?;
+        let heads = storekit::stream::all_heads(&mut tx, changes::HEADS).await?;
+        tx.commit().await?;
+        Ok(heads)
     }
 
     pub(super) async fn snapshot_query(
@@ -63,15 +68,10 @@ impl SqlStore {
         after_user_id: &str,
         limit: u32,
     ) -> Result<(i64, Vec<SnapshotUser>), IdentityError> {
-        // The position first: the page read next is at least this new. It is
-        // the whole stream's (consumers resume Watch from it), a number only.
-        let mut tx = self
-            .read_tx(Scope::AllTenants(CrossTenant::StreamPosition))
-            .await?;
-        let as_of: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM changes")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("seq")?;
+        // The tenant's position first, in its own transaction: the page
+        // read next is at least this new.
+        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
+        let as_of = storekit::stream::head(&mut tx, changes::HEADS, tenant.as_str()).await?;
         tx.commit().await?;
         let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
         let rows = sqlx::query(

@@ -215,7 +215,7 @@ const TOKEN_COLUMNS: &str =
     "id, tenant_id, description, hint, created, last_used, revoked, expires";
 
 // Each method is a `db.*` span (no SQL parameter values in it). Not
-// `changes_after`: every `Watch` stream polls it, and those polls would each
+// `changes_after` and `stream_heads`: every `Watch` stream polls them, and those polls would each
 // start a trace of their own.
 #[async_trait]
 impl Store for SqlStore {
@@ -626,11 +626,17 @@ impl Store for SqlStore {
 
     async fn changes_after(
         &self,
+        tenant: &TenantId,
         after_seq: i64,
-        tenant: Option<&TenantId>,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<ChangeRecord>, IdentityError> {
-        self.changes_after_query(after_seq, tenant, limit).await
+        self.changes_after_query(tenant, after_seq, limit, max_bytes)
+            .await
+    }
+
+    async fn stream_heads(&self) -> Result<Vec<(String, i64)>, IdentityError> {
+        self.stream_heads_query().await
     }
 
     #[tracing::instrument(name = "db.snapshot", skip_all, fields(

@@ -212,6 +212,9 @@ pub(super) async fn users_on_default(
     rows.iter().map(|r| r.try_get("user_id")).collect()
 }
 
+/// The heads table of the role-change log (one position per tenant).
+pub(super) const ROLE_HEADS: &str = "role_heads";
+
 /// Recomputes `ids` (users unknown to the replica are skipped), writes the
 /// effective roles that differ, and appends a role change for each user
 /// whose role or lock state changed. Returns how many changed.
@@ -269,7 +272,7 @@ pub(super) async fn recompute(
         .iter()
         .map(|&(i, from)| (&written[i].0, from))
         .collect();
-    append_changes(conn, &changes, now).await?;
+    append_changes(conn, tenant, &changes, now).await?;
     Ok(changed)
 }
 
@@ -309,21 +312,29 @@ async fn write_effective(
     Ok(())
 }
 
-/// Appends a role change per `(record, from_role)`, in order, one statement
-/// per [`CHUNK`] rows.
+/// Appends a role change per `(record, from_role)` (all of `tenant`), in
+/// order, at the next positions of the tenant's role-change log; one
+/// statement per [`CHUNK`] rows. Called after the transaction's other row
+/// writes (the log's head row stays locked until commit).
 async fn append_changes(
     conn: &mut AnyConnection,
+    tenant: &TenantId,
     changes: &[(&EffectiveRecord, &str)],
     now: Micros,
 ) -> Result<(), sqlx::Error> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let n = i64::try_from(changes.len()).unwrap_or(i64::MAX);
+    let mut seq = storekit::stream::reserve(conn, ROLE_HEADS, tenant.as_str(), n).await?;
     for chunk in changes.chunks(CHUNK) {
         let values = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(1 + i * 8, 8)))
+            .map(|i| format!("({})", placeholders(1 + i * 9, 9)))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "INSERT INTO role_changes (tenant_id, user_id, from_role, to_role, rule, group_id, \
-             priority, at) VALUES {values}"
+            "INSERT INTO role_changes (tenant_id, seq, user_id, from_role, to_role, rule, \
+             group_id, priority, at) VALUES {values}"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (record, from_role) in chunk {
@@ -334,6 +345,7 @@ async fn append_changes(
             } = &record.reason;
             query = query
                 .bind(&record.tenant_id)
+                .bind(seq)
                 .bind(&record.user_id)
                 .bind(*from_role)
                 .bind(&record.role)
@@ -341,6 +353,7 @@ async fn append_changes(
                 .bind(group_id.clone())
                 .bind(i64::from(*priority))
                 .bind(now);
+            seq += 1;
         }
         query.execute(&mut *conn).await?;
     }

@@ -39,7 +39,7 @@ async fn db() -> (SqlStore, tempfile::TempDir) {
 }
 
 async fn users(s: &SqlStore, tenant: &str, changes: &[(&str, bool)]) {
-    let from = s.cursor().await.unwrap();
+    let from = s.cursors().await.unwrap().get(tenant).copied().unwrap_or(0);
     let batch: Vec<StreamChange> = changes
         .iter()
         .enumerate()
@@ -52,7 +52,9 @@ async fn users(s: &SqlStore, tenant: &str, changes: &[(&str, bool)]) {
             },
         })
         .collect();
-    s.apply_changes(from, &batch).await.unwrap();
+    s.apply_changes(&self::tenant(tenant), from, &batch, None)
+        .await
+        .unwrap();
 }
 
 fn tenant(id: &str) -> TenantId {

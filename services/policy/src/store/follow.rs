@@ -1,32 +1,43 @@
 //! Following identity: the replica of users and memberships, the stream
-//! cursor, and `Reconcile`. Each batch of changes, and each reconcile, is one
-//! transaction with the recomputation of the users it touches.
+//! cursors (one per tenant), and `Reconcile`. Each page of a tenant's
+//! changes, and each reconcile, is one transaction of that tenant with the
+//! recomputation of the users it touches.
+//!
+//! A page is applied only if the tenant's stored cursor is where the
+//! follower expected it (`from`) and, when a lease is given, the replica
+//! still holds the lease of the tenant's partition. The check and the
+//! write run under the tenant's write lock, so two replicas that both
+//! believe they own a tenant (a lease just handed over) cannot apply a
+//! change twice or out of order: the second finds the cursor moved.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::{AnyConnection, Row};
 
 use super::Applied;
 use super::compute::{members_of, recompute};
+use super::leases::{Lease, holds};
 use super::scope::{CrossTenant, Scope};
 use super::sql::{CHUNK, SqlStore, placeholders};
 use crate::domain::{ReplicaChange, SnapshotUser, StreamChange, TenantId, now_micros};
 
-/// Users touched per tenant by a batch.
-type Touched = BTreeMap<TenantId, BTreeSet<String>>;
-
-async fn read_cursor(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query("SELECT seq FROM stream_cursor WHERE id = 1")
-        .fetch_one(conn)
-        .await?
-        .try_get("seq")
+async fn read_cursor(conn: &mut AnyConnection, tenant: &TenantId) -> Result<i64, sqlx::Error> {
+    storekit::stream::head(conn, "stream_cursors", tenant.as_str()).await
 }
 
-async fn write_cursor(conn: &mut AnyConnection, seq: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE stream_cursor SET seq = $1 WHERE id = 1")
-        .bind(seq)
-        .execute(conn)
-        .await?;
+async fn write_cursor(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    seq: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO stream_cursors (tenant_id, seq) VALUES ($1, $2) \
+         ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq",
+    )
+    .bind(tenant.as_str())
+    .bind(seq)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -194,60 +205,57 @@ async fn apply_one(
 }
 
 impl SqlStore {
-    pub(super) async fn cursor_query(&self) -> Result<i64, sqlx::Error> {
+    pub(super) async fn cursors_query(&self) -> Result<HashMap<String, i64>, sqlx::Error> {
         let mut tx = self
-            .begin_read(Scope::AllTenants(CrossTenant::StreamPosition))
+            .begin_read(Scope::AllTenants(CrossTenant::StreamCursors))
             .await?;
-        read_cursor(&mut tx).await
+        Ok(storekit::stream::all_heads(&mut tx, "stream_cursors")
+            .await?
+            .into_iter()
+            .collect())
     }
 
     pub(super) async fn apply_changes_tx(
         &self,
+        tenant: &TenantId,
         from: i64,
         changes: &[StreamChange],
+        lease: Option<&Lease>,
     ) -> Result<Applied, sqlx::Error> {
-        let mut tx = self
-            .begin_write(Scope::AllTenants(CrossTenant::FollowStream))
-            .await?;
-        let stored = read_cursor(&mut tx).await?;
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
+        let stored = read_cursor(&mut tx, tenant).await?;
         if stored != from {
             return Ok(Applied::Moved { cursor: stored });
         }
-        let mut touched = Touched::new();
+        if let Some(lease) = lease
+            && !holds(&mut tx, lease, now_micros()).await?
+        {
+            return Ok(Applied::LeaseLost);
+        }
+        let mut touched = BTreeSet::new();
         let mut cursor = stored;
         // Runs of user changes (an initial sync is mostly creates) are
         // written set-wise; any other change first writes the run before it,
         // so the replica sees every change in stream order.
-        let mut run: BTreeMap<TenantId, Vec<(String, bool, bool)>> = BTreeMap::new();
+        let mut run: Vec<(String, bool, bool)> = Vec::new();
         for c in changes.iter().filter(|c| c.seq > stored) {
             cursor = cursor.max(c.seq);
-            let Ok(tenant) = TenantId::parse(&c.tenant_id) else {
-                tracing::warn!(seq = c.seq, "change of an invalid tenant id skipped");
+            if c.tenant_id != tenant.as_str() {
+                tracing::warn!(seq = c.seq, "change of another tenant skipped");
                 continue;
-            };
-            let users = touched.entry(tenant.clone()).or_default();
+            }
             if let ReplicaChange::UserChanged { user_id, active } = &c.change {
-                users.insert(user_id.clone());
-                run.entry(tenant)
-                    .or_default()
-                    .push((user_id.clone(), *active, false));
+                touched.insert(user_id.clone());
+                run.push((user_id.clone(), *active, false));
                 continue;
             }
-            for (t, users) in std::mem::take(&mut run) {
-                upsert_users(&mut tx, &t, &users).await?;
-            }
-            apply_one(&mut tx, &tenant, &c.change, users).await?;
+            upsert_users(&mut tx, tenant, &std::mem::take(&mut run)).await?;
+            apply_one(&mut tx, tenant, &c.change, &mut touched).await?;
         }
-        for (t, users) in std::mem::take(&mut run) {
-            upsert_users(&mut tx, &t, &users).await?;
-        }
-        let now = now_micros();
-        let mut role_changes = 0;
-        for (tenant, users) in &touched {
-            let ids: Vec<String> = users.iter().cloned().collect();
-            role_changes += recompute(&mut tx, tenant, &ids, now).await?;
-        }
-        write_cursor(&mut tx, cursor).await?;
+        upsert_users(&mut tx, tenant, &run).await?;
+        let ids: Vec<String> = touched.into_iter().collect();
+        let role_changes = recompute(&mut tx, tenant, &ids, now_micros()).await?;
+        write_cursor(&mut tx, tenant, cursor).await?;
         self.commit(tx).await?;
         Ok(Applied::Applied {
             cursor,
@@ -285,8 +293,9 @@ impl SqlStore {
         let changed = recompute(&mut tx, tenant, &ids, now_micros()).await?;
         // The snapshot may predate changes already applied: apply them again
         // (replica changes are idempotent; roles change only on a difference).
-        if read_cursor(&mut tx).await? > as_of_seq {
-            write_cursor(&mut tx, as_of_seq).await?;
+        // Only this tenant's cursor moves.
+        if read_cursor(&mut tx, tenant).await? > as_of_seq {
+            write_cursor(&mut tx, tenant, as_of_seq).await?;
         }
         self.commit(tx).await?;
         let checked = u32::try_from(ids.len()).unwrap_or(u32::MAX);

@@ -16,16 +16,20 @@ mod equipment_api;
 mod equipment_tests;
 mod follow;
 mod hooks;
+mod leases;
 mod read;
 mod scope;
 mod sql;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 
 pub use alerts::{Claimed, Delivery, Outcome};
 pub use equipment_api::EquipmentStore;
+pub use leases::{Lease, Round, fair_share};
 pub use sql::{Dialect, SqlStore, StoreOptions};
 
 use crate::domain::{
@@ -38,12 +42,15 @@ use crate::role::{Candidate, Step};
 /// What [`Store::apply_changes`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
-    /// The batch is applied; the cursor is now `cursor`.
+    /// The page is applied; the tenant's cursor is now `cursor`.
     Applied { cursor: i64, role_changes: u32 },
-    /// The stored cursor was not where the caller expected (a reconcile
-    /// rewound it, or another replica moved it): nothing was done, and the
-    /// caller should resume from `cursor`.
+    /// The tenant's stored cursor was not where the caller expected (a
+    /// reconcile rewound it, or another replica moved it): nothing was done,
+    /// and the caller should resume from `cursor`.
     Moved { cursor: i64 },
+    /// The caller's lease of the tenant's partition is gone: nothing was
+    /// done, and the tenant is another replica's now.
+    LeaseLost,
 }
 
 /// Why a user has their role, with everything the role function read.
@@ -57,20 +64,32 @@ pub struct Explanation {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// The position in identity's stream up to which changes are applied.
-    async fn cursor(&self) -> Result<i64, PolicyError>;
-    /// Applies a batch of identity's changes, recomputes the users they
-    /// touch and advances the cursor, in one transaction, provided the
-    /// stored cursor still equals `from`.
+    /// Each tenant's position in identity's stream up to which its changes
+    /// are applied (tenants with none applied are absent).
+    async fn cursors(&self) -> Result<HashMap<String, i64>, PolicyError>;
+    /// Applies a page of one tenant's changes, recomputes the users they
+    /// touch and advances the tenant's cursor, in one transaction, provided
+    /// the stored cursor still equals `from` and `lease` (when given) is
+    /// still held.
     async fn apply_changes(
         &self,
+        tenant: &TenantId,
         from: i64,
         changes: &[StreamChange],
+        lease: Option<&Lease>,
     ) -> Result<Applied, PolicyError>;
+    /// One lease round of `replica` (see `store/leases.rs`): the partitions
+    /// it holds afterwards.
+    async fn lease_round(&self, replica: &str, round: Round) -> Result<Vec<u32>, PolicyError>;
+    /// Gives back every lease of `replica`.
+    async fn release_leases(&self, replica: &str) -> Result<(), PolicyError>;
+    /// Every partition's lease: (partition, holder, expiry in µs), ascending.
+    async fn leases(&self) -> Result<Vec<(u32, String, i64)>, PolicyError>;
     /// Replaces the tenant's replica with identity's snapshot (taken at
-    /// `as_of_seq` or later), recomputes every user and rewinds the cursor to
-    /// `as_of_seq` when it is ahead, so that changes the snapshot may have
-    /// missed are applied again. Returns (users checked, users changed).
+    /// `as_of_seq` or later), recomputes every user and rewinds the tenant's
+    /// cursor to `as_of_seq` when it is ahead, so that changes the snapshot
+    /// may have missed are applied again; no other tenant is touched.
+    /// Returns (users checked, users changed).
     async fn reconcile(
         &self,
         tenant: &TenantId,
@@ -158,13 +177,16 @@ pub trait Store: Send + Sync + 'static {
         user_id: &str,
         limit: u32,
     ) -> Result<Vec<RoleChangeRecord>, PolicyError>;
-    /// Role changes after `after_seq` in commit order, optionally of one tenant.
+    /// The tenant's role changes after position `after_seq`, in its commit
+    /// order.
     async fn role_changes_after(
         &self,
+        tenant: &TenantId,
         after_seq: i64,
-        tenant: Option<&TenantId>,
         limit: u32,
     ) -> Result<Vec<RoleChangeRecord>, PolicyError>;
+    /// Every tenant's newest role-change position, by tenant id.
+    async fn role_heads(&self) -> Result<Vec<(String, i64)>, PolicyError>;
     /// Ticks after every committed write. Watchers also poll, for writes of
     /// other replicas.
     fn change_signal(&self) -> tokio::sync::watch::Receiver<u64>;

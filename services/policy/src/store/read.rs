@@ -132,41 +132,28 @@ impl SqlStore {
 
     pub(super) async fn role_changes_after_query(
         &self,
+        tenant: &TenantId,
         after_seq: i64,
-        tenant: Option<&TenantId>,
         limit: u32,
     ) -> Result<Vec<RoleChangeRecord>, sqlx::Error> {
-        let mut tx = match tenant {
-            Some(t) => self.begin_read(Scope::Tenant(t)).await?,
-            None => {
-                self.begin_read(Scope::AllTenants(CrossTenant::RoleChangeStream))
-                    .await?
-            }
-        };
-        let rows = match tenant {
-            Some(t) => {
-                let sql = format!(
-                    "SELECT {CHANGE_COLUMNS} FROM role_changes WHERE seq > $1 AND tenant_id = $2 \
-                     ORDER BY seq LIMIT $3"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(after_seq)
-                    .bind(t.as_str())
-                    .bind(i64::from(limit))
-                    .fetch_all(&mut *tx)
-                    .await?
-            }
-            None => {
-                let sql = format!(
-                    "SELECT {CHANGE_COLUMNS} FROM role_changes WHERE seq > $1 ORDER BY seq LIMIT $2"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(after_seq)
-                    .bind(i64::from(limit))
-                    .fetch_all(&mut *tx)
-                    .await?
-            }
-        };
+        let mut tx = self.begin_read(Scope::Tenant(tenant)).await?;
+        let sql = format!(
+            "SELECT {CHANGE_COLUMNS} FROM role_changes WHERE tenant_id = $1 AND seq > $2 \
+             ORDER BY seq LIMIT $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
         rows.iter().map(change_from_row).collect()
+    }
+
+    pub(super) async fn role_heads_query(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        let mut tx = self
+            .begin_read(Scope::AllTenants(CrossTenant::RoleChangeStream))
+            .await?;
+        storekit::stream::all_heads(&mut tx, super::compute::ROLE_HEADS).await
     }
 }

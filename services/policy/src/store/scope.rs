@@ -18,10 +18,14 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 use super::sql::Dialect;
 use crate::domain::TenantId;
 
-/// The advisory lock every Postgres writer holds until commit ("POLI"): it
-/// serialises recomputations (no lost update between the follower and an
-/// administrator) and makes `role_changes` sequence order commit order.
-const WRITE_LOCK: i64 = 0x504f_4c49;
+/// The first key of the per-tenant advisory lock ("POLI"); the second is a
+/// hash of the tenant id. Every Postgres writer of one tenant holds it until
+/// commit: it serialises that tenant's recomputations (no lost update
+/// between the follower and an administrator) and nothing else. Writers of
+/// different tenants never wait for each other; a hash collision only makes
+/// two tenants share a lock. Cross-tenant writers (lease rounds, alert
+/// claims) take none: they write rows no recomputation reads.
+const TENANT_LOCK: i32 = 0x504f_4c49;
 
 /// (open, idle, max) connections of a pool.
 pub(super) type PoolStats = (u32, usize, u32);
@@ -29,12 +33,14 @@ pub(super) type PoolStats = (u32, usize, u32);
 /// The paths that read or write across tenants on purpose, each named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrossTenant {
-    /// Applying a batch of identity's change stream (changes of any tenant).
-    FollowStream,
-    /// The stored stream position (a number, no tenant data).
-    StreamPosition,
-    /// `WatchRoleChanges` without a tenant: every tenant's role changes.
+    /// The follower's cursors in identity's stream (a position per tenant,
+    /// no tenant data).
+    StreamCursors,
+    /// The heads of the role-change log (a position per tenant), read by
+    /// `WatchRoleChanges` of every tenant.
     RoleChangeStream,
+    /// The lease round: replicas and partition leases (no tenant data).
+    Leases,
     /// The alert worker claiming due deliveries of every tenant.
     AlertDelivery,
     /// The digest scheduler finding the tenants whose digest is due.
@@ -75,8 +81,9 @@ impl Pools {
         begin(&self.read, self.dialect, scope, false).await
     }
 
-    /// A write transaction bound to `scope`, serialised with every other
-    /// writer (on SQLite by its single writer connection).
+    /// A write transaction bound to `scope`, serialised with the other
+    /// writers of its tenant (on SQLite with every writer, by its single
+    /// writer connection).
     pub(super) async fn write(
         &self,
         scope: Scope<'_>,
@@ -125,8 +132,9 @@ async fn begin(
         Scope::Tenant(t) => ("app.tenant_id", t.as_str()),
         Scope::AllTenants(_) => ("app.all_tenants", "on"),
     };
-    let lock = if write {
-        format!("; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+    let tenant_lock = write && matches!(scope, Scope::Tenant(_));
+    let lock = if tenant_lock {
+        format!("; SELECT pg_advisory_xact_lock({TENANT_LOCK}, hashtext('{value}'))")
     } else {
         String::new()
     };
@@ -146,9 +154,10 @@ async fn begin(
         .bind(value)
         .execute(&mut *tx)
         .await?;
-    if write {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(WRITE_LOCK)
+    if tenant_lock {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind(TENANT_LOCK)
+            .bind(value)
             .execute(&mut *tx)
             .await?;
     }

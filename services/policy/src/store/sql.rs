@@ -2,6 +2,7 @@
 //! decoding, and the [`Store`] implementation that delegates to the
 //! statement modules (`admin.rs`, `follow.rs`, `read.rs`, `compute.rs`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -9,7 +10,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use super::scope::{Pools, Scope};
-use super::{Applied, Explanation, Store};
+use super::{Applied, Explanation, Lease, Round, Store};
 use crate::domain::{
     EffectiveRecord, Hypothesis, RoleChangeRecord, RoleDiff, RoleName, RoleRecord, SnapshotUser,
     StreamChange, TenantId,
@@ -23,25 +24,7 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 /// Ids bound per statement when a list of ids is bound.
 pub(super) const CHUNK: usize = 500;
 
-/// The SQL flavour of a backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Postgres,
-    Sqlite,
-}
-
-impl Dialect {
-    /// The backend a database URL names.
-    pub fn from_url(url: &str) -> Option<Self> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Some(Self::Postgres)
-        } else if url.starts_with("sqlite:") {
-            Some(Self::Sqlite)
-        } else {
-            None
-        }
-    }
-}
+pub use storekit::Dialect;
 
 /// How to reach the database.
 #[derive(Debug, Clone)]
@@ -250,12 +233,12 @@ pub(super) fn change_from_row(row: &AnyRow) -> Result<RoleChangeRecord, sqlx::Er
 // === impl Store ===
 
 // Each method is a `db.*` span (no SQL parameter values in it). Not the
-// polled ones (`cursor` on every resubscription, `role_changes_after` by
+// polled ones (`cursors`, the lease round, `role_changes_after` by
 // every `WatchRoleChanges` stream): each poll would start a trace.
 #[async_trait]
 impl Store for SqlStore {
-    async fn cursor(&self) -> Result<i64, PolicyError> {
-        Ok(self.cursor_query().await?)
+    async fn cursors(&self) -> Result<HashMap<String, i64>, PolicyError> {
+        Ok(self.cursors_query().await?)
     }
 
     #[tracing::instrument(name = "db.apply_changes", skip_all, fields(
@@ -264,10 +247,24 @@ impl Store for SqlStore {
     ))]
     async fn apply_changes(
         &self,
+        tenant: &TenantId,
         from: i64,
         changes: &[StreamChange],
+        lease: Option<&Lease>,
     ) -> Result<Applied, PolicyError> {
-        Ok(self.apply_changes_tx(from, changes).await?)
+        Ok(self.apply_changes_tx(tenant, from, changes, lease).await?)
+    }
+
+    async fn lease_round(&self, replica: &str, round: Round) -> Result<Vec<u32>, PolicyError> {
+        Ok(self.lease_round_tx(replica, round).await?)
+    }
+
+    async fn release_leases(&self, replica: &str) -> Result<(), PolicyError> {
+        Ok(self.release_leases_tx(replica).await?)
+    }
+
+    async fn leases(&self) -> Result<Vec<(u32, String, i64)>, PolicyError> {
+        Ok(self.leases_query().await?)
     }
 
     #[tracing::instrument(name = "db.reconcile", skip_all, fields(
@@ -456,13 +453,17 @@ impl Store for SqlStore {
 
     async fn role_changes_after(
         &self,
+        tenant: &TenantId,
         after_seq: i64,
-        tenant: Option<&TenantId>,
         limit: u32,
     ) -> Result<Vec<RoleChangeRecord>, PolicyError> {
         Ok(self
-            .role_changes_after_query(after_seq, tenant, limit)
+            .role_changes_after_query(tenant, after_seq, limit)
             .await?)
+    }
+
+    async fn role_heads(&self) -> Result<Vec<(String, i64)>, PolicyError> {
+        Ok(self.role_heads_query().await?)
     }
 
     fn change_signal(&self) -> tokio::sync::watch::Receiver<u64> {

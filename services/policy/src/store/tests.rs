@@ -63,11 +63,15 @@ fn members(group: &str, ids: &[&str], add: bool) -> C {
     }
 }
 
+async fn cursor_of(s: &SqlStore, tenant: &str) -> i64 {
+    s.cursors().await.unwrap().get(tenant).copied().unwrap_or(0)
+}
+
 async fn apply(s: &SqlStore, changes: Vec<StreamChange>) -> u32 {
-    let from = s.cursor().await.unwrap();
-    match s.apply_changes(from, &changes).await.unwrap() {
+    let from = cursor_of(s, "acme").await;
+    match s.apply_changes(&t(), from, &changes, None).await.unwrap() {
         Applied::Applied { role_changes, .. } => role_changes,
-        Applied::Moved { cursor } => panic!("cursor moved to {cursor}"),
+        other => panic!("not applied: {other:?}"),
     }
 }
 
@@ -103,7 +107,7 @@ async fn a_batch_is_applied_once_and_a_stale_cursor_is_refused() {
     setup(s).await;
     let batch = vec![change(5, user("u", true)), change(7, user("u", false))];
     assert_eq!(
-        s.apply_changes(0, &batch).await.unwrap(),
+        s.apply_changes(&t(), 0, &batch, None).await.unwrap(),
         Applied::Applied {
             cursor: 7,
             role_changes: 1
@@ -111,7 +115,7 @@ async fn a_batch_is_applied_once_and_a_stale_cursor_is_refused() {
     );
     // The same batch from the old position: refused, nothing done.
     assert_eq!(
-        s.apply_changes(0, &batch).await.unwrap(),
+        s.apply_changes(&t(), 0, &batch, None).await.unwrap(),
         Applied::Moved { cursor: 7 }
     );
     assert_eq!(role_of(s, "u").await, ("Disabled".into(), Rule::Inactive));
@@ -401,12 +405,12 @@ async fn reconcile_heals_the_replica_and_rewinds_the_cursor() {
     assert_eq!(role_of(s, "u").await.0, "Guest");
     assert_eq!(role_of(s, "w").await, ("Disabled".into(), Rule::Inactive));
     assert_eq!(
-        s.cursor().await.unwrap(),
+        cursor_of(s, "acme").await,
         8,
         "changes after the snapshot are applied again"
     );
     assert_eq!(s.reconcile(&t(), &snapshot, 20).await.unwrap(), (2, 0));
-    assert_eq!(s.cursor().await.unwrap(), 8);
+    assert_eq!(cursor_of(s, "acme").await, 8);
 }
 
 #[tokio::test]
@@ -433,31 +437,129 @@ async fn users_by_role_pages_by_id_within_the_tenant() {
 }
 
 #[tokio::test]
-async fn role_changes_stream_in_order_per_tenant() {
+async fn cursors_and_reconcile_are_per_tenant() {
     let db = db().await;
     let s = &db.store;
     setup(s).await;
     apply(
         s,
-        vec![
-            change(1, user("a", true)),
-            StreamChange {
-                seq: 2,
-                tenant_id: "other".into(),
-                change: user("b", false),
-            },
-        ],
+        vec![change(1, user("u", true)), change(2, user("v", true))],
     )
     .await;
-    let all = s.role_changes_after(0, None, 10).await.unwrap();
-    assert_eq!(all.len(), 2);
-    assert!(all[0].seq < all[1].seq);
-    let mine = s.role_changes_after(0, Some(&t()), 10).await.unwrap();
-    assert_eq!(mine.len(), 1);
+    let globex = TenantId::parse("globex").unwrap();
+    let other = |seq, id: &str| StreamChange {
+        seq,
+        tenant_id: "globex".into(),
+        change: user(id, true),
+    };
+    s.apply_changes(
+        &globex,
+        0,
+        &[other(1, "x"), other(2, "y"), other(3, "z")],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(cursor_of(s, "acme").await, 2);
+    assert_eq!(cursor_of(s, "globex").await, 3);
+    // A change of another tenant in a page is not applied to this one.
+    let stray = vec![change(3, user("w", true)), other(4, "q")];
+    s.apply_changes(&t(), 2, &stray, None).await.unwrap();
+    assert!(s.effective_role(&t(), "q").await.unwrap().is_none());
+    assert!(s.effective_role(&globex, "q").await.unwrap().is_none());
+    // Reconciling acme rewinds acme only.
+    s.reconcile(&t(), &[], 1).await.unwrap();
+    assert_eq!(cursor_of(s, "acme").await, 1);
+    assert_eq!(cursor_of(s, "globex").await, 3);
+}
+
+#[tokio::test]
+async fn role_changes_are_numbered_per_tenant() {
+    let db = db().await;
+    let s = &db.store;
+    setup(s).await;
+    let globex = TenantId::parse("globex").unwrap();
+    apply(s, vec![change(1, user("u", true))]).await;
+    let g = StreamChange {
+        seq: 1,
+        tenant_id: "globex".into(),
+        change: user("x", false),
+    };
+    s.apply_changes(&globex, 0, &[g], None).await.unwrap();
+    apply(s, vec![change(2, user("u", false))]).await;
+    let acme = s.role_changes_after(&t(), 0, 10).await.unwrap();
+    let seqs: Vec<i64> = acme.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, [1, 2]);
+    assert_eq!(acme[1].to_role, "Disabled");
+    let theirs = s.role_changes_after(&globex, 0, 10).await.unwrap();
+    assert_eq!(theirs.iter().map(|c| c.seq).collect::<Vec<_>>(), [1]);
+    assert_eq!(s.role_changes_after(&t(), 1, 10).await.unwrap().len(), 1);
+    let mut heads = s.role_heads().await.unwrap();
+    heads.sort();
+    assert_eq!(heads, [("acme".into(), 2), ("globex".into(), 1)]);
+}
+
+#[tokio::test]
+async fn replicas_share_the_partitions_and_take_over_expired_leases() {
+    let db = db().await;
+    let s = &db.store;
+    let ttl = 10_000_000;
+    // Rounds at made-up times from now on (a page checks its lease against
+    // the real clock).
+    let base = crate::domain::now_micros();
+    let at = |now| Round {
+        partitions: 8,
+        ttl,
+        now,
+    };
+    // Alone, a replica takes every partition.
+    let a = s.lease_round("a", at(base + 1_000_000)).await.unwrap();
+    assert_eq!(a, (0..8).collect::<Vec<_>>());
+    // A second replica finds none free; at its next round the first gives
+    // back half, which the second then takes.
     assert!(
-        s.role_changes_after(all[1].seq, None, 10)
+        s.lease_round("b", at(base + 1_100_000))
             .await
             .unwrap()
             .is_empty()
     );
+    let a = s.lease_round("a", at(base + 1_200_000)).await.unwrap();
+    assert_eq!(a, [0, 1, 2, 3]);
+    let b = s.lease_round("b", at(base + 1_300_000)).await.unwrap();
+    assert_eq!(b, [4, 5, 6, 7]);
+    // Applying under a lease: held is applied, another's is refused.
+    setup(s).await;
+    let p = storekit::partition_of("acme", 8);
+    let (mine, theirs) = if a.contains(&p) {
+        ("a", "b")
+    } else {
+        ("b", "a")
+    };
+    let lease = |replica: &str| Lease {
+        replica: replica.into(),
+        partition: p,
+    };
+    let batch = [change(1, user("u", true))];
+    assert_eq!(
+        s.apply_changes(&t(), 0, &batch, Some(&lease(theirs)))
+            .await
+            .unwrap(),
+        Applied::LeaseLost
+    );
+    assert!(matches!(
+        s.apply_changes(&t(), 0, &batch, Some(&lease(mine)))
+            .await
+            .unwrap(),
+        Applied::Applied { cursor: 1, .. }
+    ));
+    // "b" stops renewing: after the TTL its leases are "a"'s, and "b" (back
+    // late) holds nothing and gets no share until "a"'s share shrinks.
+    let later = base + 1_300_000 + ttl + 1;
+    let a = s.lease_round("a", at(later)).await.unwrap();
+    assert_eq!(a, (0..8).collect::<Vec<_>>());
+    assert!(s.lease_round("b", at(later + 1)).await.unwrap().is_empty());
+    // A clean shutdown gives everything back at once.
+    s.release_leases("a").await.unwrap();
+    let b = s.lease_round("b", at(later + 2)).await.unwrap();
+    assert_eq!(b, (0..8).collect::<Vec<_>>());
 }

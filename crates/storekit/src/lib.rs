@@ -1,0 +1,15 @@
+//! Storage plumbing that identity and policy share: the SQL [`Dialect`] of
+//! a backend, per-tenant ordered streams ([`stream`]: the outbox of
+//! identity and the role-change log of policy) and the partitioning of
+//! tenants across replicas ([`partition_of`]).
+//!
+//! Tenants are the unit of order and of partitioning. Nothing here is
+//! shared by all tenants on a write path: a stream's order is kept per
+//! tenant, by a counter row of that tenant.
+
+mod dialect;
+mod partition;
+pub mod stream;
+
+pub use dialect::Dialect;
+pub use partition::partition_of;
