@@ -45,6 +45,7 @@ pub struct TestApp {
     /// A handle on identity's database (for maintenance such as pruning
     /// the provisioning log).
     pub identity_store: identity::SqlStore,
+    identity_database_url: String,
     identity_server: IdentityServer,
     policy_server: PolicyServer,
     _database: Database,
@@ -237,6 +238,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         http: reqwest::Client::new(),
         backend,
         identity_store,
+        identity_database_url: url,
         identity_server,
         policy_server,
         _database: database,
@@ -520,6 +522,11 @@ impl TestApp {
 pub const POLICY_DEADLINE: Duration = Duration::from_secs(10);
 
 impl TestApp {
+    /// The URL of identity's database (as its owner), for fixtures.
+    pub fn identity_database_url(&self) -> &str {
+        &self.identity_database_url
+    }
+
     /// The name of identity's Postgres database (None on SQLite).
     pub fn identity_database(&self) -> Option<&str> {
         match &self._database {
@@ -612,18 +619,31 @@ impl TestApp {
             .collect()
     }
 
-    /// Each tenant's newest position in identity's change stream.
+    /// Each tenant's newest position in identity's change stream (retried
+    /// for a while after a restart of identity broke the connection).
     pub async fn identity_heads(&self) -> HashMap<String, i64> {
         let mut identity = self.identity.clone();
-        identity
-            .list_stream_heads(pb::ListStreamHeadsRequest::default())
-            .await
-            .unwrap()
-            .into_inner()
-            .heads
-            .into_iter()
-            .map(|p| (p.tenant_id, p.seq))
-            .collect()
+        let mut attempts = 0;
+        loop {
+            match identity
+                .list_stream_heads(pb::ListStreamHeadsRequest::default())
+                .await
+            {
+                Ok(r) => {
+                    return r
+                        .into_inner()
+                        .heads
+                        .into_iter()
+                        .map(|p| (p.tenant_id, p.seq))
+                        .collect();
+                }
+                Err(e) if attempts < 50 && matches!(e.code(), tonic::Code::Unavailable | tonic::Code::Cancelled) => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("ListStreamHeads: {e}"),
+            }
+        }
     }
 
     /// Waits until policy has applied every change identity committed so

@@ -21,6 +21,7 @@ mod policy;
 mod protection;
 mod provlog;
 mod replay;
+mod scale;
 mod scimctl;
 mod scimctl_policy;
 mod scimctl_provlog;
