@@ -10,6 +10,8 @@
 mod dialect;
 mod partition;
 pub mod stream;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use dialect::Dialect;
 pub use partition::partition_of;

@@ -10,6 +10,8 @@ mod filter_sql;
 mod groups;
 mod keyset;
 mod limits;
+#[cfg(test)]
+mod plans;
 mod request_log;
 mod schemas;
 mod scope;

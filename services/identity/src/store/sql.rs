@@ -211,6 +211,12 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
     })
 }
 
+/// A live token and its tenant's limits by the secret's hash (`$1`; `$2`
+/// now), before the tenant is known.
+pub(super) const AUTHENTICATE: &str = "SELECT k.id, k.tenant_id, k.last_used, t.rate_per_second, t.burst \
+     FROM tokens k JOIN tenants t ON t.id = k.tenant_id \
+     WHERE k.hash = $1 AND k.revoked IS NULL AND (k.expires IS NULL OR k.expires > $2)";
+
 const TOKEN_COLUMNS: &str =
     "id, tenant_id, description, hint, created, last_used, revoked, expires";
 
@@ -429,15 +435,11 @@ impl Store for SqlStore {
         let mut tx = self
             .read_tx(Scope::AllTenants(CrossTenant::AuthenticateByHash))
             .await?;
-        let row = sqlx::query(
-            "SELECT k.id, k.tenant_id, k.last_used, t.rate_per_second, t.burst \
-             FROM tokens k JOIN tenants t ON t.id = k.tenant_id \
-             WHERE k.hash = $1 AND k.revoked IS NULL AND (k.expires IS NULL OR k.expires > $2)",
-        )
-        .bind(hash)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row = sqlx::query(AUTHENTICATE)
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
         tx.commit().await?;
         let Some(row) = row else { return Ok(None) };
         let owner = TokenOwner {

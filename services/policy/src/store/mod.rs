@@ -17,6 +17,8 @@ mod equipment_tests;
 mod follow;
 mod hooks;
 mod leases;
+#[cfg(test)]
+mod plans;
 mod read;
 mod scope;
 mod sql;
