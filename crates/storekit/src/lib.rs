@@ -12,6 +12,7 @@ mod partition;
 pub mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod timeouts;
 
 pub use dialect::Dialect;
 pub use partition::partition_of;

@@ -17,6 +17,8 @@ mod schemas;
 mod scope;
 mod snapshot;
 mod sql;
+#[cfg(test)]
+mod timeout_tests;
 mod users;
 
 use async_trait::async_trait;

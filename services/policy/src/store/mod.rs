@@ -24,6 +24,8 @@ mod scope;
 mod sql;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timeout_tests;
 
 use std::collections::HashMap;
 

@@ -101,6 +101,7 @@ async fn assert_plans(url: &str) {
     let store = SqlStore::connect(&StoreOptions {
         url: url.to_owned(),
         max_connections: 2,
+        ..Default::default()
     })
     .await
     .unwrap();
