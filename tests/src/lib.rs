@@ -158,6 +158,9 @@ pub struct Options {
     pub identity_role: Option<String>,
     /// The same for policy: its database is migrated by the owner first.
     pub policy_role: Option<String>,
+    /// identity's `statement_timeout` and `lock_timeout` (ms, Postgres).
+    pub identity_statement_timeout_ms: u64,
+    pub identity_lock_timeout_ms: u64,
 }
 
 impl Default for Options {
@@ -174,6 +177,8 @@ impl Default for Options {
             protocol: gateway::protocol::ProtocolConfig::default(),
             identity_role: None,
             policy_role: None,
+            identity_statement_timeout_ms: identity::StoreOptions::default().statement_timeout_ms,
+            identity_lock_timeout_ms: identity::StoreOptions::default().lock_timeout_ms,
         }
     }
 }
@@ -191,15 +196,12 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     telemetry::metrics::handle();
     let (url, database) = fresh_database(backend, "identity.db").await;
     let (policy_database_url, policy_database) = fresh_database(backend, "policy.db").await;
-    let store = identity::SqlStore::connect(&identity::StoreOptions {
-        url: url.clone(),
-        max_connections: 4,
-    })
-    .await
-    .unwrap();
+    let store = identity::SqlStore::connect(&identity_options(url.clone(), &options))
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     let store = match (&options.identity_role, backend) {
-        (Some(role), Backend::Postgres) => as_role(&url, role).await,
+        (Some(role), Backend::Postgres) => as_role(&url, role, &options).await,
         _ => store,
     };
 
@@ -257,13 +259,19 @@ fn start_identity(store: identity::SqlStore, listener: TcpListener) -> IdentityS
 
 /// Grants `role` the rights production grants its identity role (README,
 /// "Row-level security") and connects as it.
-async fn as_role(url: &str, role: &str) -> identity::SqlStore {
-    identity::SqlStore::connect(&identity::StoreOptions {
-        url: role_url(url, role).await,
+async fn as_role(url: &str, role: &str, options: &Options) -> identity::SqlStore {
+    identity::SqlStore::connect(&identity_options(role_url(url, role).await, options))
+        .await
+        .unwrap()
+}
+
+fn identity_options(url: String, options: &Options) -> identity::StoreOptions {
+    identity::StoreOptions {
+        url,
         max_connections: 4,
-    })
-    .await
-    .unwrap()
+        statement_timeout_ms: options.identity_statement_timeout_ms,
+        lock_timeout_ms: options.identity_lock_timeout_ms,
+    }
 }
 
 /// Grants `role` the table privileges of a service on the (migrated)
@@ -376,6 +384,7 @@ async fn migrate_policy_database(url: &str) {
     let store = policy::SqlStore::connect(&policy::StoreOptions {
         url: url.to_owned(),
         max_connections: 1,
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -427,6 +436,7 @@ async fn start_policy_named(
     let options = policy::StoreOptions {
         url: database_url.clone(),
         max_connections: 4,
+        ..Default::default()
     };
     let store = policy::SqlStore::connect(&options).await.unwrap();
     if migrate {
@@ -533,6 +543,15 @@ impl TestApp {
             Database::Postgres { name } => Some(name),
             Database::Sqlite { .. } => None,
         }
+    }
+
+    /// The URL of identity's Postgres database (None on SQLite), for a
+    /// second, raw connection.
+    pub fn identity_database_url(&self) -> Option<String> {
+        let name = self.identity_database()?;
+        let admin = postgres_admin_url();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Some(format!("{base}/{name}"))
     }
 
     /// Stops policy as a crash would (its tasks are aborted wherever they

@@ -10,6 +10,9 @@
 mod dialect;
 mod partition;
 pub mod stream;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod timeouts;
 
 pub use dialect::Dialect;
 pub use partition::partition_of;

@@ -53,14 +53,24 @@ pub async fn reserve(
     Ok(head - n + 1)
 }
 
+/// The statement of [`head`]: `$1` the tenant.
+pub fn head_sql(heads: &'static str) -> String {
+    format!("SELECT seq FROM {heads} WHERE tenant_id = $1")
+}
+
+/// The statement of [`all_heads`]: every row of the table, by design (one
+/// a tenant, no tenant data).
+pub fn all_heads_sql(heads: &'static str) -> String {
+    format!("SELECT tenant_id, seq FROM {heads} ORDER BY tenant_id")
+}
+
 /// The head of `tenant` (0 before its first record).
 pub async fn head(
     conn: &mut AnyConnection,
     heads: &'static str,
     tenant: &str,
 ) -> Result<i64, sqlx::Error> {
-    let sql = format!("SELECT seq FROM {heads} WHERE tenant_id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row = sqlx::query(sqlx::AssertSqlSafe(head_sql(heads)))
         .bind(tenant)
         .fetch_optional(conn)
         .await?;
@@ -75,8 +85,7 @@ pub async fn all_heads(
     conn: &mut AnyConnection,
     heads: &'static str,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let sql = format!("SELECT tenant_id, seq FROM {heads} ORDER BY tenant_id");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query(sqlx::AssertSqlSafe(all_heads_sql(heads)))
         .fetch_all(conn)
         .await?
         .iter()

@@ -73,6 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = SqlStore::connect(&StoreOptions {
         url: format!("sqlite:{}", db.display()),
         max_connections: 4,
+        ..Default::default()
     })
     .await?;
     store.migrate().await?;
@@ -160,6 +161,7 @@ async fn start_policy(
     let store = policy::SqlStore::connect(&policy::StoreOptions {
         url: format!("sqlite:{}", db.display()),
         max_connections: 4,
+        ..Default::default()
     })
     .await
     .map_err(policy::StartupError::Database)?;

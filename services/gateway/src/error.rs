@@ -9,6 +9,9 @@ use tonic_types::StatusExt;
 
 use crate::response::SCIM_CONTENT_TYPE;
 
+/// `Retry-After` of a 503.
+pub const RETRY_UNAVAILABLE_SECONDS: &str = "1";
+
 /// A SCIM error on its way to the client.
 #[derive(Debug, Clone)]
 pub struct ApiError(pub ScimError);
@@ -88,6 +91,13 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Bearer realm=\"SCIM\""),
             );
         }
+        // Every 503 is worth a retry soon: lock waits and outages are short.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_UNAVAILABLE_SECONDS),
+            );
+        }
         if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
             response.extensions_mut().insert(ServerFault);
         }
@@ -128,12 +138,23 @@ impl From<tonic::Status> for ApiError {
             Code::ResourceExhausted => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, None, "too many requests")
             }
-            Code::Unavailable | Code::DeadlineExceeded => {
+            // identity's database is locked by another write (lock
+            // timeout) or unreachable: worth a retry, which Retry-After says.
+            Code::Unavailable => {
                 tracing::warn!(code = ?s.code(), %message, "upstream unavailable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     None,
                     "service temporarily unavailable",
+                )
+            }
+            // A statement ran past its timeout, or the call past its deadline.
+            Code::DeadlineExceeded => {
+                tracing::warn!(code = ?s.code(), %message, "upstream deadline exceeded");
+                Self::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    None,
+                    "the request took longer than the service allows",
                 )
             }
             Code::Ok
@@ -172,6 +193,20 @@ mod tests {
         let e = ApiError::from(tonic::Status::internal("relation users does not exist"));
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!e.0.detail.contains("relation"));
+    }
+
+    #[test]
+    fn database_timeouts_are_504_and_503_with_retry_after() {
+        let e = ApiError::from(tonic::Status::deadline_exceeded(
+            "the database statement took longer than 5000 ms",
+        ));
+        assert_eq!(e.status(), StatusCode::GATEWAY_TIMEOUT);
+        let e = ApiError::from(tonic::Status::unavailable(
+            "the tenant's data is locked by another write; retry",
+        ));
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let response = e.into_response();
+        assert_eq!(response.headers()["retry-after"], "1");
     }
 
     #[test]

@@ -234,6 +234,7 @@ async fn request_id_in_errors(req: Request, next: Next) -> Response {
     let status = response.status();
     let detail = match status {
         StatusCode::SERVICE_UNAVAILABLE => "service temporarily unavailable",
+        StatusCode::GATEWAY_TIMEOUT => "the request took longer than the service allows",
         _ => "internal error",
     };
     let mut rebuilt =

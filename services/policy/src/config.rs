@@ -28,6 +28,12 @@ pub struct Config {
     /// Database connections per process.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub max_connections: u32,
+    /// Postgres `statement_timeout` of every connection, in ms; 0 disables.
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_MS", default_value_t = storekit::timeouts::DEFAULT_STATEMENT_TIMEOUT_MS)]
+    pub statement_timeout_ms: u64,
+    /// Postgres `lock_timeout` of every connection, in ms; 0 disables.
+    #[arg(long, env = "DATABASE_LOCK_TIMEOUT_MS", default_value_t = storekit::timeouts::DEFAULT_LOCK_TIMEOUT_MS)]
+    pub lock_timeout_ms: u64,
     /// Apply migrations at start (the one-process mode does; production runs `policy migrate`).
     #[arg(long, env = "MIGRATE_ON_START", default_value_t = false)]
     pub migrate: bool,
@@ -70,6 +76,8 @@ impl Config {
         StoreOptions {
             url: self.database_url.clone(),
             max_connections: self.max_connections,
+            statement_timeout_ms: self.statement_timeout_ms,
+            lock_timeout_ms: self.lock_timeout_ms,
         }
     }
 }

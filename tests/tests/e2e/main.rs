@@ -9,6 +9,7 @@ mod changes;
 mod concurrency;
 mod console;
 mod cursors;
+mod db_timeouts;
 mod entra;
 mod equipment;
 mod extensions;

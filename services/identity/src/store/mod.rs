@@ -10,11 +10,15 @@ mod filter_sql;
 mod groups;
 mod keyset;
 mod limits;
+#[cfg(test)]
+mod plans;
 mod request_log;
 mod schemas;
 mod scope;
 mod snapshot;
 mod sql;
+#[cfg(test)]
+mod timeout_tests;
 mod users;
 
 use async_trait::async_trait;

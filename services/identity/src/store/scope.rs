@@ -69,9 +69,20 @@ impl ScopedPool {
         begin(&self.pool, self.dialect, scope).await
     }
 
-    /// Applies migrations (DDL, which row-level security does not govern).
+    /// Applies migrations (DDL, which row-level security does not govern)
+    /// on a connection without the pool's timeouts, which an index build
+    /// over a large table outlasts; the connection is closed afterwards.
     pub(super) async fn migrate(&self, migrator: &Migrator) -> Result<(), MigrateError> {
-        migrator.run(&self.pool).await
+        if self.dialect != Dialect::Postgres {
+            return migrator.run(&self.pool).await;
+        }
+        let mut conn = self.pool.acquire().await?;
+        (&mut *conn)
+            .execute(sqlx::AssertSqlSafe(storekit::timeouts::session_sql(0, 0)))
+            .await?;
+        let result = migrator.run(&mut *conn).await;
+        conn.close().await?;
+        result
     }
 
     /// True when the database answers.

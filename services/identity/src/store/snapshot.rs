@@ -18,6 +18,10 @@ pub struct SnapshotUser {
     pub group_ids: Vec<String>,
 }
 
+/// A page of a tenant's change records: `$1` tenant, `$2` after, `$3` limit.
+pub(super) const CHANGES_AFTER: &str = "SELECT seq, tenant_id, kind, resource_id, version, at, payload, trace_context \
+     FROM changes WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+
 impl SqlStore {
     /// The tenant's change records after `after_seq`, in order: at most
     /// `limit`, and no more than about `max_bytes` of payload (at least one).
@@ -29,15 +33,12 @@ impl SqlStore {
         max_bytes: usize,
     ) -> Result<Vec<ChangeRecord>, IdentityError> {
         let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
-        let rows = sqlx::query(
-            "SELECT seq, tenant_id, kind, resource_id, version, at, payload, trace_context \
-             FROM changes WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        )
-        .bind(tenant.as_str())
-        .bind(after_seq)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = sqlx::query(CHANGES_AFTER)
+            .bind(tenant.as_str())
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
         let mut out = Vec::with_capacity(rows.len());
         let mut bytes = 0;

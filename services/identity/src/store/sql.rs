@@ -35,6 +35,25 @@ pub struct StoreOptions {
     pub url: String,
     /// Connections in the pool (readers, for SQLite).
     pub max_connections: u32,
+    /// Postgres `statement_timeout` of every connection, in ms (0: none):
+    /// no statement of one tenant holds a connection, or the locks it
+    /// took, longer than this.
+    pub statement_timeout_ms: u64,
+    /// Postgres `lock_timeout` of every connection, in ms (0: none): a
+    /// write waiting for a row another transaction holds gives up after
+    /// this. SQLite has its `busy_timeout` (5 s, [`sqlite_pool`]) instead.
+    pub lock_timeout_ms: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            url: "sqlite:data/identity.db".into(),
+            max_connections: 10,
+            statement_timeout_ms: storekit::timeouts::DEFAULT_STATEMENT_TIMEOUT_MS,
+            lock_timeout_ms: storekit::timeouts::DEFAULT_LOCK_TIMEOUT_MS,
+        }
+    }
 }
 
 /// Postgres or SQLite behind the same statements.
@@ -71,8 +90,21 @@ impl SqlStore {
         })?;
         match dialect {
             Dialect::Postgres => {
+                crate::error::set_statement_timeout_ms(options.statement_timeout_ms);
+                // See storekit::timeouts for why after_connect and not the URL.
+                let settings = storekit::timeouts::session_sql(
+                    options.statement_timeout_ms,
+                    options.lock_timeout_ms,
+                );
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.max_connections)
+                    .after_connect(move |conn, _| {
+                        let settings = settings.clone();
+                        Box::pin(async move {
+                            conn.execute(sqlx::AssertSqlSafe(settings)).await?;
+                            Ok(())
+                        })
+                    })
                     .connect(&options.url)
                     .await?;
                 Ok(Self::new(dialect, pool.clone(), pool))
@@ -155,6 +187,8 @@ fn sqlite_url(url: &str) -> String {
     }
 }
 
+/// A SQLite pool; `busy_timeout` is SQLite's lock timeout (a writer waits
+/// up to 5 s for another process's write to finish, then `SQLITE_BUSY`).
 async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, sqlx::Error> {
     AnyPoolOptions::new()
         .max_connections(max)
@@ -210,6 +244,12 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
         expires: row.try_get("expires")?,
     })
 }
+
+/// A live token and its tenant's limits by the secret's hash (`$1`; `$2`
+/// now), before the tenant is known.
+pub(super) const AUTHENTICATE: &str = "SELECT k.id, k.tenant_id, k.last_used, t.rate_per_second, t.burst \
+     FROM tokens k JOIN tenants t ON t.id = k.tenant_id \
+     WHERE k.hash = $1 AND k.revoked IS NULL AND (k.expires IS NULL OR k.expires > $2)";
 
 const TOKEN_COLUMNS: &str =
     "id, tenant_id, description, hint, created, last_used, revoked, expires";
@@ -429,15 +469,11 @@ impl Store for SqlStore {
         let mut tx = self
             .read_tx(Scope::AllTenants(CrossTenant::AuthenticateByHash))
             .await?;
-        let row = sqlx::query(
-            "SELECT k.id, k.tenant_id, k.last_used, t.rate_per_second, t.burst \
-             FROM tokens k JOIN tenants t ON t.id = k.tenant_id \
-             WHERE k.hash = $1 AND k.revoked IS NULL AND (k.expires IS NULL OR k.expires > $2)",
-        )
-        .bind(hash)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row = sqlx::query(AUTHENTICATE)
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
         tx.commit().await?;
         let Some(row) = row else { return Ok(None) };
         let owner = TokenOwner {

@@ -6,7 +6,7 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row};
 
 use super::changes::{self, Change};
-use super::filter_sql::{Bind, SqlBuf, USERS, compile, sort_expression};
+use super::filter_sql::{Bind, Dialect, SqlBuf, Table, USERS, compile, sort_expression};
 use super::scope::Scope;
 use super::sql::{SqlStore, unique_violation};
 use super::{ListQuery, Page, UserChange, UserRecord};
@@ -14,6 +14,79 @@ use crate::domain::{Micros, ResourceId, TenantId, UserColumns, fold_case, now_mi
 use crate::error::IdentityError;
 
 const USER_COLUMNS: &str = "u.id, u.tenant_id, u.user_name, u.external_id, u.active, u.version, u.created, u.last_modified, u.resource";
+
+// The statements of the hot paths are named here so that the plan tests
+// (`store/plans.rs`) explain the very text the store runs.
+
+/// A live user by id: `$1` tenant, `$2` id.
+pub(super) fn get_user_sql() -> String {
+    format!(
+        "SELECT {USER_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted IS NULL"
+    )
+}
+
+/// The restore probe of every create: the newest tombstone or inactive
+/// account of the tenant (`$1`) with the externalId (`$2`; `$3` false).
+/// Served by `users_external_id_modified` (migration 0012), filter and order.
+pub(super) fn restore_probe_sql(dialect: Dialect) -> String {
+    format!(
+        "SELECT {USER_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.external_id = $2 \
+         AND (u.deleted IS NOT NULL OR u.active = $3) \
+         ORDER BY u.last_modified DESC LIMIT 1{}",
+        dialect.for_update()
+    )
+}
+
+/// A new user's row; its uniqueness checks are the primary key and
+/// `users_user_name` (tenant_id, user_name_ci) of live rows.
+pub(super) const INSERT_USER: &str = "INSERT INTO users (tenant_id, id, user_name, user_name_ci, external_id, \
+     display_name, display_name_ci, active, version, created, last_modified, resource) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+/// `FROM users u WHERE …` of a list (the tenant, live rows, the filter),
+/// with the table the filter resolved against.
+pub(super) fn users_condition(
+    dialect: Dialect,
+    tenant: &TenantId,
+    query: &ListQuery,
+) -> Result<(Table, SqlBuf), IdentityError> {
+    let mut buf = SqlBuf::new(dialect);
+    let t = buf.bind(Bind::Text(tenant.as_str().to_owned()));
+    buf.push(&format!(
+        " FROM users u WHERE u.tenant_id = {t} AND u.deleted IS NULL"
+    ));
+    let table = USERS.with_type(query.rt);
+    if let Some(filter) = &query.filter {
+        buf.push(" AND ");
+        compile(&table, filter, &mut buf)?;
+    }
+    Ok((table, buf))
+}
+
+/// The statement of an offset page over `condition` (from
+/// [`users_condition`]), in the list's order, with all its binds.
+pub(super) fn users_offset_page_sql(
+    table: &Table,
+    condition: SqlBuf,
+    query: &ListQuery,
+) -> Result<SqlBuf, IdentityError> {
+    let mut buf = condition;
+    let order = match &query.sort {
+        Some(key) => {
+            let expr = sort_expression(table, &key.path, &mut buf)?;
+            let dir = if key.descending { "DESC" } else { "ASC" };
+            format!("{expr} {dir}, u.created {dir}, u.id {dir}")
+        }
+        None => "u.created ASC, u.id ASC".to_owned(),
+    };
+    let limit = buf.bind(Bind::Int(i64::try_from(query.limit).unwrap_or(i64::MAX)));
+    let offset = buf.bind(Bind::Int(i64::try_from(query.offset).unwrap_or(i64::MAX)));
+    buf.sql = format!(
+        "SELECT {USER_COLUMNS}{} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+        buf.sql
+    );
+    Ok(buf)
+}
 
 fn user_from_row(row: &AnyRow) -> Result<UserRecord, sqlx::Error> {
     Ok(UserRecord {
@@ -162,11 +235,8 @@ impl SqlStore {
         tenant: &TenantId,
         id: &ResourceId,
     ) -> Result<Option<UserRecord>, IdentityError> {
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.id = $2 AND u.deleted IS NULL"
-        );
         let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query(sqlx::AssertSqlSafe(get_user_sql()))
             .bind(tenant.as_str())
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
@@ -186,13 +256,7 @@ impl SqlStore {
         // user and provisions it again sends the same externalId.
         let restorable = match &cols.external_id {
             Some(external_id) => {
-                let sql = format!(
-                    "SELECT {USER_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.external_id = $2 \
-                     AND (u.deleted IS NOT NULL OR u.active = $3) \
-                     ORDER BY u.last_modified DESC LIMIT 1{}",
-                    self.dialect.for_update()
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
+                sqlx::query(sqlx::AssertSqlSafe(restore_probe_sql(self.dialect)))
                     .bind(tenant.as_str())
                     .bind(external_id)
                     .bind(false)
@@ -212,26 +276,22 @@ impl SqlStore {
             }
             None => {
                 let user = record(tenant, ResourceId::new().as_str(), cols, 1, now, now);
-                sqlx::query(
-                    "INSERT INTO users (tenant_id, id, user_name, user_name_ci, external_id, \
-                     display_name, display_name_ci, active, version, created, last_modified, resource) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
-                .bind(tenant.as_str())
-                .bind(&user.id)
-                .bind(&cols.user_name)
-                .bind(fold_case(&cols.user_name))
-                .bind(&cols.external_id)
-                .bind(&cols.display_name)
-                .bind(cols.display_name.as_deref().map(fold_case))
-                .bind(cols.active)
-                .bind(user.version)
-                .bind(user.created)
-                .bind(user.last_modified)
-                .bind(&cols.resource)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| unique_violation(e, IdentityError::UserNameTaken))?;
+                sqlx::query(INSERT_USER)
+                    .bind(tenant.as_str())
+                    .bind(&user.id)
+                    .bind(&cols.user_name)
+                    .bind(fold_case(&cols.user_name))
+                    .bind(&cols.external_id)
+                    .bind(&cols.display_name)
+                    .bind(cols.display_name.as_deref().map(fold_case))
+                    .bind(cols.active)
+                    .bind(user.version)
+                    .bind(user.created)
+                    .bind(user.last_modified)
+                    .bind(&cols.resource)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| unique_violation(e, IdentityError::UserNameTaken))?;
                 replace_emails(&mut tx, tenant, &user.id, cols, true).await?;
                 let change = user_changed("user.created", &user);
                 changes::record(&mut tx, self.dialect, tenant, &change, now).await?;
@@ -343,16 +403,7 @@ impl SqlStore {
         tenant: &TenantId,
         query: &ListQuery,
     ) -> Result<Page<UserRecord>, IdentityError> {
-        let mut buf = SqlBuf::new(self.dialect);
-        let t = buf.bind(Bind::Text(tenant.as_str().to_owned()));
-        buf.push(&format!(
-            " FROM users u WHERE u.tenant_id = {t} AND u.deleted IS NULL"
-        ));
-        let table = USERS.with_type(query.rt);
-        if let Some(filter) = &query.filter {
-            buf.push(" AND ");
-            compile(&table, filter, &mut buf)?;
-        }
+        let (table, buf) = users_condition(self.dialect, tenant, query)?;
         if let Some(keyset) = &query.keyset {
             return self
                 .keyset_page(
@@ -373,22 +424,9 @@ impl SqlStore {
                 Vec::new(),
             ));
         }
-        let order = match &query.sort {
-            Some(key) => {
-                let expr = sort_expression(&table, &key.path, &mut buf)?;
-                let dir = if key.descending { "DESC" } else { "ASC" };
-                format!("{expr} {dir}, u.created {dir}, u.id {dir}")
-            }
-            None => "u.created ASC, u.id ASC".to_owned(),
-        };
-        let limit = buf.bind(Bind::Int(i64::try_from(query.limit).unwrap_or(i64::MAX)));
-        let offset = buf.bind(Bind::Int(i64::try_from(query.offset).unwrap_or(i64::MAX)));
-        let sql = format!(
-            "SELECT {USER_COLUMNS}{} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
-            buf.sql
-        );
+        let page = users_offset_page_sql(&table, buf, query)?;
         let (rows, total) = self
-            .offset_page(tenant, sql, &buf.binds, condition, query)
+            .offset_page(tenant, page.sql, &page.binds, condition, query)
             .await?;
         let items = rows.iter().map(user_from_row).collect::<Result<_, _>>()?;
         Ok(Page::indexed(total, items))

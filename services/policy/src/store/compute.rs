@@ -61,6 +61,11 @@ impl UserState {
     }
 }
 
+/// `head` with an `IN` list of `n` parameters from `$2` on.
+pub(super) fn ids_sql(head: &str, n: usize) -> String {
+    format!("{head} ({})", placeholders(2, n))
+}
+
 /// Runs `SELECT … IN (…)` over `ids` in chunks; `$1` is the tenant.
 async fn rows_for_ids(
     conn: &mut AnyConnection,
@@ -70,7 +75,7 @@ async fn rows_for_ids(
 ) -> Result<Vec<AnyRow>, sqlx::Error> {
     let mut out = Vec::new();
     for chunk in ids.chunks(CHUNK) {
-        let sql = format!("{head} ({})", placeholders(2, chunk.len()));
+        let sql = ids_sql(head, chunk.len());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str());
         for id in chunk {
             query = query.bind(id.as_str());
@@ -155,15 +160,17 @@ pub(super) async fn load_users(
     Ok(users)
 }
 
+/// The effective roles of a tenant's users (`$1`), before the [`ids_sql`] list.
+pub(super) fn effective_by_ids_head() -> String {
+    format!("SELECT {EFFECTIVE_COLUMNS} FROM effective_roles WHERE tenant_id = $1 AND user_id IN")
+}
+
 pub(super) async fn load_effective(
     conn: &mut AnyConnection,
     tenant: &TenantId,
     ids: &[String],
 ) -> Result<HashMap<String, EffectiveRecord>, sqlx::Error> {
-    let head = format!(
-        "SELECT {EFFECTIVE_COLUMNS} FROM effective_roles WHERE tenant_id = $1 AND user_id IN"
-    );
-    rows_for_ids(conn, &head, tenant, ids)
+    rows_for_ids(conn, &effective_by_ids_head(), tenant, ids)
         .await?
         .iter()
         .map(|row| effective_from_row(row).map(|e| (e.user_id.clone(), e)))
@@ -180,19 +187,21 @@ pub(super) async fn effective_one(
         .remove(user_id))
 }
 
+/// A group's members in the replica: `$1` tenant, `$2` group.
+pub(super) const MEMBERS_OF: &str =
+    "SELECT user_id FROM replica_members WHERE tenant_id = $1 AND group_id = $2 ORDER BY user_id";
+
 /// The members of a group in the replica.
 pub(super) async fn members_of(
     conn: &mut AnyConnection,
     tenant: &TenantId,
     group_id: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT user_id FROM replica_members WHERE tenant_id = $1 AND group_id = $2 ORDER BY user_id",
-    )
-    .bind(tenant.as_str())
-    .bind(group_id)
-    .fetch_all(conn)
-    .await?;
+    let rows = sqlx::query(MEMBERS_OF)
+        .bind(tenant.as_str())
+        .bind(group_id)
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(|r| r.try_get("user_id")).collect()
 }
 

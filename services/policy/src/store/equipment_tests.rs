@@ -32,6 +32,7 @@ async fn db() -> (SqlStore, tempfile::TempDir) {
     let options = StoreOptions {
         url,
         max_connections: 2,
+        ..Default::default()
     };
     let store = SqlStore::connect(&options).await.unwrap();
     store.migrate().await.unwrap();

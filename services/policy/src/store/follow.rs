@@ -21,8 +21,11 @@ use super::scope::{CrossTenant, Scope};
 use super::sql::{CHUNK, SqlStore, placeholders};
 use crate::domain::{ReplicaChange, SnapshotUser, StreamChange, TenantId, now_micros};
 
+/// The follower's cursors in identity's stream, a row a tenant.
+pub(super) const CURSORS: &str = "stream_cursors";
+
 async fn read_cursor(conn: &mut AnyConnection, tenant: &TenantId) -> Result<i64, sqlx::Error> {
-    storekit::stream::head(conn, "stream_cursors", tenant.as_str()).await
+    storekit::stream::head(conn, CURSORS, tenant.as_str()).await
 }
 
 async fn write_cursor(
@@ -209,7 +212,7 @@ impl SqlStore {
         let mut tx = self
             .begin_read(Scope::AllTenants(CrossTenant::StreamCursors))
             .await?;
-        Ok(storekit::stream::all_heads(&mut tx, "stream_cursors")
+        Ok(storekit::stream::all_heads(&mut tx, CURSORS)
             .await?
             .into_iter()
             .collect())

@@ -17,11 +17,15 @@ mod equipment_tests;
 mod follow;
 mod hooks;
 mod leases;
+#[cfg(test)]
+mod plans;
 mod read;
 mod scope;
 mod sql;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timeout_tests;
 
 use std::collections::HashMap;
 

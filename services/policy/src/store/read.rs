@@ -13,6 +13,14 @@ use crate::domain::{EffectiveRecord, Hypothesis, RoleChangeRecord, RoleDiff, Ten
 use crate::error::PolicyError;
 use crate::role;
 
+/// A page of a tenant's role changes: `$1` tenant, `$2` after, `$3` limit.
+pub(super) fn role_changes_after_sql() -> String {
+    format!(
+        "SELECT {CHANGE_COLUMNS} FROM role_changes WHERE tenant_id = $1 AND seq > $2 \
+         ORDER BY seq LIMIT $3"
+    )
+}
+
 impl SqlStore {
     pub(super) async fn users_by_role_query(
         &self,
@@ -137,11 +145,7 @@ impl SqlStore {
         limit: u32,
     ) -> Result<Vec<RoleChangeRecord>, sqlx::Error> {
         let mut tx = self.begin_read(Scope::Tenant(tenant)).await?;
-        let sql = format!(
-            "SELECT {CHANGE_COLUMNS} FROM role_changes WHERE tenant_id = $1 AND seq > $2 \
-             ORDER BY seq LIMIT $3"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(role_changes_after_sql()))
             .bind(tenant.as_str())
             .bind(after_seq)
             .bind(i64::from(limit))

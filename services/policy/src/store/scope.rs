@@ -25,7 +25,7 @@ use crate::domain::TenantId;
 /// different tenants never wait for each other; a hash collision only makes
 /// two tenants share a lock. Cross-tenant writers (lease rounds, alert
 /// claims) take none: they write rows no recomputation reads.
-const TENANT_LOCK: i32 = 0x504f_4c49;
+pub(super) const TENANT_LOCK: i32 = 0x504f_4c49;
 
 /// (open, idle, max) connections of a pool.
 pub(super) type PoolStats = (u32, usize, u32);
@@ -91,9 +91,20 @@ impl Pools {
         begin(&self.write, self.dialect, scope, true).await
     }
 
-    /// Applies migrations (DDL, which row-level security does not govern).
+    /// Applies migrations (DDL, which row-level security does not govern)
+    /// on a connection without the pool's timeouts, which an index build
+    /// over a large table outlasts; the connection is closed afterwards.
     pub(super) async fn migrate(&self, migrator: &Migrator) -> Result<(), MigrateError> {
-        migrator.run(&self.write).await
+        if self.dialect != Dialect::Postgres {
+            return migrator.run(&self.write).await;
+        }
+        let mut conn = self.write.acquire().await?;
+        (&mut *conn)
+            .execute(sqlx::AssertSqlSafe(storekit::timeouts::session_sql(0, 0)))
+            .await?;
+        let result = migrator.run(&mut *conn).await;
+        conn.close().await?;
+        result
     }
 
     /// True when the database answers (on SQLite, the writer too).

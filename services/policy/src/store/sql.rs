@@ -33,6 +33,23 @@ pub struct StoreOptions {
     pub url: String,
     /// Connections in the pool (readers, for SQLite).
     pub max_connections: u32,
+    /// Postgres `statement_timeout` of every connection, in ms (0: none).
+    pub statement_timeout_ms: u64,
+    /// Postgres `lock_timeout` of every connection, in ms (0: none): it
+    /// also bounds the wait for a tenant's write lock (`scope.rs`). SQLite
+    /// has its `busy_timeout` (5 s, [`sqlite_pool`]) instead.
+    pub lock_timeout_ms: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            url: "sqlite:data/policy.db".into(),
+            max_connections: 10,
+            statement_timeout_ms: storekit::timeouts::DEFAULT_STATEMENT_TIMEOUT_MS,
+            lock_timeout_ms: storekit::timeouts::DEFAULT_LOCK_TIMEOUT_MS,
+        }
+    }
 }
 
 /// Postgres or SQLite behind the same statements.
@@ -63,8 +80,21 @@ impl SqlStore {
         })?;
         let (read, write) = match dialect {
             Dialect::Postgres => {
+                crate::error::set_statement_timeout_ms(options.statement_timeout_ms);
+                // See storekit::timeouts for why after_connect and not the URL.
+                let settings = storekit::timeouts::session_sql(
+                    options.statement_timeout_ms,
+                    options.lock_timeout_ms,
+                );
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.max_connections.max(1))
+                    .after_connect(move |conn, _| {
+                        let settings = settings.clone();
+                        Box::pin(async move {
+                            conn.execute(sqlx::AssertSqlSafe(settings)).await?;
+                            Ok(())
+                        })
+                    })
                     .connect(&options.url)
                     .await?;
                 (pool.clone(), pool)
@@ -145,6 +175,8 @@ impl SqlStore {
     }
 }
 
+/// A SQLite pool; `busy_timeout` is SQLite's lock timeout (a writer waits
+/// up to 5 s for another process's write to finish, then `SQLITE_BUSY`).
 async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, sqlx::Error> {
     AnyPoolOptions::new()
         .max_connections(max)

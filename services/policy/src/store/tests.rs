@@ -18,6 +18,7 @@ async fn db() -> Db {
     let store = SqlStore::connect(&StoreOptions {
         url,
         max_connections: 2,
+        ..Default::default()
     })
     .await
     .unwrap();

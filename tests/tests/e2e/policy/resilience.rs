@@ -101,6 +101,7 @@ async fn follower_reconnects_after_losing_identity() {
     let store = policy::SqlStore::connect(&policy::StoreOptions {
         url: format!("sqlite:{}", dir.path().join("policy.db").display()),
         max_connections: 2,
+        ..Default::default()
     })
     .await
     .unwrap();

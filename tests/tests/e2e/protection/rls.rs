@@ -174,6 +174,7 @@ async fn the_policy_tables_bind_a_plain_role() {
     let store = policy::SqlStore::connect(&policy::StoreOptions {
         url: url.clone(),
         max_connections: 1,
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -227,6 +228,7 @@ async fn the_policies_bind_a_plain_role() {
     let store = identity::SqlStore::connect(&identity::StoreOptions {
         url: url.clone(),
         max_connections: 1,
+        ..Default::default()
     })
     .await
     .unwrap();

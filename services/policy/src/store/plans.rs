@@ -1,0 +1,133 @@
+//! The plans of policy's hot statements, on SQLite and on Postgres, over a
+//! few thousand rows in two tenants (and two thousand small tenants): each
+//! must search its table through the index of its equality columns, never
+//! scan it. The statements are the store's own (`follow.rs`, `read.rs`,
+//! `compute.rs`), not copies.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use sqlx::{AnyConnection, Connection};
+use storekit::testing::{Arg, Case, Expect, PostgresDatabase, analyze, check_plans, fill};
+
+use super::compute::{MEMBERS_OF, effective_by_ids_head, ids_sql};
+use super::follow::CURSORS;
+use super::read::role_changes_after_sql;
+use super::{Dialect, SqlStore, StoreOptions};
+
+/// Users (and role changes, memberships) in each of the two large tenants.
+const ROWS: usize = 3000;
+/// Tenants in all (each with a cursor).
+const TENANTS: usize = 2000;
+
+fn tenant(i: usize) -> String {
+    format!("tenant-{i:04}")
+}
+
+async fn populate(conn: &mut AnyConnection) {
+    fill(
+        conn,
+        CURSORS,
+        "tenant_id, seq",
+        (0..TENANTS).map(|i| format!("('{}', {i})", tenant(i))),
+    )
+    .await;
+    for t in [tenant(0), tenant(1)] {
+        fill(
+            conn,
+            "effective_roles",
+            "tenant_id, user_id, role, rule, group_id, priority, locked, upstream_disabled, since",
+            (0..ROWS).map(|i| {
+                format!(
+                    "('{t}', 'u{i:05}', 'R{}', 'assignment', 'g{}', 1, false, false, {i})",
+                    i % 5,
+                    i % 30
+                )
+            }),
+        )
+        .await;
+        fill(
+            conn,
+            "replica_members",
+            "tenant_id, group_id, user_id",
+            (0..ROWS).map(|i| format!("('{t}', 'g{}', 'u{i:05}')", i % 30)),
+        )
+        .await;
+        fill(
+            conn,
+            "role_changes",
+            "tenant_id, seq, user_id, from_role, to_role, rule, group_id, priority, at",
+            (1..=ROWS)
+                .map(|i| format!("('{t}', {i}, 'u{i:05}', '', 'R1', 'assignment', 'g1', 1, {i})")),
+        )
+        .await;
+    }
+}
+
+fn text(s: &str) -> Arg {
+    Arg::Text(s.to_owned())
+}
+
+fn cases() -> Vec<Case> {
+    let t = || text(&tenant(1));
+    vec![
+        Case {
+            name: "a tenant's cursor",
+            sql: storekit::stream::head_sql(CURSORS),
+            args: vec![t()],
+            expect: Expect::Index(&[("stream_cursors", &["tenant_id"])]),
+        },
+        Case {
+            name: "role-change stream page",
+            sql: role_changes_after_sql(),
+            args: vec![t(), Arg::Int(1500), Arg::Int(100)],
+            expect: Expect::Index(&[("role_changes", &["tenant_id", "seq"])]),
+        },
+        Case {
+            name: "effective role of a user",
+            sql: ids_sql(&effective_by_ids_head(), 1),
+            args: vec![t(), text("u00017")],
+            expect: Expect::Index(&[("effective_roles", &["tenant_id", "user_id"])]),
+        },
+        Case {
+            name: "members of a group",
+            sql: MEMBERS_OF.to_owned(),
+            args: vec![t(), text("g7")],
+            expect: Expect::Index(&[("replica_members", &["tenant_id", "group_id"])]),
+        },
+    ]
+}
+
+async fn assert_plans(url: &str) {
+    let store = SqlStore::connect(&StoreOptions {
+        url: url.to_owned(),
+        max_connections: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let dialect = store.dialect();
+    let mut conn = AnyConnection::connect(url).await.unwrap();
+    populate(&mut conn).await;
+    // Postgres analyses tables by itself (autovacuum); SQLite does not,
+    // and a deployment's file has no statistics: plans without them are
+    // the ones that run.
+    if dialect == Dialect::Postgres {
+        analyze(&mut conn).await;
+    }
+    let failures = check_plans(&mut conn, dialect, &cases()).await;
+    assert!(failures.is_empty(), "{dialect:?}:\n{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn hot_statements_use_their_indexes_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}?mode=rwc", dir.path().join("policy.db").display());
+    assert_plans(&url).await;
+}
+
+#[tokio::test]
+async fn hot_statements_use_their_indexes_on_postgres() {
+    let db = PostgresDatabase::create("plan").await;
+    assert_plans(&db.url).await;
+}
