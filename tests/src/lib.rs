@@ -545,15 +545,6 @@ impl TestApp {
         }
     }
 
-    /// The URL of identity's Postgres database (None on SQLite), for a
-    /// second, raw connection.
-    pub fn identity_database_url(&self) -> Option<String> {
-        let name = self.identity_database()?;
-        let admin = postgres_admin_url();
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        Some(format!("{base}/{name}"))
-    }
-
     /// Stops policy as a crash would (its tasks are aborted wherever they
     /// are, an open transaction is rolled back) and starts it again on the
     /// same database, on the same port when it is still free.

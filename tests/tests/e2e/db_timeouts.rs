@@ -39,7 +39,7 @@ async fn a_patch_of_a_locked_user_is_503_while_another_tenant_patches() {
     let free = globex.create_user(user("bob")).await;
 
     // Another transaction holds acme's user row.
-    let mut holder = AnyConnection::connect(&app.identity_database_url().unwrap())
+    let mut holder = AnyConnection::connect(app.identity_database_url())
         .await
         .unwrap();
     holder.execute("BEGIN").await.unwrap();
