@@ -647,7 +647,13 @@ impl TestApp {
                         .map(|p| (p.tenant_id, p.seq))
                         .collect();
                 }
-                Err(e) if attempts < 50 && matches!(e.code(), tonic::Code::Unavailable | tonic::Code::Cancelled) => {
+                Err(e)
+                    if attempts < 50
+                        && matches!(
+                            e.code(),
+                            tonic::Code::Unavailable | tonic::Code::Cancelled
+                        ) =>
+                {
                     attempts += 1;
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
