@@ -34,6 +34,37 @@ pub enum Timeout {
     Busy,
 }
 
+/// The statement timeout of this process's store, for the message of a
+/// cancelled statement (set when the store connects).
+static STATEMENT_TIMEOUT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Records the statement timeout the store connected with.
+pub fn set_statement_timeout_ms(ms: u64) {
+    STATEMENT_TIMEOUT_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The gRPC status of a timed-out or busy database (logged here), or
+/// `None` when `error` is something else. No storage text reaches it.
+pub fn timeout_status(error: &sqlx::Error) -> Option<tonic::Status> {
+    Some(match timeout_of(error)? {
+        Timeout::Statement => {
+            let ms = STATEMENT_TIMEOUT_MS.load(std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(error = %error, timeout_ms = ms, "database statement timed out");
+            tonic::Status::deadline_exceeded(format!(
+                "the database statement took longer than {ms} ms"
+            ))
+        }
+        Timeout::Lock => {
+            tracing::warn!(error = %error, "database lock timed out");
+            tonic::Status::unavailable("the tenant's data is locked by another write; retry")
+        }
+        Timeout::Busy => {
+            tracing::warn!(error = %error, "database busy");
+            tonic::Status::unavailable("the database is locked by another write; retry")
+        }
+    })
+}
+
 /// The timeout behind `error`, if one is.
 pub fn timeout_of(error: &sqlx::Error) -> Option<Timeout> {
     let sqlx::Error::Database(db) = error else {

@@ -6,9 +6,6 @@
 
 use std::collections::HashMap;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use storekit::timeouts::Timeout;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -98,33 +95,10 @@ impl From<IdentityError> for Status {
     }
 }
 
-/// The statement timeout of this process's store, for the message of a
-/// cancelled statement (set by `SqlStore::connect`).
-static STATEMENT_TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
-
-pub(crate) fn set_statement_timeout_ms(ms: u64) {
-    STATEMENT_TIMEOUT_MS.store(ms, Ordering::Relaxed);
-}
-
 // Storage text never reaches clients: it may hold SQL or data.
 fn storage_status(source: &sqlx::Error) -> Status {
-    match storekit::timeouts::timeout_of(source) {
-        Some(Timeout::Statement) => {
-            let ms = STATEMENT_TIMEOUT_MS.load(Ordering::Relaxed);
-            tracing::warn!(error = %source, timeout_ms = ms, "database statement timed out");
-            return Status::deadline_exceeded(format!(
-                "the database statement took longer than {ms} ms"
-            ));
-        }
-        Some(Timeout::Lock) => {
-            tracing::warn!(error = %source, "database lock timed out");
-            return Status::unavailable("the tenant's data is locked by another write; retry");
-        }
-        Some(Timeout::Busy) => {
-            tracing::warn!(error = %source, "database busy");
-            return Status::unavailable("the database is locked by another write; retry");
-        }
-        None => {}
+    if let Some(status) = storekit::timeouts::timeout_status(source) {
+        return status;
     }
     match source {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {

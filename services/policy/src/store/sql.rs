@@ -80,7 +80,7 @@ impl SqlStore {
         })?;
         let (read, write) = match dialect {
             Dialect::Postgres => {
-                crate::error::set_statement_timeout_ms(options.statement_timeout_ms);
+                storekit::timeouts::set_statement_timeout_ms(options.statement_timeout_ms);
                 // See storekit::timeouts for why after_connect and not the URL.
                 let settings = storekit::timeouts::session_sql(
                     options.statement_timeout_ms,
