@@ -87,6 +87,8 @@ pub(super) struct RowSource {
 #[derive(Clone, Copy)]
 pub(super) struct Table {
     pub rt: &'static scim::ResourceTypeDef,
+    /// The table's name, as `resource_counts.kind` names it too.
+    pub name: &'static str,
     /// The alias the queries give the table (`u`, `g`).
     pub alias: &'static str,
     /// Indexed columns: canonical (attribute, sub-attribute) → column.
@@ -120,6 +122,7 @@ const LOWERED: Kind = Kind::Text {
 
 pub(super) static USERS: Table = Table {
     rt: &scim::USER,
+    name: "users",
     alias: "u",
     columns: &[
         ("id", None, "u.id", EXACT),
@@ -158,6 +161,7 @@ pub(super) static USERS: Table = Table {
 
 pub(super) static GROUPS: Table = Table {
     rt: &scim::GROUP,
+    name: "groups",
     alias: "g",
     columns: &[
         ("id", None, "g.id", EXACT),

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::changes::{self, Change};
-use super::filter_sql::{Bind, GROUPS, SqlBuf, compile, sort_expression};
+use super::filter_sql::{Bind, GROUPS, SqlBuf, compile};
 use super::scope::Scope;
 use super::sql::SqlStore;
 use super::users::bind_all;
@@ -510,35 +510,12 @@ impl SqlStore {
                 .await?;
             return Ok(page);
         }
-        let condition = buf.clone();
-        if query.limit == 0 {
-            return Ok(Page::indexed(
-                self.count(tenant, condition).await?,
-                Vec::new(),
-            ));
-        }
-        let order = match &query.sort {
-            Some(key) => {
-                let expr = sort_expression(&table, &key.path, &mut buf)?;
-                let dir = if key.descending { "DESC" } else { "ASC" };
-                format!("{expr} {dir}, g.created {dir}, g.id {dir}")
-            }
-            None => "g.created ASC, g.id ASC".to_owned(),
-        };
-        let limit = buf.bind(Bind::Int(i64::try_from(query.limit).unwrap_or(i64::MAX)));
-        let offset = buf.bind(Bind::Int(i64::try_from(query.offset).unwrap_or(i64::MAX)));
-        let sql = format!(
-            "SELECT {GROUP_COLUMNS}{} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
-            buf.sql
-        );
-        let (rows, total) = self
-            .offset_page(tenant, sql, &buf.binds, condition, query)
+        let mut page = self
+            .index_page(tenant, &table, GROUP_COLUMNS, buf, query, group_from_row)
             .await?;
-        let mut items: Vec<GroupRecord> =
-            rows.iter().map(group_from_row).collect::<Result<_, _>>()?;
-        self.attach_members(tenant, &mut items, include_members)
+        self.attach_members(tenant, &mut page.items, include_members)
             .await?;
-        Ok(Page::indexed(total, items))
+        Ok(page)
     }
 
     /// Loads the members of `items` when asked to (one query for all).

@@ -21,7 +21,7 @@ use crate::error::IdentityError;
 
 /// How the sort key of a row is read back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyType {
+pub(super) enum KeyType {
     Text,
     Int,
 }
@@ -71,7 +71,7 @@ fn after_condition(
     }
 }
 
-fn row_key(row: &AnyRow, ty: Option<KeyType>) -> Result<RowKey, sqlx::Error> {
+pub(super) fn row_key(row: &AnyRow, ty: Option<KeyType>) -> Result<RowKey, sqlx::Error> {
     let sort = match ty {
         None => None,
         Some(KeyType::Text) => Some(SortValue::Text(row.try_get("sort_key")?)),
@@ -84,6 +84,66 @@ fn row_key(row: &AnyRow, ty: Option<KeyType>) -> Result<RowKey, sqlx::Error> {
     })
 }
 
+/// The statement of a keyset page over `buf` (` FROM … WHERE <tenant and
+/// filter>`): the rows after (or before) the keyset's row in list order,
+/// one more than asked, with all its binds.
+pub(super) fn keyset_page_sql(
+    table: &Table,
+    columns: &str,
+    mut buf: SqlBuf,
+    query: &ListQuery,
+    keyset: &Keyset,
+) -> Result<SqlBuf, IdentityError> {
+    let key = sort_key(table, query, &mut buf)?;
+    let descending = query.sort.as_ref().is_some_and(|s| s.descending);
+    // Reading backwards walks the order in reverse, then flips the page.
+    let ascending = descending == keyset.backwards;
+    let (cmp, dir) = if ascending {
+        (">", "ASC")
+    } else {
+        ("<", "DESC")
+    };
+    let alias = table.alias;
+    if let Some(after) = &keyset.after {
+        let sort = match (&key, &after.sort) {
+            (None, None) => None,
+            (Some((expr, KeyType::Text)), Some(SortValue::Text(v))) => {
+                Some((expr.as_str(), Bind::Text(v.clone())))
+            }
+            (Some((expr, KeyType::Int)), Some(SortValue::Int(v))) => {
+                Some((expr.as_str(), Bind::Int(*v)))
+            }
+            _ => {
+                return Err(scim::ScimError::invalid_value(
+                    "the keyset does not match the sort order",
+                )
+                .into());
+            }
+        };
+        let condition = after_condition(sort, alias, after, cmp, &mut buf);
+        buf.push(&format!(" AND {condition}"));
+    }
+    let (sort_column, order) = match &key {
+        Some((expr, _)) => (
+            format!(", {expr} AS sort_key"),
+            format!("{expr} {dir}, {alias}.created {dir}, {alias}.id {dir}"),
+        ),
+        None => (
+            String::new(),
+            format!("{alias}.created {dir}, {alias}.id {dir}"),
+        ),
+    };
+    // One row more than asked tells whether another page follows.
+    let limit = buf.bind(Bind::Int(
+        i64::try_from(query.limit.saturating_add(1)).unwrap_or(i64::MAX),
+    ));
+    buf.sql = format!(
+        "SELECT {columns}{sort_column}{} ORDER BY {order} LIMIT {limit}",
+        buf.sql
+    );
+    Ok(buf)
+}
+
 impl SqlStore {
     /// One keyset page of `table`. `buf` holds ` FROM … WHERE <tenant and
     /// filter>`; `columns` the selected columns (with `created` and `id`).
@@ -94,73 +154,19 @@ impl SqlStore {
         tenant: &TenantId,
         table: &Table,
         columns: &str,
-        mut buf: SqlBuf,
+        buf: SqlBuf,
         query: &ListQuery,
         keyset: &Keyset,
         from_row: fn(&AnyRow) -> Result<T, sqlx::Error>,
     ) -> Result<Page<T>, IdentityError> {
-        let total = self.count(tenant, buf.clone()).await?;
         if query.limit == 0 {
+            let total = self.total(tenant, table, query, buf).await?;
             return Ok(Page::indexed(total, Vec::new()));
         }
-        let key = sort_key(table, query, &mut buf)?;
-        let descending = query.sort.as_ref().is_some_and(|s| s.descending);
-        // Reading backwards walks the order in reverse, then flips the page.
-        let ascending = descending == keyset.backwards;
-        let (cmp, dir) = if ascending {
-            (">", "ASC")
-        } else {
-            ("<", "DESC")
-        };
-        let alias = table.alias;
-        if let Some(after) = &keyset.after {
-            let sort = match (&key, &after.sort) {
-                (None, None) => None,
-                (Some((expr, KeyType::Text)), Some(SortValue::Text(v))) => {
-                    Some((expr.as_str(), Bind::Text(v.clone())))
-                }
-                (Some((expr, KeyType::Int)), Some(SortValue::Int(v))) => {
-                    Some((expr.as_str(), Bind::Int(*v)))
-                }
-                _ => {
-                    return Err(scim::ScimError::invalid_value(
-                        "the keyset does not match the sort order",
-                    )
-                    .into());
-                }
-            };
-            let condition = after_condition(sort, alias, after, cmp, &mut buf);
-            buf.push(&format!(" AND {condition}"));
-        }
-        let (sort_column, order) = match &key {
-            Some((expr, _)) => (
-                format!(", {expr} AS sort_key"),
-                format!("{expr} {dir}, {alias}.created {dir}, {alias}.id {dir}"),
-            ),
-            None => (
-                String::new(),
-                format!("{alias}.created {dir}, {alias}.id {dir}"),
-            ),
-        };
-        // One row more than asked tells whether another page follows.
-        let limit = buf.bind(Bind::Int(
-            i64::try_from(query.limit.saturating_add(1)).unwrap_or(i64::MAX),
-        ));
-        let sql = format!(
-            "SELECT {columns}{sort_column}{} ORDER BY {order} LIMIT {limit}",
-            buf.sql
-        );
-        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
-        let mut rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &buf.binds)
-            .fetch_all(&mut *tx)
+        let ty = sort_key(table, query, &mut buf.clone())?.map(|(_, t)| t);
+        let (total, rows, more) = self
+            .keyset_rows(tenant, table, columns, buf, query, keyset)
             .await?;
-        tx.commit().await?;
-        let more = rows.len() as u64 > query.limit;
-        rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
-        if keyset.backwards {
-            rows.reverse();
-        }
-        let ty = key.map(|(_, t)| t);
         let edges = match (rows.first(), rows.last()) {
             (Some(first), Some(last)) => Some((row_key(first, ty)?, row_key(last, ty)?)),
             _ => None,
@@ -172,5 +178,31 @@ impl SqlStore {
             edges,
             more,
         })
+    }
+
+    /// The rows of a keyset page (at most `query.limit`, in list order),
+    /// the list's total, and whether more rows follow in the direction read.
+    pub(super) async fn keyset_rows(
+        &self,
+        tenant: &TenantId,
+        table: &Table,
+        columns: &str,
+        buf: SqlBuf,
+        query: &ListQuery,
+        keyset: &Keyset,
+    ) -> Result<(u64, Vec<AnyRow>, bool), IdentityError> {
+        let total = self.total(tenant, table, query, buf.clone()).await?;
+        let page = keyset_page_sql(table, columns, buf, query, keyset)?;
+        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
+        let mut rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(page.sql)), &page.binds)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let more = rows.len() as u64 > query.limit;
+        rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+        if keyset.backwards {
+            rows.reverse();
+        }
+        Ok((total, rows, more))
     }
 }

@@ -10,6 +10,9 @@ mod filter_sql;
 mod groups;
 mod keyset;
 mod limits;
+mod paging;
+#[cfg(test)]
+mod paging_tests;
 #[cfg(test)]
 mod plans;
 mod request_log;

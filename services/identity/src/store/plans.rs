@@ -10,12 +10,12 @@ use sqlx::{AnyConnection, Connection};
 use storekit::testing::{Arg, Case, Expect, PostgresDatabase, analyze, check_plans, fill};
 
 use super::filter_sql::Bind;
+use super::keyset::keyset_page_sql;
+use super::paging::{LIVE_COUNT, offset_page_sql};
 use super::snapshot::CHANGES_AFTER;
 use super::sql::AUTHENTICATE;
-use super::users::{
-    INSERT_USER, get_user_sql, restore_probe_sql, users_condition, users_offset_page_sql,
-};
-use super::{Dialect, ListQuery, SqlStore, StoreOptions, changes};
+use super::users::{INSERT_USER, USER_COLUMNS, get_user_sql, restore_probe_sql, users_condition};
+use super::{Dialect, Keyset, ListQuery, RowKey, SqlStore, StoreOptions, changes};
 use crate::domain::TenantId;
 
 /// Users (and change records) in each of the two large tenants.
@@ -49,6 +49,15 @@ async fn populate(conn: &mut AnyConnection) {
         "change_heads",
         "tenant_id, seq",
         (0..TENANTS).map(|i| format!("('{}', {ROWS})", tenant(i))),
+    )
+    .await;
+    // Group counts of the small tenants (the large ones get theirs, and
+    // their user counts, from the triggers as their rows go in).
+    fill(
+        conn,
+        "resource_counts",
+        "tenant_id, kind, live",
+        (2..TENANTS).map(|i| format!("('{}', 'groups', {i})", tenant(i))),
     )
     .await;
     for t in [tenant(0), tenant(1)] {
@@ -107,12 +116,34 @@ fn list_page(dialect: Dialect, filter: Option<&str>) -> (String, Vec<Arg>) {
     };
     let t = TenantId::parse(&tenant(1)).unwrap();
     let (table, condition) = users_condition(dialect, &t, &query).unwrap();
-    let page = users_offset_page_sql(&table, condition, &query).unwrap();
+    let page = offset_page_sql(&table, USER_COLUMNS, condition, &query).unwrap();
+    (page.sql, args(&page.binds))
+}
+
+/// A page that continues a walk after user `u01500` (`paging.rs`).
+fn continued_page(dialect: Dialect) -> (String, Vec<Arg>) {
+    let query = ListQuery {
+        offset: 1500,
+        limit: 100,
+        ..ListQuery::default()
+    };
+    let t = TenantId::parse(&tenant(1)).unwrap();
+    let (table, condition) = users_condition(dialect, &t, &query).unwrap();
+    let after = Keyset {
+        after: Some(RowKey {
+            sort: None,
+            created: 1500,
+            id: "u01500".into(),
+        }),
+        backwards: false,
+    };
+    let page = keyset_page_sql(&table, USER_COLUMNS, condition, &query, &after).unwrap();
     (page.sql, args(&page.binds))
 }
 
 fn cases(dialect: Dialect) -> Vec<Case> {
     let t = || text(&tenant(1));
+    let (next_sql, next_args) = continued_page(dialect);
     let (eq_sql, eq_args) = list_page(dialect, Some("userName eq \"User17\""));
     let (page_sql, page_args) = list_page(dialect, None);
     vec![
@@ -161,6 +192,18 @@ fn cases(dialect: Dialect) -> Vec<Case> {
             sql: page_sql,
             args: page_args,
             expect: Expect::Index(&[("users", &["tenant_id", "created"])]),
+        },
+        Case {
+            name: "a walk's next page, after the previous page's last row",
+            sql: next_sql,
+            args: next_args,
+            expect: Expect::Index(&[("users", &["tenant_id", "created"])]),
+        },
+        Case {
+            name: "total of an unfiltered list",
+            sql: LIVE_COUNT.to_owned(),
+            args: vec![t(), text("users")],
+            expect: Expect::Index(&[("resource_counts", &["tenant_id", "kind"])]),
         },
         Case {
             name: "change stream page",

@@ -7,6 +7,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use super::filter_sql::Dialect;
+use super::paging::Continuations;
 use super::scope::{CrossTenant, Scope, ScopedPool};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,6 +70,8 @@ pub struct SqlStore {
     write: ScopedPool,
     /// Bumped after each committed write, to wake `Watch` streams.
     signal: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Where index walks continue (`paging.rs`).
+    pub(super) continuations: Continuations,
 }
 
 impl SqlStore {
@@ -126,6 +129,7 @@ impl SqlStore {
             read: ScopedPool::new(read, dialect),
             write: ScopedPool::new(write, dialect),
             signal: Arc::new(signal),
+            continuations: Continuations::default(),
         }
     }
 
