@@ -19,7 +19,7 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 grpc="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 policy="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 console="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-# The checker sends far faster than an IdP: limits above its pace (README, rate limits).
+# The checker sends far faster than an IdP: limits above its pace (docs/tenant-admin.md, "Rate limits and 429").
 token="conformance-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 
 DATA_DIR="$data" GATEWAY_LISTEN="127.0.0.1:$port" IDENTITY_LISTEN="127.0.0.1:$grpc" \

@@ -257,8 +257,8 @@ fn start_identity(store: identity::SqlStore, listener: TcpListener) -> IdentityS
     IdentityServer { addr, task }
 }
 
-/// Grants `role` the rights production grants its identity role (README,
-/// "Row-level security") and connects as it.
+/// Grants `role` the rights production grants its identity role
+/// (docs/sre.md, "Row-level security (Postgres)") and connects as it.
 async fn as_role(url: &str, role: &str, options: &Options) -> identity::SqlStore {
     identity::SqlStore::connect(&identity_options(role_url(url, role).await, options))
         .await

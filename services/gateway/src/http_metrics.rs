@@ -1,4 +1,4 @@
-//! Prometheus figures of the SCIM API (see the README's SRE section), and
+//! Prometheus figures of the SCIM API (see docs/sre.md, "Metrics"), and
 //! the route and tenant of the request's span:
 //!
 //! - `scim_http_requests_total{route, method, status}` and

@@ -8,8 +8,8 @@
 //! `app.all_tenants = 'on'` for a cross-tenant path. RLS is a second wall
 //! behind the `WHERE tenant_id = …` that every tenant query also carries;
 //! it binds only a role that is neither superuser nor `BYPASSRLS`, and that
-//! does not own the tables unless they are `FORCE`d (they are; see the
-//! README). A query that forgets its scope sees no row under RLS.
+//! does not own the tables unless they are `FORCE`d (they are; see
+//! docs/sre.md, "Row-level security (Postgres)"). A query that forgets its scope sees no row under RLS.
 
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{Any, AnyPool, Executor, Transaction};

@@ -32,7 +32,8 @@ impl Received {
         self.json()["type"].as_str().unwrap_or_default().to_owned()
     }
 
-    /// Checks the signature the way the README tells receivers to.
+    /// Checks the signature the way docs/tenant-admin.md ("Verifying an
+    /// alert's signature") tells receivers to.
     pub fn assert_signed_with(&self, secret: &str) {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
         mac.update(format!("{}.{}", self.timestamp, self.body).as_bytes());
