@@ -48,6 +48,8 @@ pub struct TestApp {
     identity_database_url: String,
     identity_server: IdentityServer,
     policy_server: PolicyServer,
+    /// The test PKI when the system runs over mutual TLS.
+    pub pki: Option<std::sync::Arc<Pki>>,
     _database: Database,
     _policy_database: Database,
 }
@@ -71,6 +73,7 @@ struct PolicyServer {
     /// A second handle on its database, for reading the cursor.
     store: policy::SqlStore,
     task: tokio::task::JoinHandle<()>,
+    pki: Option<std::sync::Arc<Pki>>,
 }
 
 impl Drop for PolicyServer {
@@ -161,6 +164,10 @@ pub struct Options {
     /// identity's `statement_timeout` and `lock_timeout` (ms, Postgres).
     pub identity_statement_timeout_ms: u64,
     pub identity_lock_timeout_ms: u64,
+    /// Every gRPC connection over mutual TLS with the default allowlist:
+    /// each service presents a certificate of a test CA named for its role,
+    /// and the harness's own clients present the operator's.
+    pub mtls: bool,
 }
 
 impl Default for Options {
@@ -179,6 +186,7 @@ impl Default for Options {
             policy_role: None,
             identity_statement_timeout_ms: identity::StoreOptions::default().statement_timeout_ms,
             identity_lock_timeout_ms: identity::StoreOptions::default().lock_timeout_ms,
+            mtls: false,
         }
     }
 }
@@ -205,12 +213,13 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         _ => store,
     };
 
+    let pki = options.mtls.then(|| std::sync::Arc::new(Pki::new()));
     let identity_store = store.clone();
     let identity_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let identity_server = start_identity(store, identity_listener);
-    let identity_url = format!("http://{}", identity_server.addr);
+    let identity_server = start_identity(store, identity_listener, pki.as_deref());
+    let identity_url = grpc_url(identity_server.addr, pki.as_deref());
 
-    let addr = start_gateway(&identity_url, &options).await;
+    let addr = start_gateway(&identity_url, &options, pki.as_deref()).await;
 
     let policy_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (policy_database_url, migrate_policy) = match (&options.policy_role, backend) {
@@ -225,18 +234,21 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         policy_listener,
         &identity_url,
         migrate_policy,
+        pki.clone(),
     )
     .await;
-    let policy_url = format!("http://{}", policy_server.addr);
+    let policy_url = grpc_url(policy_server.addr, pki.as_deref());
+    let operator = pki.as_deref().map(|p| p.client(&p.operator));
 
     TestApp {
         base_url: format!("http://{addr}"),
-        identity: IdentityServiceClient::new(channel(&identity_url).await)
+        identity: IdentityServiceClient::new(channel(&identity_url, operator.as_ref()).await)
             .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
         identity_url,
-        policy: PolicyServiceClient::new(channel(&policy_url).await),
+        policy: PolicyServiceClient::new(channel(&policy_url, operator.as_ref()).await),
         policy_url,
+        pki,
         http: reqwest::Client::new(),
         backend,
         identity_store,
@@ -248,8 +260,81 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     }
 }
 
-fn start_identity(store: identity::SqlStore, listener: TcpListener) -> IdentityServer {
-    let app = identity::Application::with_store(store, listener, false).unwrap();
+/// The certificates of a system under test: a CA, and a certificate for
+/// each service and for the operator, named for their roles (the servers'
+/// also for `localhost` and `127.0.0.1`, which the harness connects to).
+pub struct Pki {
+    pub ca: mtls::testing::TestCa,
+    pub identity: mtls::TlsFiles,
+    pub policy: mtls::TlsFiles,
+    pub gateway: mtls::TlsFiles,
+    pub console: mtls::TlsFiles,
+    pub operator: mtls::TlsFiles,
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        let ca = mtls::testing::TestCa::new("e2e");
+        Self {
+            identity: ca.issue("identity", &["identity", "localhost", "127.0.0.1"]),
+            policy: ca.issue("policy", &["policy", "localhost", "127.0.0.1"]),
+            gateway: ca.issue("gateway", &["gateway"]),
+            console: ca.issue("console", &["console"]),
+            operator: ca.issue("operator", &["operator"]),
+            ca,
+        }
+    }
+
+    /// The settings that name `files`.
+    pub fn settings(files: &mtls::TlsFiles) -> mtls::TlsSettings {
+        mtls::TlsSettings {
+            ca: Some(files.ca.clone()),
+            cert: Some(files.cert.clone()),
+            key: Some(files.key.clone()),
+        }
+    }
+
+    /// A client presenting `files`.
+    pub fn client(&self, files: &mtls::TlsFiles) -> mtls::ClientTls {
+        mtls::ClientTls::load(files.clone()).unwrap()
+    }
+
+    /// A server presenting `files`, with the default allowlist.
+    fn secured(files: &mtls::TlsFiles, addr: SocketAddr) -> mtls::Secured {
+        mtls::secure(
+            "test server",
+            addr,
+            &Self::settings(files),
+            &mtls::AccessSettings::default(),
+        )
+        .unwrap()
+        .unwrap()
+    }
+}
+
+impl Default for Pki {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The URL of a gRPC server on `addr`.
+fn grpc_url(addr: SocketAddr, pki: Option<&Pki>) -> String {
+    match pki {
+        Some(_) => format!("https://{addr}"),
+        None => format!("http://{addr}"),
+    }
+}
+
+fn start_identity(
+    store: identity::SqlStore,
+    listener: TcpListener,
+    pki: Option<&Pki>,
+) -> IdentityServer {
+    let security = pki.map(|p| Pki::secured(&p.identity, listener.local_addr().unwrap()));
+    let app = identity::Application::with_store(store, listener, false)
+        .unwrap()
+        .with_security(security);
     let addr = app.local_addr();
     let task = tokio::spawn(async move {
         let _ = app.run_until_stopped(std::future::pending()).await;
@@ -297,7 +382,7 @@ pub async fn role_url(url: &str, role: &str) -> String {
 }
 
 /// Starts a gateway against identity at `identity_url`; returns its address.
-async fn start_gateway(identity_url: &str, options: &Options) -> SocketAddr {
+async fn start_gateway(identity_url: &str, options: &Options, pki: Option<&Pki>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = gateway::Config {
@@ -309,6 +394,7 @@ async fn start_gateway(identity_url: &str, options: &Options) -> SocketAddr {
         protection: options.protection.clone(),
         protocol: options.protocol.clone(),
         shutdown_delay_seconds: 0,
+        tls: pki.map(|p| Pki::settings(&p.gateway)).unwrap_or_default(),
     };
     let gateway_app = gateway::Application::build(&config, listener).unwrap();
     tokio::spawn(gateway_app.run_until_stopped(std::future::pending()));
@@ -321,7 +407,7 @@ impl TestApp {
     pub async fn spawn_gateway(&self, options: &Options) -> String {
         format!(
             "http://{}",
-            start_gateway(&self.identity_url, options).await
+            start_gateway(&self.identity_url, options, self.pki.as_deref()).await
         )
     }
 }
@@ -338,6 +424,9 @@ impl TestApp {
         config.identity_url = self.identity_url.clone();
         config.policy_url = self.policy_url.clone();
         config.scim_public_url = self.base_url.clone();
+        if let Some(pki) = &self.pki {
+            config.tls = Pki::settings(&pki.console);
+        }
         let app = console::Application::build(&config, listener).unwrap();
         let url = format!("http://{}", app.local_addr());
         tokio::spawn(app.run_until_stopped(std::future::pending()));
@@ -370,13 +459,14 @@ impl Tenant {
 }
 
 // The listeners are bound already: connecting cannot race the servers.
-async fn channel(url: &str) -> Channel {
-    tonic::transport::Endpoint::from_shared(url.to_owned())
+async fn channel(url: &str, tls: Option<&mtls::ClientTls>) -> Channel {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
         .unwrap()
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .unwrap()
+        .connect_timeout(Duration::from_secs(5));
+    match tls {
+        Some(tls) => tls.connect(endpoint).await.unwrap(),
+        None => endpoint.connect().await.unwrap(),
+    }
 }
 
 /// Applies policy's migrations as the database's owner.
@@ -415,6 +505,7 @@ async fn start_policy(
     listener: TcpListener,
     identity_url: &str,
     migrate: bool,
+    pki: Option<std::sync::Arc<Pki>>,
 ) -> PolicyServer {
     start_policy_named(
         database_url,
@@ -422,6 +513,7 @@ async fn start_policy(
         identity_url,
         migrate,
         POLICY_REPLICA,
+        pki,
     )
     .await
 }
@@ -432,6 +524,7 @@ async fn start_policy_named(
     identity_url: &str,
     migrate: bool,
     replica: &str,
+    pki: Option<std::sync::Arc<Pki>>,
 ) -> PolicyServer {
     let options = policy::StoreOptions {
         url: database_url.clone(),
@@ -453,8 +546,15 @@ async fn start_policy_named(
     // One name for the harness's policy, so a restarted one takes its own
     // leases back at once; a short TTL for the tests of failover.
     let follower = policy::FollowerOptions::new(replica.into(), Duration::from_secs(2));
+    let security = pki
+        .as_deref()
+        .map(|p| Pki::secured(&p.policy, listener.local_addr().unwrap()));
+    let identity_tls = pki.as_deref().map(|p| p.client(&p.policy));
     let app = policy::Application::with_store(store, listener, identity_url)
         .unwrap()
+        .with_identity_tls(identity_url, identity_tls.as_ref())
+        .unwrap()
+        .with_security(security)
         .with_alert_options(alerts)
         .with_follower_options(follower);
     let addr = app.local_addr();
@@ -466,6 +566,7 @@ async fn start_policy_named(
         database_url,
         addr,
         task,
+        pki,
     }
 }
 
@@ -559,9 +660,12 @@ impl TestApp {
         };
         let url = old.database_url.clone();
         // Already migrated (as the owner when policy runs as a plain role).
-        self.policy_server = start_policy(url, listener, &self.identity_url, false).await;
-        self.policy_url = format!("http://{}", self.policy_server.addr);
-        self.policy = PolicyServiceClient::new(channel(&self.policy_url).await);
+        let pki = old.pki.clone();
+        self.policy_server =
+            start_policy(url, listener, &self.identity_url, false, pki.clone()).await;
+        self.policy_url = grpc_url(self.policy_server.addr, pki.as_deref());
+        let operator = pki.as_deref().map(|p| p.client(&p.operator));
+        self.policy = PolicyServiceClient::new(channel(&self.policy_url, operator.as_ref()).await);
     }
 
     /// Stops identity as a crash would (its tasks are aborted wherever they
@@ -578,7 +682,8 @@ impl TestApp {
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         };
-        self.identity_server = start_identity(self.identity_store.clone(), listener);
+        self.identity_server =
+            start_identity(self.identity_store.clone(), listener, self.pki.as_deref());
     }
 
     /// Starts another policy replica named `replica` on the same databases
@@ -592,11 +697,13 @@ impl TestApp {
             &self.identity_url,
             false,
             replica,
+            self.pki.clone(),
         )
         .await;
-        let url = format!("http://{}", server.addr);
+        let url = grpc_url(server.addr, self.pki.as_deref());
+        let operator = self.pki.as_deref().map(|p| p.client(&p.operator));
         PolicyReplica {
-            client: PolicyServiceClient::new(channel(&url).await),
+            client: PolicyServiceClient::new(channel(&url, operator.as_ref()).await),
             server,
         }
     }

@@ -34,6 +34,19 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// PEM file of the internal CA that signs the services' certificates
+    /// (gRPC over TLS; alone, no client certificate is presented).
+    #[arg(long, global = true, env = "SCIMCTL_CA")]
+    pub ca: Option<std::path::PathBuf>,
+
+    /// PEM file of the operator's client certificate (with --ca and --key).
+    #[arg(long, global = true, env = "SCIMCTL_CERT")]
+    pub cert: Option<std::path::PathBuf>,
+
+    /// PEM file of the operator's private key (with --ca and --cert).
+    #[arg(long, global = true, env = "SCIMCTL_KEY")]
+    pub key: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }

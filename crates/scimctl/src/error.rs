@@ -22,6 +22,9 @@ pub enum CliError {
         #[source]
         source: tonic::transport::Error,
     },
+    /// `--ca`, `--cert` or `--key` could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The service answered with an error status.
     #[error("{}: {}", code_name(.0.code()), .0.message())]
     Status(tonic::Status),

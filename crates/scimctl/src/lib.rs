@@ -52,8 +52,20 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CliError> {
         identity_url,
         policy_url,
         json,
+        ca,
+        cert,
+        key,
         command,
     } = cli;
+    let tls = tls(ca, cert, key)?;
+    let identity_url = Target {
+        url: identity_url,
+        tls: tls.clone(),
+    };
+    let policy_url = Target {
+        url: policy_url,
+        tls,
+    };
     let format = if json { Format::Json } else { Format::Human };
     let identity = || async {
         let channel = channel("identity", &identity_url, true).await?;
@@ -91,9 +103,35 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CliError> {
     }
 }
 
-/// Connects to `service` at `url`; with `deadline`, every call times out
+/// A service's URL and how to reach it.
+pub(crate) struct Target {
+    url: String,
+    tls: Option<mtls::ClientTls>,
+}
+
+/// The client certificate of `--ca`/`--cert`/`--key` (all three, or none
+/// for plain gRPC; `--ca` alone connects over TLS without a certificate).
+fn tls(
+    ca: Option<std::path::PathBuf>,
+    cert: Option<std::path::PathBuf>,
+    key: Option<std::path::PathBuf>,
+) -> Result<Option<mtls::ClientTls>, CliError> {
+    let loaded = match (ca, cert, key) {
+        (Some(ca), None, None) => mtls::ClientTls::anonymous(&ca).map(Some),
+        (ca, cert, key) => mtls::TlsFiles::from_parts(ca, cert, key)
+            .and_then(|files| files.as_ref().map(mtls::ClientTls::load_once).transpose()),
+    };
+    loaded.map_err(|e| CliError::Tls(e.to_string()))
+}
+
+/// Connects to `service` at `target`; with `deadline`, every call times out
 /// after 30 seconds.
-async fn channel(service: &'static str, url: &str, deadline: bool) -> Result<Channel, CliError> {
+async fn channel(
+    service: &'static str,
+    target: &Target,
+    deadline: bool,
+) -> Result<Channel, CliError> {
+    let url = target.url.as_str();
     let flag = match service {
         "policy" => "policy-url",
         _ => "identity-url",
@@ -108,12 +146,13 @@ async fn channel(service: &'static str, url: &str, deadline: bool) -> Result<Cha
     if deadline {
         endpoint = endpoint.timeout(Duration::from_secs(30));
     }
-    endpoint
-        .connect()
-        .await
-        .map_err(|source| CliError::Connect {
-            service,
-            url: url.to_owned(),
-            source,
-        })
+    let connected = match &target.tls {
+        Some(tls) => tls.connect(endpoint).await,
+        None => endpoint.connect().await,
+    };
+    connected.map_err(|source| CliError::Connect {
+        service,
+        url: url.to_owned(),
+        source,
+    })
 }

@@ -39,6 +39,11 @@ struct Cli {
     /// policy gRPC listen address (roles, assignments, locks).
     #[arg(long, env = "POLICY_LISTEN", default_value = "127.0.0.1:50052")]
     policy_listen: SocketAddr,
+    /// Serve identity's and policy's plain gRPC on an address other than
+    /// loopback (this binary has no TLS: anyone who reaches the ports may
+    /// call every method).
+    #[arg(long, env = "GRPC_ALLOW_PLAINTEXT", default_value_t = false)]
+    grpc_allow_plaintext: bool,
     /// The gateway's rate limits, concurrency and timeouts (`RATE_LIMIT_*`,
     /// …); without `REDIS_URL` (the default) the limiter is in-process.
     #[command(flatten)]
@@ -79,6 +84,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     store.migrate().await?;
     let secret = ensure_demo(&store, cli.dev_token.clone()).await?;
 
+    mtls::check_plaintext("identity", cli.identity_listen, cli.grpc_allow_plaintext)?;
+    mtls::check_plaintext("policy", cli.policy_listen, cli.grpc_allow_plaintext)?;
     telemetry::metrics::spawn(cli.metrics_listen, std::future::pending()).await?;
     let identity_listener = TcpListener::bind(cli.identity_listen).await?;
     // A chosen dev token is not in the minted format: identity must accept it.

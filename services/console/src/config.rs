@@ -38,6 +38,10 @@ pub struct Config {
     /// How long a session lasts after the link was opened.
     #[arg(long, env = "CONSOLE_SESSION_TTL_SECONDS", default_value_t = 3600)]
     pub session_ttl_seconds: u64,
+    /// The client certificate towards identity and policy and the internal
+    /// CA (mutual TLS; plain gRPC without them).
+    #[command(flatten)]
+    pub tls: mtls::TlsSettings,
 }
 
 /// Why a configuration cannot be used.
@@ -64,6 +68,7 @@ impl Config {
             session_key: Some(key),
             session_key_file: None,
             session_ttl_seconds: 3600,
+            tls: mtls::TlsSettings::default(),
         }
     }
 

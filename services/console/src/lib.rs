@@ -61,6 +61,8 @@ pub enum StartupError {
     Url(#[source] tonic::transport::Error),
     #[error("server failed")]
     Io(#[from] std::io::Error),
+    #[error("gRPC TLS: {0}")]
+    Tls(#[from] mtls::Error),
 }
 
 pub fn router(state: AppState) -> Router {
@@ -158,9 +160,10 @@ impl Application {
     pub fn build(config: &Config, listener: TcpListener) -> Result<Self, StartupError> {
         config.validate()?;
         let addr = listener.local_addr()?;
+        let tls = config.tls.client()?;
         let channel = |url: &str| {
             Endpoint::from_shared(url.to_owned())
-                .map(|e| e.connect_timeout(Duration::from_secs(5)).connect_lazy())
+                .map(|e| mtls::channel(tls.as_ref(), e.connect_timeout(Duration::from_secs(5))))
                 .map_err(StartupError::Url)
         };
         let identity_channel = channel(&config.identity_url)?;

@@ -34,6 +34,10 @@ pub struct Config {
     /// finish the requests in flight.
     #[arg(long, env = "SHUTDOWN_DELAY_SECONDS", default_value_t = 5)]
     pub shutdown_delay_seconds: u64,
+    /// The client certificate towards identity and the internal CA
+    /// (mutual TLS; plain gRPC without them).
+    #[command(flatten)]
+    pub tls: mtls::TlsSettings,
 }
 
 impl Default for Config {
@@ -48,6 +52,7 @@ impl Default for Config {
             protection: crate::protect::ProtectionConfig::default(),
             protocol: crate::protocol::ProtocolConfig::default(),
             shutdown_delay_seconds: 5,
+            tls: mtls::TlsSettings::default(),
         }
     }
 }

@@ -91,6 +91,8 @@ pub enum StartupError {
     Protection(#[from] protect::ProtectionError),
     #[error("server failed")]
     Io(#[from] std::io::Error),
+    #[error("gRPC TLS: {0}")]
+    Tls(#[from] mtls::Error),
 }
 
 /// The SCIM routes under `/scim/v2/{tenant}` and the probes.
@@ -302,10 +304,10 @@ pub struct Application {
 impl Application {
     pub fn build(config: &Config, listener: TcpListener) -> Result<Self, StartupError> {
         let addr = listener.local_addr()?;
-        let channel = Endpoint::from_shared(config.identity_url.clone())
+        let endpoint = Endpoint::from_shared(config.identity_url.clone())
             .map_err(StartupError::IdentityUrl)?
-            .connect_timeout(Duration::from_secs(5))
-            .connect_lazy();
+            .connect_timeout(Duration::from_secs(5));
+        let channel = mtls::channel(config.tls.client()?.as_ref(), endpoint);
         let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let traced = telemetry::grpc::client(channel.clone());
         let public = config

@@ -45,6 +45,12 @@ pub struct Config {
         default_value_t = 600
     )]
     pub request_log_prune_interval_seconds: u64,
+    /// This server's certificate and the internal CA (mutual TLS).
+    #[command(flatten)]
+    pub tls: mtls::TlsSettings,
+    /// Who may call which method.
+    #[command(flatten)]
+    pub access: mtls::AccessSettings,
 }
 
 impl Config {

@@ -40,6 +40,8 @@ pub enum StartupError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("cannot read the listener address")]
     Io(#[from] std::io::Error),
+    #[error("gRPC security: {0}")]
+    Security(#[from] mtls::Error),
 }
 
 /// A built identity server on an already-bound listener.
@@ -49,6 +51,7 @@ pub struct Application {
     api: IdentityApi,
     store: SqlStore,
     retention: request_log::Retention,
+    security: Option<mtls::Secured>,
 }
 
 impl Application {
@@ -61,9 +64,12 @@ impl Application {
         if config.migrate {
             store.migrate().await?;
         }
+        let addr = listener.local_addr()?;
+        let security = mtls::secure("identity", addr, &config.tls, &config.access)?;
         Ok(
             Self::with_store(store, listener, config.allow_chosen_secrets)?
-                .with_retention(config.retention()),
+                .with_retention(config.retention())
+                .with_security(security),
         )
     }
 
@@ -80,7 +86,15 @@ impl Application {
             api,
             store,
             retention: request_log::Retention::default(),
+            security: None,
         })
+    }
+
+    /// Serves over mutual TLS with per-caller authorisation (`Some`), or
+    /// plain gRPC to every caller (`None`, the default: local mode).
+    pub fn with_security(mut self, security: Option<mtls::Secured>) -> Self {
+        self.security = security;
+        self
     }
 
     /// How long the provisioning log is kept (default: 30 days, 100,000
@@ -133,9 +147,14 @@ impl Application {
             self.retention,
         ));
         tracing::info!(addr = %self.addr, "identity serving gRPC");
-        let served = tonic::transport::Server::builder()
+        let (tls, authorize) = match self.security {
+            Some(s) => (Some(s.tls), Some(s.authorize)),
+            None => (None, None),
+        };
+        let router = tonic::transport::Server::builder()
             .layer(telemetry::metrics::GrpcMetricsLayer)
             .layer(telemetry::grpc::ServerTraceLayer)
+            .layer(tower::util::option_layer(authorize))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)
@@ -143,9 +162,19 @@ impl Application {
                 IdentityServiceServer::new(self.api)
                     .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
                     .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
-            )
-            .serve_with_incoming_shutdown(nodelay(self.listener), shutdown)
-            .await;
+            );
+        let served = match tls {
+            Some(tls) => {
+                router
+                    .serve_with_incoming_shutdown(tls.incoming(self.listener), shutdown)
+                    .await
+            }
+            None => {
+                router
+                    .serve_with_incoming_shutdown(nodelay(self.listener), shutdown)
+                    .await
+            }
+        };
         pool_metrics.abort();
         pruning.abort();
         health.abort();

@@ -50,6 +50,13 @@ pub struct Config {
     /// about this long. Leases are renewed every fifth of it.
     #[arg(long, env = "POLICY_LEASE_TTL_MS", default_value_t = 10_000)]
     pub lease_ttl_ms: u64,
+    /// This server's certificate (also its client certificate towards
+    /// identity) and the internal CA (mutual TLS).
+    #[command(flatten)]
+    pub tls: mtls::TlsSettings,
+    /// Who may call which method.
+    #[command(flatten)]
+    pub access: mtls::AccessSettings,
 }
 
 impl Config {

@@ -98,6 +98,8 @@ pub enum StartupError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("cannot read the listener address")]
     Io(#[from] std::io::Error),
+    #[error("gRPC security: {0}")]
+    Security(#[from] mtls::Error),
 }
 
 /// A built policy server on an already-bound listener, with its follower.
@@ -109,6 +111,7 @@ pub struct Application {
     alerts: AlertOptions,
     follower: FollowerOptions,
     clock: Arc<dyn Clock>,
+    security: Option<mtls::Secured>,
 }
 
 impl Application {
@@ -121,7 +124,12 @@ impl Application {
         if config.migrate {
             store.migrate().await?;
         }
+        let addr = listener.local_addr()?;
+        let security = mtls::secure("policy", addr, &config.tls, &config.access)?;
+        let identity_tls = config.tls.client()?;
         Ok(Self::with_store(store, listener, &config.identity_url)?
+            .with_identity_tls(&config.identity_url, identity_tls.as_ref())?
+            .with_security(security)
             .with_alert_options(config.alert_options())
             .with_follower_options(config.follower_options()))
     }
@@ -134,20 +142,34 @@ impl Application {
         identity_url: &str,
     ) -> Result<Self, StartupError> {
         let addr = listener.local_addr()?;
-        let channel = Endpoint::from_shared(identity_url.to_owned())
-            .map_err(StartupError::IdentityUrl)?
-            .connect_lazy();
         Ok(Self {
             listener,
             addr,
             store,
-            identity: IdentityServiceClient::new(telemetry::grpc::client(channel))
-                .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
+            identity: identity_client(identity_url, None)?,
             alerts: AlertOptions::default(),
             follower: FollowerOptions::default(),
             clock: Arc::new(SystemClock),
+            security: None,
         })
+    }
+
+    /// Reaches identity at `identity_url` over TLS with this client
+    /// certificate (`None`: plain gRPC).
+    pub fn with_identity_tls(
+        mut self,
+        identity_url: &str,
+        tls: Option<&mtls::ClientTls>,
+    ) -> Result<Self, StartupError> {
+        self.identity = identity_client(identity_url, tls)?;
+        Ok(self)
+    }
+
+    /// Serves over mutual TLS with per-caller authorisation (`Some`), or
+    /// plain gRPC to every caller (`None`, the default: local mode).
+    pub fn with_security(mut self, security: Option<mtls::Secured>) -> Self {
+        self.security = security;
+        self
     }
 
     /// Replaces how this replica shares the change stream (its name and
@@ -222,9 +244,14 @@ impl Application {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
         tracing::info!(addr = %self.addr, "policy serving gRPC");
-        let served = tonic::transport::Server::builder()
+        let (tls, authorize) = match self.security {
+            Some(s) => (Some(s.tls), Some(s.authorize)),
+            None => (None, None),
+        };
+        let router = tonic::transport::Server::builder()
             .layer(telemetry::metrics::GrpcMetricsLayer)
             .layer(telemetry::grpc::ServerTraceLayer)
+            .layer(tower::util::option_layer(authorize))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)
@@ -232,13 +259,24 @@ impl Application {
                 PolicyServiceServer::new(api)
                     .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
                     .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
-            )
-            .serve_with_incoming_shutdown(nodelay(self.listener), async {
-                shutdown.await;
-                // Open streams would keep the drain waiting forever.
-                stop.send_replace(true);
-            })
-            .await;
+            );
+        let stopped = async {
+            shutdown.await;
+            // Open streams would keep the drain waiting forever.
+            stop.send_replace(true);
+        };
+        let served = match tls {
+            Some(tls) => {
+                router
+                    .serve_with_incoming_shutdown(tls.incoming(self.listener), stopped)
+                    .await
+            }
+            None => {
+                router
+                    .serve_with_incoming_shutdown(nodelay(self.listener), stopped)
+                    .await
+            }
+        };
         stop.send_replace(true);
         follower.join().await;
         worker.join().await;
@@ -246,6 +284,18 @@ impl Application {
         drop(health);
         served.map_err(|e| StartupError::Io(std::io::Error::other(e)))
     }
+}
+
+/// identity's client at `url`, over TLS when `tls` is set.
+fn identity_client(
+    url: &str,
+    tls: Option<&mtls::ClientTls>,
+) -> Result<IdentityClient, StartupError> {
+    let endpoint = Endpoint::from_shared(url.to_owned()).map_err(StartupError::IdentityUrl)?;
+    let channel = mtls::channel(tls, endpoint);
+    Ok(IdentityServiceClient::new(telemetry::grpc::client(channel))
+        .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(proto::MAX_MESSAGE_BYTES))
 }
 
 /// Refreshes the `db_pool_*` gauges every few seconds.

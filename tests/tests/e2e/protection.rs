@@ -7,6 +7,7 @@ mod fairness;
 mod hostile;
 mod isolation;
 mod limits_cli;
+mod mtls;
 mod ratelimit;
 mod redis_outage;
 pub(crate) mod rls;

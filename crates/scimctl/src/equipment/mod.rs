@@ -28,7 +28,7 @@ pub enum EquipmentCommand {
 
 /// Connects to the policy service at `url` and runs one command.
 pub async fn run(
-    url: &str,
+    url: &crate::Target,
     command: EquipmentCommand,
     format: Format,
     out: &mut impl Write,

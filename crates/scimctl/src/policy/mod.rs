@@ -23,7 +23,7 @@ type Client = PolicyServiceClient<Channel>;
 
 /// Connects to the policy service at `url` and runs one command.
 pub async fn run(
-    url: &str,
+    url: &crate::Target,
     command: PolicyCommand,
     format: Format,
     out: &mut impl Write,

@@ -104,6 +104,7 @@ async fn graceful_shutdown_flushes_the_queue(app: &TestApp) {
         protection: e2e::Options::default().protection,
         protocol: gateway::protocol::ProtocolConfig::default(),
         shutdown_delay_seconds: 0,
+        tls: Default::default(),
     };
     let gateway = gateway::Application::build(&config, listener).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
