@@ -1,4 +1,4 @@
-//! The role function: DESIGN.md's role table as one pure function.
+//! The role function: the role rules below, first match wins, as one pure function.
 //!
 //! | order | rule            | role                                   |
 //! | ----- | --------------- | -------------------------------------- |
