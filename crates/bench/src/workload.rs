@@ -122,7 +122,8 @@ pub fn user_body(user_name: &str, external_id: &str) -> Value {
     })
 }
 
-/// The default job's attribute update: capitalised ops, a filtered and a dotted path.
+/// The default job's attribute update: capitalised ops on a filtered, a dotted and an
+/// enterprise URN path.
 pub fn patch_body(n: u64) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
