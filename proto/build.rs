@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    // tonic-prost-build's own rerun hints are no-ops (see TOOLING.md).
+    // tonic-prost-build 0.14 keeps an `emit_rerun_if_changed` flag but never acts on it, and
+    // prost-build prints no rerun hints either, so the hint is given here.
     println!("cargo:rerun-if-changed=proto");
     let mut config = tonic_prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);

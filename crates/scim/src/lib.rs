@@ -3,7 +3,8 @@
 //! Pure, synchronous and storage-agnostic: it knows nothing about HTTP, gRPC or databases.
 //! It provides the static schemas and their discovery documents, the filter and PATCH path
 //! grammars, validation and normalisation of client-sent resources, the PATCH engine (with the
-//! Microsoft Entra ID and Okta deviations documented in `IDP-WIRE.md`) and response projection.
+//! deviations Microsoft Entra ID and Okta need, listed in [`patch::apply_patch`]) and response
+//! projection.
 //!
 //! No function of this crate panics on any input; hostile input yields a [`ScimError`].
 

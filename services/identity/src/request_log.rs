@@ -18,8 +18,8 @@ pub const MAX_LIST_LIMIT: u32 = 1000;
 pub const DEFAULT_HEALTH_WINDOW: u64 = 86_400;
 pub const MAX_HEALTH_WINDOW: u64 = 90 * 86_400;
 
-/// Entra ID quarantines a job when more than 40% of its operations fail
-/// (IDP-WIRE §2.4); above this share of counted failures the tenant is at
+/// Entra ID quarantines a provisioning job when more than 40% of its operations
+/// fail; above this share of counted failures the tenant is at
 /// `quarantine_risk`.
 pub const QUARANTINE_RATE: f64 = 0.40;
 /// Fewer counted failures than this are too few to call a risk: they make a

@@ -1,4 +1,5 @@
-//! The role function: DESIGN.md's role table as one pure function.
+//! The role function: the role table below (rules examined in order, the first that applies
+//! decides) as one pure function.
 //!
 //! | order | rule            | role                                   |
 //! | ----- | --------------- | -------------------------------------- |

@@ -1,5 +1,5 @@
-//! Microsoft Entra ID's provisioning sequence, with the request bodies of
-//! IDP-WIRE.md §1 (both PATCH dialects, with and without `aadOptscim062020`).
+//! Microsoft Entra ID's provisioning sequence, with the request bodies Entra ID
+//! sends (both PATCH dialects, with and without `aadOptscim062020`).
 
 use e2e::{TestApp, on_both_backends};
 use reqwest::StatusCode;

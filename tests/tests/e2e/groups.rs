@@ -1,4 +1,4 @@
-//! SCIM Groups: the Entra and Okta group sequences (IDP-WIRE.md §1.8, §4.6),
+//! SCIM Groups: the Entra ID group sequence and Okta's Push Groups,
 //! membership as rows, the users' derived `groups`, isolation.
 
 use e2e::{Tenant, TestApp, assert_scim_error, on_both_backends};

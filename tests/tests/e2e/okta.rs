@@ -1,4 +1,4 @@
-//! Okta's sequence (IDP-WIRE.md §4): filter with paging, create with a
+//! Okta's provisioning sequence: filter with paging, create with a
 //! password that is never echoed, GET then PUT, deactivate by no-path PATCH.
 
 use e2e::{TestApp, on_both_backends};

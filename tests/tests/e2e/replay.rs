@@ -1,5 +1,5 @@
 //! Replays the recorded IdP sequences of `tests/corpus` (request bodies as
-//! IDP-WIRE.md documents them, expected responses as subsets) against the
+//! Entra ID and Okta send them, expected responses as subsets) against the
 //! real services, on both backends. Each scenario file runs in a fresh
 //! tenant; ids the server assigns are captured into placeholders.
 

@@ -14,7 +14,7 @@ use crate::schema::{AttributeDef, Mutability, ResourceTypeDef, SchemaDef};
 
 /// Apply operations in order to a canonical document produced by `normalize`; all or nothing: on error the input is untouched and the error returned; on success the result is re-normalised (WriteMode::Replace) so it is canonical. `resource_id` is the resource's id (a no-path value containing `"id"` equal to it is ignored, Okta sends that).
 ///
-/// Semantics, RFC 7644 §3.5.2 plus the deviations of IDP-WIRE.md §5:
+/// Semantics, RFC 7644 §3.5.2 plus the deviations Entra ID and Okta need:
 /// * **Errors follow the member at fault**: an unknown attribute or sub-attribute in `path`
 ///   (or a filter on a single-valued attribute) → 400 `invalidPath`; an unknown key in a
 ///   no-path `value` object → 400 `invalidSyntax` (as in [`normalize`]); a bad value type →
@@ -34,7 +34,7 @@ use crate::schema::{AttributeDef, Mutability, ResourceTypeDef, SchemaDef};
 /// * **Multi-valued** targets: `add` appends (equal elements are not duplicated); `replace`
 ///   without filter replaces the whole array; `remove` without filter and without value
 ///   removes the attribute, but `remove` with a `value` list removes only the listed elements
-///   (matched by `value`), never all (Entra's member removal, IDP-WIRE §1.8.6).
+///   (matched by `value`), never all (Entra ID removes group members this way).
 /// * **Value filters**: `remove` removes the matching elements (or only `sub` from them);
 ///   `add`/`replace` update the matching elements, and when nothing matches they upsert an
 ///   element built from the filter's `eq` terms (see `ops::filtered`); a filter that does not
@@ -97,7 +97,7 @@ impl Engine<'_> {
                 continue;
             }
             if eq_ci(key, "id") && v.as_str() == Some(self.resource_id) {
-                // Okta's group rename sends the resource's own id along (IDP-WIRE §4.6).
+                // Okta's group rename sends the resource's own id along in the value.
                 continue;
             }
             if let Some(inner) = self.rt.schema_by_urn(key).filter(|_| schema.is_none()) {

@@ -1,5 +1,5 @@
-//! PATCH (RFC 7644 §3.5.2): request parsing and the patch engine, with every Entra ID and Okta
-//! deviation listed in IDP-WIRE.md §5.
+//! PATCH (RFC 7644 §3.5.2): request parsing and the patch engine, with the Entra ID and Okta
+//! deviations listed on [`apply_patch`].
 
 mod apply;
 mod ops;

@@ -89,7 +89,8 @@ fn multi_whole(
 ) -> Outcome {
     match kind {
         // Entra removes group members with `path: members` and a value list: remove exactly
-        // those, never the whole attribute (IDP-WIRE §1.8.6, §5.5).
+        // those, never the whole attribute (RFC 7644 §3.5.2.2 defines no `value` for `remove`,
+        // and a `remove` of a multi-valued attribute without a filter removes all values).
         PatchOpKind::Remove if !value.is_null() => {
             let listed = items(value.clone());
             let mut elems = items_of(current);
@@ -139,7 +140,7 @@ fn multi_every_sub(
 ///
 /// When nothing matches, add and replace **upsert**: Entra sends `Replace`/`Add` on
 /// `emails[type eq "work"].value` (and `addresses[...]`, `phoneNumbers[...]`) for users that
-/// have no such element and expects it to be created (IDP-WIRE §1.6.3, §5.4), where RFC 7644
+/// have no such element and expects it to be created, where RFC 7644
 /// §3.5.2.3 says 400 `noTarget`. We upsert for every attribute and both ops whenever the
 /// filter's `eq` terms determine the new element; any other filter matching nothing is 400
 /// `noTarget`, as the RFC says.
@@ -275,7 +276,7 @@ fn guard_immutable(
 }
 
 /// The object form of a complex value; a bare string or a one-element array is accepted for
-/// attributes with a `value` sub-attribute (Entra's `manager`, IDP-WIRE §1.6.5).
+/// attributes with a `value` sub-attribute (Entra ID sends `manager` both ways).
 fn coerce_object(attr: &AttributeDef, value: &Value) -> Result<Map<String, Value>, ScimError> {
     let has_value = attr.sub_attribute("value").is_some();
     match value {

@@ -11,9 +11,9 @@ use crate::error::{ScimError, clip};
 use crate::json::eq_ci;
 use crate::schema::{AttrType, AttributeDef};
 
-/// Multi-valued attributes whose `value` must be a plain string. Entra's
-/// AppRoleAssignmentsComplex mapping sends a JSON document inside the string (IDP-WIRE §1.6.6);
-/// we reject it cleanly rather than store it.
+/// Multi-valued attributes whose `value` must be a plain string. Entra ID's
+/// AppRoleAssignmentsComplex mapping sends a JSON document inside the string (`roles` whose
+/// `value` is `"{\"id\":…}"`); we reject it cleanly rather than store it.
 const PLAIN_VALUE_ATTRIBUTES: &[&str] = &["roles", "entitlements"];
 
 /// Normalises the value of the top-level attribute `attr`; `None` means unassigned.
@@ -66,7 +66,7 @@ fn normalize_single(attr: &'static AttributeDef, v: &Value) -> Result<Option<Val
         Value::Null => Ok(None),
         Value::Object(members) => normalize_object(attr, members),
         // Entra sends the enterprise `manager` as a bare id and, in a legacy sample, as a
-        // one-element array (IDP-WIRE §1.6.5); accept both for any such reference attribute.
+        // one-element array of `{"$ref", "value"}`; accept both for any such reference attribute.
         Value::String(s) if has_value => {
             if s.is_empty() {
                 return Ok(None);
@@ -162,7 +162,7 @@ fn normalize_scalar(
         (AttrType::String | AttrType::Reference, Value::String(_)) => v.clone(),
         (AttrType::String | AttrType::Reference, _) => return Err(wrong("a string")),
         (AttrType::Boolean, Value::Bool(_)) => v.clone(),
-        // Entra's default `active` mapping yields the strings "True"/"False" (IDP-WIRE §5.2).
+        // Entra ID's default `active` mapping sends the strings "True"/"False".
         (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => {
             Value::Bool(true)
         }

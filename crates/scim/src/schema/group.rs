@@ -31,7 +31,7 @@ const GROUP_ATTRIBUTES: &[AttributeDef] = &[
     ID,
     EXTERNAL_ID,
     META,
-    // The §8.7.1 listing says `required: false`, but §4.2 says "REQUIRED" and Entra matches
+    // RFC 7643's §8.7.1 listing says `required: false`, but §4.2 says "REQUIRED" and Entra matches
     // groups on displayName; we follow §4.2.
     AttributeDef::string(
         "displayName",

@@ -1,4 +1,5 @@
-//! Entra ID group PATCH requests (IDP-WIRE.md §1.8), bodies verbatim.
+//! Entra ID group PATCH requests (rename, member add and remove), bodies verbatim as Entra ID
+//! sends them.
 
 use scim::GROUP;
 use serde_json::{Value, json};

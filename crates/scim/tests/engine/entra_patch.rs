@@ -1,4 +1,5 @@
-//! Entra ID user PATCH requests (IDP-WIRE.md §1.6–§1.7), bodies verbatim.
+//! Entra ID user PATCH requests (attribute updates, `manager`, roles, disable), bodies verbatim
+//! as Entra ID sends them.
 
 use scim::schema::ENTERPRISE_USER_SCHEMA as EXT;
 use scim::{ScimType, USER};

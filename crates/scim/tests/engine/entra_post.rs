@@ -1,4 +1,5 @@
-//! Entra ID creates and queries (IDP-WIRE.md §1.1–§1.4, §1.8.1), bodies verbatim.
+//! Entra ID creates and queries (user and group creates, the filters Entra ID sends), bodies
+//! verbatim as Entra ID sends them.
 
 use scim::filter::parse_filter;
 use scim::schema::{ENTERPRISE_USER_SCHEMA as EXT, GROUP_SCHEMA, USER_SCHEMA};

@@ -1,5 +1,5 @@
 //! Integration tests of the SCIM engine through its public API: the request bodies Entra ID
-//! and Okta actually send (copied verbatim from IDP-WIRE.md) and property tests.
+//! and Okta actually send (copied verbatim) and property tests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

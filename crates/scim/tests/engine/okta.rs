@@ -1,4 +1,5 @@
-//! Okta requests (IDP-WIRE.md §4), bodies verbatim.
+//! Okta requests (create, PUT profile updates, deactivation, groups, filters), bodies verbatim
+//! as Okta sends them.
 
 use scim::filter::parse_filter;
 use scim::schema::{GROUP_SCHEMA, USER_SCHEMA};

@@ -5,7 +5,7 @@ use scim::resource::normalize;
 use scim::{ResourceTypeDef, ScimError, WriteMode};
 use serde_json::Value;
 
-/// Parses a JSON text copied from IDP-WIRE.md.
+/// Parses a JSON text: a request body as the IdP sends it.
 pub fn body(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("fixture is not JSON: {e}"))
 }

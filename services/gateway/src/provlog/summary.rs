@@ -49,7 +49,8 @@ pub fn looked_up_name(filter: &Filter) -> Option<&str> {
     }
 }
 
-/// Entra ID's Test Connection: a lookup of a random GUID (IDP-WIRE §1.1).
+/// Entra ID's Test Connection: a lookup of a random GUID as `userName`, which must
+/// answer 200 with an empty list.
 pub fn is_probe(filter: &Filter) -> bool {
     looked_up_name(filter).is_some_and(|v| uuid::Uuid::parse_str(v).is_ok())
 }
