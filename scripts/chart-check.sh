@@ -32,6 +32,38 @@ helm template rel "$chart" --set ingress.enabled=true,ingress.tls.enabled=true \
   --set gateway.autoscaling.enabled=true,identity.autoscaling.enabled=true,policy.autoscaling.enabled=true \
   --set console.ingress.enabled=true,console.ingress.tls.enabled=true |
   validate
+# gRPC over mutual TLS by default: generated CA and certificates, https
+# URLs, the key files mounted, NetworkPolicies on.
+defaults=$(helm template rel "$chart")
+for want in "name: rel-scim-platform-grpc-ca" "name: rel-scim-platform-identity-grpc-tls" \
+  "name: rel-scim-platform-gateway-grpc-tls" "https://rel-scim-platform-identity:" \
+  "name: GRPC_TLS_KEY" "kind: NetworkPolicy" "path: /readyz"; do
+  grep -q "$want" <<<"$defaults" || { echo "chart: default render lacks '$want'" >&2; exit 1; }
+done
+# The identity certificate names the Service it is reached by, and the CA signed it.
+tmp=$(mktemp -d)
+printf '%s\n' "$defaults" >"$tmp/rendered.yaml"
+"$venv/bin/python" - "$tmp" <<'PY'
+import base64, sys, yaml
+out = sys.argv[1]
+for doc in yaml.safe_load_all(open(f"{out}/rendered.yaml")):
+    if doc and doc.get("kind") == "Secret" and doc["metadata"]["name"] == "rel-scim-platform-identity-grpc-tls":
+        for key in ("ca.crt", "tls.crt"):
+            open(f"{out}/{key}", "wb").write(base64.b64decode(doc["data"][key]))
+PY
+openssl verify -CAfile "$tmp/ca.crt" "$tmp/tls.crt" >/dev/null
+openssl x509 -in "$tmp/tls.crt" -noout -ext subjectAltName | grep -q "DNS:rel-scim-platform-identity.default.svc" ||
+  { echo "chart: identity certificate lacks its Service name" >&2; exit 1; }
+rm -rf "$tmp"
+# cert-manager and existing Secrets instead.
+helm template rel "$chart" --set grpcTls.mode=certManager,grpcTls.certManager.issuerRef.name=internal-ca |
+  grep -q "^kind: Certificate$" || { echo "chart: no Certificate with grpcTls.mode=certManager" >&2; exit 1; }
+if helm template rel "$chart" --set grpcTls.mode=existing >/dev/null 2>&1; then
+  echo "chart: grpcTls.mode=existing rendered without Secret names" >&2; exit 1
+fi
+helm template rel "$chart" --set grpcTls.mode=existing \
+  --set grpcTls.existingSecrets.identity=i,grpcTls.existingSecrets.policy=p \
+  --set grpcTls.existingSecrets.gateway=g,grpcTls.existingSecrets.console=c | validate
 # The schema rejects values it does not know.
 if helm lint --strict "$chart" --set gateway.replicaz=2 >/dev/null 2>&1; then
   echo "chart: values.schema.json accepted an unknown key" >&2; exit 1

@@ -36,7 +36,10 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Serves `GET /metrics` on `listener` until `shutdown` resolves.
+/// Serves `GET /metrics` on `listener` until `shutdown` resolves, with
+/// `GET /livez` (200 while the process runs) and `GET /readyz` (200 while
+/// every gRPC service of the process reaches its database, else 503; see
+/// [`crate::health::ready`]).
 pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -50,18 +53,30 @@ pub async fn serve(
             upkeep.run_upkeep();
         }
     });
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let handle = handle.clone();
-            async move {
-                (
-                    [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    handle.render(),
-                )
-            }
-        }),
-    );
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let handle = handle.clone();
+                async move {
+                    (
+                        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        handle.render(),
+                    )
+                }
+            }),
+        )
+        .route("/livez", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            axum::routing::get(|| async {
+                if crate::health::ready() {
+                    (http::StatusCode::OK, "ready")
+                } else {
+                    (http::StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                }
+            }),
+        );
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "serving Prometheus metrics on /metrics");
     }

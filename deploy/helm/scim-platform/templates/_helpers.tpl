@@ -77,3 +77,54 @@ affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* The Secret with ca.crt, tls.crt and tls.key of a component's gRPC certificate. */}}
+{{- define "scim.grpcTlsSecret" -}}
+{{- $r := .root -}}
+{{- if eq $r.Values.grpcTls.mode "existing" -}}
+{{- required (printf "grpcTls.existingSecrets.%s is required with grpcTls.mode=existing" .component) (index $r.Values.grpcTls.existingSecrets .component) -}}
+{{- else -}}
+{{ include "scim.fullname" $r }}-{{ .component }}-grpc-tls
+{{- end -}}
+{{- end -}}
+
+{{/* The DNS names of a gRPC server's certificate: its role and its Service. */}}
+{{- define "scim.grpcDnsNames" -}}
+{{- $svc := printf "%s-%s" (include "scim.fullname" .root) .component -}}
+{{- $ns := .root.Release.Namespace -}}
+{{- list .component $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) | toJson -}}
+{{- end -}}
+
+{{- define "scim.grpcTlsEnv" -}}
+- name: GRPC_TLS_CA
+  value: /etc/scim/grpc-tls/ca.crt
+- name: GRPC_TLS_CERT
+  value: /etc/scim/grpc-tls/tls.crt
+- name: GRPC_TLS_KEY
+  value: /etc/scim/grpc-tls/tls.key
+{{- end -}}
+
+{{/* Who may call identity and policy, beyond the defaults. */}}
+{{- define "scim.grpcAccessEnv" -}}
+{{- with .Values.grpcTls.clients }}
+- name: GRPC_CLIENTS
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.grpcTls.grants }}
+- name: GRPC_GRANTS
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "scim.grpcTlsMount" -}}
+- name: grpc-tls
+  mountPath: /etc/scim/grpc-tls
+  readOnly: true
+{{- end -}}
+
+{{- define "scim.grpcTlsVolume" -}}
+- name: grpc-tls
+  secret:
+    secretName: {{ include "scim.grpcTlsSecret" . }}
+    defaultMode: 0440
+{{- end -}}
