@@ -1,5 +1,5 @@
-//! Entra- and Okta-shaped provisioning traffic (request shapes from
-//! `shared/IDP-WIRE.md` §1 and §4): the Test Connection probe, an initial
+//! Entra- and Okta-shaped provisioning traffic (request shapes as those
+//! clients send them): the Test Connection probe, an initial
 //! sync (filter by userName, then create; groups; member batches),
 //! incremental cycles (PATCH 5 % of users in Entra's dialect, deactivate
 //! 1 %, membership changes), an Okta-style paging import, and a mixed
@@ -95,9 +95,9 @@ impl Rng {
     }
 }
 
-// === Request bodies (IDP-WIRE.md) ===
+// === Request bodies (as Entra and Okta send them) ===
 
-/// A create as Entra's default mappings produce it (§1.4).
+/// A create as Entra's default mappings produce it.
 pub fn user_body(user_name: &str, external_id: &str) -> Value {
     json!({
         "schemas": [
@@ -122,7 +122,8 @@ pub fn user_body(user_name: &str, external_id: &str) -> Value {
     })
 }
 
-/// The default job's attribute update (§1.6.1, §1.6.3).
+/// The default job's attribute update (a filtered email path, a
+/// sub-attribute, an enterprise URN path).
 pub fn patch_body(n: u64) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -134,7 +135,7 @@ pub fn patch_body(n: u64) -> Value {
     })
 }
 
-/// Deactivation without the `aadOptscim062020` flag: the string "False" (§1.6.4).
+/// Deactivation without the `aadOptscim062020` flag: the string "False".
 pub fn active_body(active: bool) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -142,7 +143,7 @@ pub fn active_body(active: bool) -> Value {
     })
 }
 
-/// §1.8.1, with Microsoft's extra schema URI.
+/// Entra's group create, with Microsoft's extra schema URI.
 pub fn group_body(display_name: &str) -> Value {
     json!({
         "schemas": [
@@ -155,7 +156,7 @@ pub fn group_body(display_name: &str) -> Value {
     })
 }
 
-/// §1.8.5 / §1.8.6 default job: `Add` or `Remove` with a member list.
+/// Entra's default job: `Add` or `Remove` with a member list.
 pub fn members_body(op: &str, ids: &[&str]) -> Value {
     let value: Vec<Value> = ids
         .iter()
@@ -167,7 +168,7 @@ pub fn members_body(op: &str, ids: &[&str]) -> Value {
     })
 }
 
-/// §1.8.6 with the flag: `members[value eq "id"]`.
+/// Entra's member removal with the flag: `members[value eq "id"]`.
 pub fn remove_member_filtered(id: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -191,7 +192,7 @@ fn filter_group_path(display_name: &str) -> String {
 
 // === Phases ===
 
-/// Test Connection (§1.1): a user and a group that do not exist.
+/// Test Connection: a user and a group that do not exist.
 pub async fn probe(scim: &Scim, st: &mut TenantState) {
     let guid = uuid::Uuid::new_v4().to_string();
     scim.call(
@@ -214,7 +215,7 @@ pub async fn probe(scim: &Scim, st: &mut TenantState) {
     .await;
 }
 
-/// Initial sync of users: filter by userName, then create (§1.2).
+/// Initial sync of users: filter by userName, then create.
 pub async fn sync_users(scim: &Scim, st: &mut TenantState, w: &Workload, deadline: Instant) {
     for i in st.users.len()..w.users {
         if Instant::now() > deadline {
@@ -408,7 +409,7 @@ async fn membership_change(scim: &Scim, st: &mut TenantState, g: usize) {
     }
 }
 
-/// Okta's import (§4.3): `startIndex`/`count` pages through users, then
+/// Okta's import: `startIndex`/`count` pages through users, then
 /// groups. The number of pages follows this tenant's own size, so a peer
 /// that holds every tenant in one store does the same number of requests.
 pub async fn okta_import(scim: &Scim, st: &mut TenantState, w: &Workload, deadline: Instant) {

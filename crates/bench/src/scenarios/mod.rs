@@ -8,6 +8,7 @@
 //! window (latencies + CPU + memory) and to start an extra gateway with
 //! its own environment, and the report to push sections into.
 
+pub mod create_limit;
 pub mod deactivation;
 pub mod noisy;
 pub mod protection;
@@ -39,6 +40,7 @@ pub fn registry() -> Vec<Box<dyn Scenario>> {
         Box::new(deactivation::DeactivationToDisabled),
         Box::new(protection::LimiterCost),
         Box::new(noisy::NoisyNeighbour),
+        Box::new(create_limit::CreateLimit),
         Box::new(scale::ScaleCurves),
     ]
 }
