@@ -10,6 +10,7 @@
 
 pub mod create_limit;
 pub mod deactivation;
+pub mod growth;
 pub mod noisy;
 pub mod protection;
 pub mod scale;
