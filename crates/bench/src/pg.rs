@@ -298,17 +298,19 @@ fn user_document(id: &str, name: &str) -> String {
 /// The statements of one user create as identity issues them on Postgres
 /// (`create_user_tx`): the restore probe, the insert, the email rows (one
 /// statement), the change record with its tenant's head advanced (one
-/// statement), in one transaction. Prepared, like sqlx's.
-pub fn pgbench_script(tenant: &str) -> String {
+/// statement), in one transaction, for a tenant drawn at random from
+/// `<prefix>1` … `<prefix><tenants>`. Prepared, like sqlx's.
+pub fn pgbench_script(prefix: &str, tenants: usize) -> String {
     // Variables stay outside string literals: in prepared mode pgbench
     // turns each `:var` into a parameter.
     let id = "('pgb-' || :client_id::text || '-' || :r::text)";
     let name = format!("({id} || '@bench.example.com')");
     let doc = user_document(id, &name);
-    let t = format!("'{tenant}'");
+    let t = format!("('{prefix}' || :t::text)");
     let change = change_statement(&t, id, &lit(r#"{"active":true}"#));
     format!(
-        r#"\set r random(1, 9000000000000000000)
+        r#"\set t random(1, {tenants})
+\set r random(1, 9000000000000000000)
 BEGIN;
 SELECT id, tenant_id, user_name, external_id, active, version, created, last_modified, resource FROM users u WHERE u.tenant_id = {t} AND u.external_id = {id} AND (u.deleted IS NOT NULL OR u.active = false) ORDER BY u.last_modified DESC LIMIT 1 FOR UPDATE;
 INSERT INTO users (tenant_id, id, user_name, user_name_ci, external_id, display_name, display_name_ci, active, version, created, last_modified, resource) VALUES ({t}, {id}, {name}, {name}, {id}, 'Bench User', 'bench user', true, 1, 1700000000000000, 1700000000000000, {doc});
@@ -359,15 +361,16 @@ pub struct PgbenchResult {
     pub failed: u64,
 }
 
-/// Runs the create script with `clients` connections for `seconds`.
+/// Runs the create script with `clients` connections for `seconds`, on
+/// as many tenants (`<prefix>1` …, provisioned by the caller).
 pub async fn pgbench(
     url: &str,
-    tenant: &str,
+    prefix: &str,
     clients: usize,
     seconds: u64,
     work: &Path,
 ) -> Result<PgbenchResult, Error> {
-    let script = pgbench_script(tenant);
+    let script = pgbench_script(prefix, clients);
     run_pgbench(url, "pgbench-create-user", &script, clients, seconds, work).await
 }
 
@@ -435,8 +438,9 @@ mod tests {
 
     #[test]
     fn script_is_one_transaction_of_a_user_create() {
-        let s = pgbench_script("t");
-        assert!(s.starts_with("\\set r"));
+        let s = pgbench_script("pgbench-", 24);
+        assert!(s.starts_with("\\set t random(1, 24)\n\\set r"));
+        assert!(s.contains("('pgbench-' || :t::text)"));
         assert_eq!(s.matches("BEGIN;").count(), 1);
         assert_eq!(s.matches("COMMIT;").count(), 1);
         assert!(s.contains("FOR UPDATE"));

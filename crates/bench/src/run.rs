@@ -295,14 +295,15 @@ async fn production_steps(
     // The Postgres limit: the same statements as a create, same concurrency.
     if let (Some((_, url)), Some(identity)) = (sys.identity_db.clone(), sys.identity_url.clone()) {
         let gw = sys.gateway_port.unwrap_or(0);
-        systems::provision(&identity, gw, &["pgbench".to_owned()]).await?;
+        // One tenant per client, as the create burst has.
+        systems::provision(&identity, gw, &pg::limit_tenants("pgbench-", w.tenants)).await?;
         let mut s = Section::new(
             "limit.pgbench_create",
             "Postgres limit: a user create's statements in pgbench",
         );
         match pg::pgbench(
             &url,
-            "pgbench",
+            "pgbench-",
             w.tenants,
             args.burst().as_secs(),
             &ctx.work,
