@@ -26,6 +26,8 @@ pub struct Reply {
     pub status: u16,
     /// Parsed only when the caller asked for it.
     pub body: Option<Value>,
+    /// What the recorder recorded: from sending to the last byte read.
+    pub took: Duration,
 }
 
 impl Reply {
@@ -80,6 +82,7 @@ impl Scim {
             return Reply {
                 status: 0,
                 body: None,
+                took: Duration::ZERO,
             };
         }
         let mut req = self
@@ -110,6 +113,7 @@ impl Scim {
                     } else {
                         None
                     },
+                    took,
                 };
                 self.rec.record(op, start, took, status);
                 reply
@@ -119,6 +123,7 @@ impl Scim {
                 Reply {
                     status: 0,
                     body: None,
+                    took,
                 }
             }
         }

@@ -93,17 +93,75 @@ pub async fn seed_users(
 }
 
 /// Appends one `user.created` change record per seeded user of `tenant`,
-/// as identity would have, so that policy follows them.
+/// as identity would have, so that policy follows them: positions after
+/// the tenant's head, in creation order, and the head advanced past them,
+/// in one transaction (the head row locked, as identity's writers do).
 pub async fn seed_change_records(db: &PgPool, tenant: &str) -> Result<u64, Error> {
-    let done = sqlx::query(
-        "INSERT INTO changes (tenant_id, kind, resource_id, version, at, payload) \
-         SELECT u.tenant_id, 'user.created', u.id, 1, u.created, '{\"active\":true}' \
-         FROM users u WHERE u.tenant_id = $1 ORDER BY u.created",
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO change_heads (tenant_id, seq) VALUES ($1, 0) ON CONFLICT (tenant_id) DO NOTHING",
     )
     .bind(tenant)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
-    Ok(done.rows_affected())
+    let head: i64 =
+        sqlx::query_scalar("SELECT seq FROM change_heads WHERE tenant_id = $1 FOR UPDATE")
+            .bind(tenant)
+            .fetch_one(&mut *tx)
+            .await?;
+    let done = sqlx::query(
+        "INSERT INTO changes (tenant_id, seq, kind, resource_id, version, at, payload) \
+         SELECT u.tenant_id, $2 + row_number() OVER (ORDER BY u.created, u.id), 'user.created', \
+                u.id, 1, u.created, '{\"active\":true}' \
+         FROM users u WHERE u.tenant_id = $1 AND u.deleted IS NULL",
+    )
+    .bind(tenant)
+    .bind(head)
+    .execute(&mut *tx)
+    .await?;
+    let n = done.rows_affected();
+    sqlx::query("UPDATE change_heads SET seq = seq + $2 WHERE tenant_id = $1")
+        .bind(tenant)
+        .bind(i64::try_from(n)?)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// The head of `tenant`'s change stream in identity's database (0 before
+/// its first record).
+pub async fn change_head(db: &PgPool, tenant: &str) -> Result<i64, Error> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT seq FROM change_heads WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_optional(db)
+            .await?
+            .unwrap_or(0),
+    )
+}
+
+/// How many of `tenants`' change records policy (its database `pdb`) has
+/// not applied yet: the sum over those tenants (all when empty) of
+/// identity's head minus policy's cursor.
+pub async fn policy_behind(db: &PgPool, pdb: &PgPool, tenants: &[String]) -> Result<i64, Error> {
+    let heads: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT tenant_id, seq FROM change_heads \
+         WHERE cardinality($1::text[]) = 0 OR tenant_id = ANY($1)",
+    )
+    .bind(tenants)
+    .fetch_all(db)
+    .await?;
+    let cursors: std::collections::HashMap<String, i64> =
+        sqlx::query_as::<_, (String, i64)>("SELECT tenant_id, seq FROM stream_cursors")
+            .fetch_all(pdb)
+            .await?
+            .into_iter()
+            .collect();
+    Ok(heads
+        .iter()
+        .map(|(t, h)| (h - cursors.get(t).copied().unwrap_or(0)).max(0))
+        .sum())
 }
 
 /// Makes the first `count` users of `tenant` members of `group_id`.
@@ -199,19 +257,29 @@ pub async fn explain(db: &PgPool, sql: &str, params: &[&str]) -> Result<String, 
         .join("\n"))
 }
 
-/// The statements of one user create (identity's `create_user_tx` on
-/// Postgres): the restore probe, the insert, the email rows (one
-/// statement), the outbox record with its lock (one statement), in one
-/// transaction. Prepared, like sqlx's.
-pub fn pgbench_script(tenant: &str) -> String {
-    // Variables stay outside string literals: in prepared mode pgbench
-    // turns each `:var` into a parameter.
-    let id = "('pgb-' || :client_id::text || '-' || :r::text)";
-    let name = format!("({id} || '@bench.example.com')");
-    // JSON literals as E'' strings with ':' escaped: pgbench would read
-    // `:ietf` or `:true` inside them as variables.
-    let lit = |json: &str| format!("E'{}'", json.replace(':', "\\x3a"));
-    let doc = format!(
+/// The change record of one create with its tenant's head advanced, in
+/// one statement, as identity writes it on Postgres (`store/changes.rs`:
+/// the head row's upsert feeds the insert). `tenant` and `id` are SQL
+/// expressions.
+fn change_statement(tenant: &str, id: &str, payload: &str) -> String {
+    format!(
+        "WITH head AS (INSERT INTO change_heads (tenant_id, seq) VALUES ({tenant}, 1) \
+         ON CONFLICT (tenant_id) DO UPDATE SET seq = change_heads.seq + excluded.seq RETURNING seq) \
+         INSERT INTO changes (tenant_id, seq, kind, resource_id, version, at, payload, trace_context) \
+         SELECT {tenant}, head.seq, 'user.created', {id}, 1, 1700000000000000, {payload}, NULL FROM head;"
+    )
+}
+
+/// JSON literals as E'' strings with ':' escaped: pgbench would read
+/// `:ietf` or `:true` inside them as variables.
+fn lit(json: &str) -> String {
+    format!("E'{}'", json.replace(':', "\\x3a"))
+}
+
+/// The `resource` document of a create (Entra's default mapping), as a SQL
+/// expression of the user's `id` and `name` expressions.
+fn user_document(id: &str, name: &str) -> String {
+    format!(
         "({} || {name} || {} || {id} || {} || {name} || {} || {id} || {})",
         lit(
             r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":""#
@@ -224,15 +292,60 @@ pub fn pgbench_script(tenant: &str) -> String {
             r#""}],"name":{"formatted":"Bench User","familyName":"User","givenName":"Bench"},"phoneNumbers":[{"type":"work","value":"+44 118 000 0000"}],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":""#
         ),
         lit(r#"","department":"Facilities"}}"#),
-    );
-    let change = lit(r#"{"active":true}"#);
+    )
+}
+
+/// The statements of one user create as identity issues them on Postgres
+/// (`create_user_tx`): the restore probe, the insert, the email rows (one
+/// statement), the change record with its tenant's head advanced (one
+/// statement), in one transaction, for a tenant drawn at random from
+/// `<prefix>1` … `<prefix><tenants>`. Prepared, like sqlx's.
+pub fn pgbench_script(prefix: &str, tenants: usize) -> String {
+    // Variables stay outside string literals: in prepared mode pgbench
+    // turns each `:var` into a parameter.
+    let id = "('pgb-' || :client_id::text || '-' || :r::text)";
+    let name = format!("({id} || '@bench.example.com')");
+    let doc = user_document(id, &name);
+    let t = format!("('{prefix}' || :t::text)");
+    let change = change_statement(&t, id, &lit(r#"{"active":true}"#));
     format!(
-        r#"\set r random(1, 9000000000000000000)
+        r#"\set t random(1, {tenants})
+\set r random(1, 9000000000000000000)
 BEGIN;
-SELECT id, tenant_id, user_name, external_id, active, version, created, last_modified, resource FROM users u WHERE u.tenant_id = '{tenant}' AND u.external_id = {id} AND (u.deleted IS NOT NULL OR u.active = false) ORDER BY u.last_modified DESC LIMIT 1 FOR UPDATE;
-INSERT INTO users (tenant_id, id, user_name, user_name_ci, external_id, display_name, display_name_ci, active, version, created, last_modified, resource) VALUES ('{tenant}', {id}, {name}, {name}, {id}, 'Bench User', 'bench user', true, 1, 1700000000000000, 1700000000000000, {doc});
-INSERT INTO user_emails (tenant_id, user_id, value, value_ci, type, is_primary) VALUES ('{tenant}', {id}, {name}, {name}, 'work', true);
-INSERT INTO changes (tenant_id, kind, resource_id, version, at, payload) SELECT '{tenant}', 'user.created', {id}, 1, 1700000000000000, {change} FROM (SELECT pg_advisory_xact_lock(1396918605)) AS outbox_lock;
+SELECT id, tenant_id, user_name, external_id, active, version, created, last_modified, resource FROM users u WHERE u.tenant_id = {t} AND u.external_id = {id} AND (u.deleted IS NOT NULL OR u.active = false) ORDER BY u.last_modified DESC LIMIT 1 FOR UPDATE;
+INSERT INTO users (tenant_id, id, user_name, user_name_ci, external_id, display_name, display_name_ci, active, version, created, last_modified, resource) VALUES ({t}, {id}, {name}, {name}, {id}, 'Bench User', 'bench user', true, 1, 1700000000000000, 1700000000000000, {doc});
+INSERT INTO user_emails (tenant_id, user_id, value, value_ci, type, is_primary) VALUES ({t}, {id}, {name}, {name}, 'work', true);
+{change}
+COMMIT;
+"#
+    )
+}
+
+/// The tenants of the create limit: `<prefix>1` … `<prefix><n>`.
+pub fn limit_tenants(prefix: &str, n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+/// The create limit: the least a user create must write, in one
+/// transaction, for a tenant drawn at random from `tenants` tenants named
+/// `<prefix>1` … `<prefix><tenants>`: the user row (its primary key and
+/// `users_user_name` checked, every other index of the table maintained),
+/// one email row, and one change record with its tenant's head advanced.
+/// No restore probe (a read), and no lock shared by all tenants: a
+/// transaction locks its own new rows and its tenant's head row only.
+pub fn pgbench_limit_script(prefix: &str, tenants: usize) -> String {
+    let t = format!("('{prefix}' || :t::text)");
+    let id = "('lim-' || :client_id::text || '-' || :r::text)";
+    let name = format!("({id} || '@bench.example.com')");
+    let doc = user_document(id, &name);
+    let change = change_statement(&t, id, &lit(r#"{"active":true}"#));
+    format!(
+        r#"\set t random(1, {tenants})
+\set r random(1, 9000000000000000000)
+BEGIN;
+INSERT INTO users (tenant_id, id, user_name, user_name_ci, external_id, display_name, display_name_ci, active, version, created, last_modified, resource) VALUES ({t}, {id}, {name}, {name}, {id}, 'Bench User', 'bench user', true, 1, 1700000000000000, 1700000000000000, {doc});
+INSERT INTO user_emails (tenant_id, user_id, value, value_ci, type, is_primary) VALUES ({t}, {id}, {name}, {name}, 'work', true);
+{change}
 COMMIT;
 "#
     )
@@ -248,16 +361,32 @@ pub struct PgbenchResult {
     pub failed: u64,
 }
 
-/// Runs the create script with `clients` connections for `seconds`.
+/// Runs the create script with `clients` connections for `seconds`, on
+/// as many tenants (`<prefix>1` …, provisioned by the caller).
 pub async fn pgbench(
     url: &str,
-    tenant: &str,
+    prefix: &str,
     clients: usize,
     seconds: u64,
     work: &Path,
 ) -> Result<PgbenchResult, Error> {
-    let script = work.join("pgbench-create-user.sql");
-    std::fs::write(&script, pgbench_script(tenant))?;
+    let script = pgbench_script(prefix, clients);
+    run_pgbench(url, "pgbench-create-user", &script, clients, seconds, work).await
+}
+
+/// Runs `script` (written to `<work>/<name>.sql`, output kept in
+/// `<work>/<name>.out`) with `clients` connections on two threads for
+/// `seconds`, prepared statements.
+pub async fn run_pgbench(
+    url: &str,
+    name: &str,
+    script: &str,
+    clients: usize,
+    seconds: u64,
+    work: &Path,
+) -> Result<PgbenchResult, Error> {
+    let file = work.join(format!("{name}.sql"));
+    std::fs::write(&file, script)?;
     let out = tokio::process::Command::new("pgbench")
         .args([
             "-n",
@@ -271,14 +400,19 @@ pub async fn pgbench(
             &seconds.to_string(),
             "-f",
         ])
-        .arg(&script)
+        .arg(&file)
         .arg(url)
         .output()
         .await
         .map_err(|e| format!("pgbench: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let errors = String::from_utf8_lossy(&out.stderr);
-    std::fs::write(work.join("pgbench.out"), format!("{text}\n{errors}"))?;
+    let log = if name == "pgbench-create-user" {
+        "pgbench.out".to_owned()
+    } else {
+        format!("{name}.out")
+    };
+    std::fs::write(work.join(log), format!("{text}\n{errors}"))?;
     let field = |key: &str| -> Option<f64> {
         let line = text.lines().find(|l| l.starts_with(key))?;
         line[key.len()..]
@@ -304,12 +438,42 @@ mod tests {
 
     #[test]
     fn script_is_one_transaction_of_a_user_create() {
-        let s = pgbench_script("t");
-        assert!(s.starts_with("\\set r"));
+        let s = pgbench_script("pgbench-", 24);
+        assert!(s.starts_with("\\set t random(1, 24)\n\\set r"));
+        assert!(s.contains("('pgbench-' || :t::text)"));
         assert_eq!(s.matches("BEGIN;").count(), 1);
         assert_eq!(s.matches("COMMIT;").count(), 1);
-        assert!(s.contains("INSERT INTO changes"));
-        // 0x5343494d, identity's outbox lock key.
-        assert!(s.contains("pg_advisory_xact_lock(1396918605)"));
+        assert!(s.contains("FOR UPDATE"));
+        assert!(s.contains("INSERT INTO changes (tenant_id, seq,"));
+        assert!(s.contains(
+            "ON CONFLICT (tenant_id) DO UPDATE SET seq = change_heads.seq + excluded.seq"
+        ));
+        // The global outbox lock is gone from identity.
+        assert!(!s.contains("pg_advisory_xact_lock"));
+    }
+
+    #[test]
+    fn limit_script_writes_the_least_for_a_random_tenant() {
+        let s = pgbench_limit_script("lim-", 32);
+        assert!(s.starts_with("\\set t random(1, 32)\n"));
+        assert_eq!(s.matches("BEGIN;").count(), 1);
+        assert_eq!(s.matches("COMMIT;").count(), 1);
+        assert_eq!(s.matches("INSERT INTO users ").count(), 1);
+        assert_eq!(s.matches("INSERT INTO user_emails ").count(), 1);
+        assert_eq!(s.matches("INSERT INTO changes ").count(), 1);
+        assert_eq!(s.matches("INSERT INTO change_heads ").count(), 1);
+        // No read, and nothing shared by all tenants.
+        assert!(!s.contains("SELECT id,"));
+        assert!(!s.contains("FOR UPDATE"));
+        assert!(!s.contains("advisory"));
+        assert!(s.contains("('lim-' || :t::text)"));
+        // No variable inside a literal (pgbench would substitute it).
+        for line in s.lines().filter(|l| l.starts_with("INSERT")) {
+            for lit in line.split("E'").skip(1) {
+                let body = lit.split('\'').next().unwrap_or_default();
+                assert!(!body.contains(':'), "{body}");
+            }
+        }
+        assert_eq!(limit_tenants("lim-", 3), ["lim-1", "lim-2", "lim-3"]);
     }
 }

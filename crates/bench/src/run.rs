@@ -30,7 +30,8 @@ pub struct RunArgs {
     /// Systems to run (default all): prod, hop, local, scim2-server, polis-mem, polis-pg.
     #[arg(long, value_delimiter = ',')]
     pub systems: Vec<String>,
-    /// Production scenarios to run (default all): see `scenarios::registry`.
+    /// Production scenarios to run (default all): see `scenarios::registry`;
+    /// `local_growth` runs on the local system.
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
     /// Record perf profiles of the services during the mixed load.
@@ -294,14 +295,15 @@ async fn production_steps(
     // The Postgres limit: the same statements as a create, same concurrency.
     if let (Some((_, url)), Some(identity)) = (sys.identity_db.clone(), sys.identity_url.clone()) {
         let gw = sys.gateway_port.unwrap_or(0);
-        systems::provision(&identity, gw, &["pgbench".to_owned()]).await?;
+        // One tenant per client, as the create burst has.
+        systems::provision(&identity, gw, &pg::limit_tenants("pgbench-", w.tenants)).await?;
         let mut s = Section::new(
             "limit.pgbench_create",
             "Postgres limit: a user create's statements in pgbench",
         );
         match pg::pgbench(
             &url,
-            "pgbench",
+            "pgbench-",
             w.tenants,
             args.burst().as_secs(),
             &ctx.work,
@@ -375,7 +377,13 @@ async fn other(ctx: &Ctx, args: &RunArgs, report: &mut Report, name: &str) -> Re
         "polis-pg" => systems::polis(ctx, w.tenants, true).await?,
         _ => return Err(format!("unknown system {name}").into()),
     };
-    let result = standard(&mut sys, ctx, args, report).await;
+    let mut result = standard(&mut sys, ctx, args, report).await.map(|_| ());
+    // make run's create rate as one tenant grows (scenarios::growth).
+    let growth =
+        args.scenarios.is_empty() || args.scenarios.iter().any(|s| s == scenarios::growth::ID);
+    if name == "local" && growth && result.is_ok() {
+        result = scenarios::growth::local_creates(&sys, ctx, args.quick, report).await;
+    }
     let mut s = Section::new(
         &format!("{name}.memory"),
         &format!("Peak resident memory of {name}"),
@@ -387,7 +395,7 @@ async fn other(ctx: &Ctx, args: &RunArgs, report: &mut Report, name: &str) -> Re
     }
     report.push(s);
     sys.stop(args.keep_dbs).await;
-    result.map(|_| ())
+    result
 }
 
 /// The whole run.

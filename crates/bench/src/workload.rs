@@ -1,5 +1,5 @@
-//! Entra- and Okta-shaped provisioning traffic (the request shapes Entra ID
-//! and Okta send): the Test Connection probe, an initial
+//! Entra- and Okta-shaped provisioning traffic (request shapes as those
+//! clients send them): the Test Connection probe, an initial
 //! sync (filter by userName, then create; groups; member batches),
 //! incremental cycles (PATCH 5 % of users in Entra's dialect, deactivate
 //! 1 %, membership changes), an Okta-style paging import, and a mixed
@@ -95,9 +95,9 @@ impl Rng {
     }
 }
 
-// === Request bodies (as Entra ID sends them) ===
+// === Request bodies (as Entra and Okta send them) ===
 
-/// A user create as Entra ID's default attribute mappings produce it.
+/// A create as Entra's default mappings produce it.
 pub fn user_body(user_name: &str, external_id: &str) -> Value {
     json!({
         "schemas": [
@@ -122,8 +122,8 @@ pub fn user_body(user_name: &str, external_id: &str) -> Value {
     })
 }
 
-/// The default job's attribute update: capitalised ops on a filtered, a dotted and an
-/// enterprise URN path.
+/// The default job's attribute update (a filtered email path, a
+/// sub-attribute, an enterprise URN path).
 pub fn patch_body(n: u64) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -143,7 +143,7 @@ pub fn active_body(active: bool) -> Value {
     })
 }
 
-/// A group create, with Microsoft's extra ADSCIM schema URI.
+/// Entra's group create, with Microsoft's extra schema URI.
 pub fn group_body(display_name: &str) -> Value {
     json!({
         "schemas": [
@@ -156,7 +156,7 @@ pub fn group_body(display_name: &str) -> Value {
     })
 }
 
-/// Membership change of the default job: `Add` or `Remove` on `members` with a member list.
+/// Entra's default job: `Add` or `Remove` with a member list.
 pub fn members_body(op: &str, ids: &[&str]) -> Value {
     let value: Vec<Value> = ids
         .iter()
@@ -168,7 +168,7 @@ pub fn members_body(op: &str, ids: &[&str]) -> Value {
     })
 }
 
-/// Member removal with the `aadOptscim062020` flag: `members[value eq "id"]`.
+/// Entra's member removal with the flag: `members[value eq "id"]`.
 pub fn remove_member_filtered(id: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],

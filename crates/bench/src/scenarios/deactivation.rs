@@ -234,7 +234,8 @@ async fn round(
     Ok(())
 }
 
-/// How far policy's cursor is behind identity's outbox, every 250 ms.
+/// How far policy's cursors are behind identity's change heads, summed
+/// over tenants, every 250 ms.
 async fn sample_lag(
     identity_db: Option<String>,
     policy_db: Option<String>,
@@ -246,13 +247,7 @@ async fn sample_lag(
     let (i, p) = (crate::pg::pool(&i).await?, crate::pg::pool(&p).await?);
     let mut out = Vec::new();
     while Instant::now() < until {
-        let head: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM changes")
-            .fetch_one(&i)
-            .await?;
-        let cursor: i64 = sqlx::query_scalar("SELECT seq FROM stream_cursor WHERE id = 1")
-            .fetch_one(&p)
-            .await?;
-        out.push((head.unwrap_or(0) - cursor).max(0));
+        out.push(crate::pg::policy_behind(&i, &p, &[]).await?);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     Ok(out)

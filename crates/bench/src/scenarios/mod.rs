@@ -8,7 +8,9 @@
 //! window (latencies + CPU + memory) and to start an extra gateway with
 //! its own environment, and the report to push sections into.
 
+pub mod create_limit;
 pub mod deactivation;
+pub mod growth;
 pub mod noisy;
 pub mod protection;
 pub mod scale;
@@ -39,6 +41,7 @@ pub fn registry() -> Vec<Box<dyn Scenario>> {
         Box::new(deactivation::DeactivationToDisabled),
         Box::new(protection::LimiterCost),
         Box::new(noisy::NoisyNeighbour),
+        Box::new(create_limit::CreateLimit),
         Box::new(scale::ScaleCurves),
     ]
 }

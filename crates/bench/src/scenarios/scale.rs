@@ -3,6 +3,9 @@
 //! one, remove one, read without members), each measured with one client
 //! in sequence so the figures are latencies, not queueing. Large tenants
 //! are seeded straight into identity's tables (see `pg::seed_users`).
+//! The largest tenant is also walked page by page by `startIndex` (as an
+//! Okta import does), every page timed and its `totalResults` checked,
+//! against the first page of the smallest tenant.
 
 use std::time::{Duration, Instant};
 
@@ -74,9 +77,23 @@ impl Scenario for ScaleCurves {
         }
         cx.report.push(seed);
 
+        // The sequential walk of the largest tenant, against the first
+        // page of the smallest.
+        let (small, small_size) = (eps.first().ok_or("no tenant")?, user_sizes[0]);
+        first_pages(&scim, small, small_size, 60).await;
+        let big_size = *user_sizes.last().unwrap_or(&0);
+        let cap = Duration::from_secs(if cx.quick { 120 } else { 600 });
+        let walked = walk(
+            &scim,
+            eps.last().ok_or("no tenant")?,
+            big_size,
+            cap,
+            &cx.ctx.work,
+        )
+        .await;
+
         // Groups in the largest tenant.
         let big = eps.last().ok_or("no tenant")?.clone();
-        let big_size = *user_sizes.last().unwrap_or(&0);
         for size in group_sizes {
             let name = format!("scale-group-{size}");
             let g = setup
@@ -119,6 +136,7 @@ impl Scenario for ScaleCurves {
         }
         curves(cx, &s, user_sizes, group_sizes);
         goals(cx, &s, user_sizes, group_sizes);
+        walk_report(cx, &mut s, &walked, small_size, big_size);
         cx.report.push(s);
 
         policy_ingest(cx, &db, &big.tenant, big_size).await?;
@@ -368,24 +386,18 @@ async fn policy_ingest(
         &format!("policy following a {size}-user tenant's change records"),
     );
     let n = pg::seed_change_records(db, tenant).await?;
-    let target: i64 = sqlx::query_scalar("SELECT max(seq) FROM changes")
-        .fetch_one(db)
-        .await?;
+    let only = [tenant.to_owned()];
     let started = Instant::now();
     let cap = Duration::from_secs(if cx.quick { 60 } else { 300 });
-    let mut cursor = 0i64;
+    let mut behind = i64::try_from(n)?;
     while started.elapsed() < cap {
-        cursor = sqlx::query_scalar("SELECT seq FROM stream_cursor WHERE id = 1")
-            .fetch_one(&pdb)
-            .await
-            .unwrap_or(0);
-        if cursor >= target {
+        behind = pg::policy_behind(db, &pdb, &only).await.unwrap_or(behind);
+        if behind == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let secs = started.elapsed().as_secs_f64();
-    let behind = (target - cursor).max(0);
     let done = n as i64 - behind.min(n as i64);
     s.fact("change_records", n as f64);
     s.fact("applied", done as f64);
@@ -405,4 +417,193 @@ async fn policy_ingest(
     }
     cx.report.push(s);
     Ok(())
+}
+
+/// First pages of a tenant, `samples` times: the reference of the walk.
+async fn first_pages(scim: &Scim, ep: &Endpoint, size: u64, samples: usize) {
+    for _ in 0..samples {
+        scim.call(
+            &op("users.first_page", size),
+            ep,
+            Method::GET,
+            "/Users?startIndex=1&count=100",
+            None,
+            false,
+        )
+        .await;
+    }
+}
+
+/// A sequential walk's pages.
+#[derive(Debug, Default)]
+struct Walk {
+    /// Latency of every page in order, ms.
+    ms: Vec<f64>,
+    /// Pages whose `totalResults` was not the tenant's size, whose number
+    /// of resources was not what the page should hold, or that failed.
+    mismatches: u64,
+    http_errors: u64,
+    /// Users seen twice over the walk (by a 64-bit hash of the id).
+    duplicates: u64,
+    capped: bool,
+    seconds: f64,
+    file: Option<std::path::PathBuf>,
+}
+
+/// Walks a `size`-user tenant from `startIndex=1` by `count=100` to its
+/// end, or until `cap`, checking each page (see [`Walk`]). Every page's
+/// latency is written to `<work>/walk-<size>.tsv`.
+async fn walk(
+    scim: &Scim,
+    ep: &Endpoint,
+    size: u64,
+    cap: Duration,
+    work: &std::path::Path,
+) -> Walk {
+    use std::hash::{Hash, Hasher};
+    const PAGE: u64 = 100;
+    let mut w = Walk::default();
+    let mut seen = std::collections::HashSet::with_capacity(size as usize);
+    let started = Instant::now();
+    let mut start = 1u64;
+    while start <= size {
+        if started.elapsed() > cap {
+            w.capped = true;
+            break;
+        }
+        let r = scim
+            .call(
+                &op("users.walk_page", size),
+                ep,
+                Method::GET,
+                &format!("/Users?startIndex={start}&count={PAGE}"),
+                None,
+                true,
+            )
+            .await;
+        w.ms.push(r.took.as_secs_f64() * 1000.0);
+        if !r.ok() {
+            w.http_errors += 1;
+        }
+        let body = r.body.unwrap_or_default();
+        let total = body["totalResults"].as_u64();
+        let resources = body["Resources"].as_array().cloned().unwrap_or_default();
+        let expect = PAGE.min(size - start + 1);
+        if total != Some(size) || resources.len() as u64 != expect {
+            w.mismatches += 1;
+        }
+        for u in &resources {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            u["id"].as_str().unwrap_or_default().hash(&mut h);
+            if !seen.insert(h.finish()) {
+                w.duplicates += 1;
+            }
+        }
+        start += PAGE;
+    }
+    w.seconds = started.elapsed().as_secs_f64();
+    let file = work.join(format!("walk-{size}.tsv"));
+    let tsv: String =
+        w.ms.iter()
+            .enumerate()
+            .map(|(k, ms)| format!("{}\t{ms:.3}\n", k as u64 * PAGE + 1))
+            .collect();
+    if std::fs::write(&file, format!("start_index\tms\n{tsv}")).is_ok() {
+        w.file = Some(file);
+    }
+    w
+}
+
+/// The walk's figures, chart and goal.
+fn walk_report(cx: &mut ScenarioCtx<'_>, s: &mut Section, w: &Walk, small: u64, big: u64) {
+    let mut sorted = w.ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    let q = |v: &[f64], p: f64| crate::stats::percentile(v, p);
+    // The last 1,000 pages, or the last tenth of a shorter walk.
+    let tail_n = if w.ms.len() >= 10_000 {
+        1_000
+    } else {
+        (w.ms.len() / 10).max(1)
+    };
+    let mut tail: Vec<f64> = w.ms[w.ms.len().saturating_sub(tail_n)..].to_vec();
+    tail.sort_by(f64::total_cmp);
+    let reference = s.ops.get(&op("users.first_page", small)).map(|x| x.p50_ms);
+    let errors = w.mismatches + w.http_errors + w.duplicates;
+    s.fact("walk_tenant_users", big as f64);
+    s.fact("walk_pages", w.ms.len() as f64);
+    s.fact("walk_pages_expected", big.div_ceil(100) as f64);
+    s.fact("walk_seconds", w.seconds);
+    s.fact("walk_capped", w.capped);
+    s.fact("walk_p50_ms", q(&sorted, 0.5));
+    s.fact("walk_p99_ms", q(&sorted, 0.99));
+    s.fact("walk_max_ms", sorted.last().copied().unwrap_or(0.0));
+    s.fact("walk_tail_pages", tail_n as f64);
+    s.fact("walk_tail_p50_ms", q(&tail, 0.5));
+    s.fact("walk_total_mismatches", w.mismatches as f64);
+    s.fact("walk_duplicates", w.duplicates as f64);
+    s.fact("walk_errors", errors as f64);
+    if let Some(r) = reference {
+        s.fact(&format!("first_page_p50_ms_at_{small}"), r);
+    }
+    if let Some(f) = &w.file {
+        s.notes.push(format!(
+            "every page of the walk of the {big}-user tenant: {}",
+            f.display()
+        ));
+    }
+    // Chart: p50 and max per 100 pages, and the goal's bound.
+    let mut p50 = Vec::new();
+    let mut max = Vec::new();
+    for (k, chunk) in w.ms.chunks(100).enumerate() {
+        let mut c = chunk.to_vec();
+        c.sort_by(f64::total_cmp);
+        let x = (k * 100 * 100 + 1) as f64;
+        p50.push((x, q(&c, 0.5)));
+        max.push((x, c.last().copied().unwrap_or(0.0)));
+    }
+    let mut series = vec![
+        Series {
+            name: "page p50 (per 100 pages)".into(),
+            points: p50,
+        },
+        Series {
+            name: "page max (per 100 pages)".into(),
+            points: max,
+        },
+    ];
+    if let Some(r) = reference {
+        series.push(Series {
+            name: format!("3 × first page at {small}"),
+            points: vec![(1.0, 3.0 * r), (big.max(2) as f64, 3.0 * r)],
+        });
+    }
+    cx.report.curves.push(Curve {
+        id: "scale-walk".into(),
+        title: format!("Walking {big} users by startIndex, count=100"),
+        x_label: "startIndex".into(),
+        y_label: "ms".into(),
+        series,
+    });
+    let (walk_p50, tail_p50) = (q(&sorted, 0.5), q(&tail, 0.5));
+    cx.report.goals.push(Goal {
+        goal: format!(
+            "walking {big} users by startIndex: page p50 (whole walk and last {tail_n} pages) ≤ 3 × the first page at {small} users, totalResults right on every page"
+        ),
+        measured: match reference {
+            Some(r) => format!(
+                "{} of {} pages{}; p50 {walk_p50:.2} ms, last {tail_n} p50 {tail_p50:.2} ms, p99 {:.2}, max {:.1} vs first page {r:.2} ms = {:.2}× / {:.2}×; {errors} errors",
+                w.ms.len(),
+                big.div_ceil(100),
+                if w.capped { " (stopped at the time cap)" } else { "" },
+                q(&sorted, 0.99),
+                sorted.last().copied().unwrap_or(0.0),
+                walk_p50 / r,
+                tail_p50 / r,
+            ),
+            None => "reference not measured".into(),
+        },
+        met: reference.map(|r| {
+            !w.capped && errors == 0 && walk_p50 <= 3.0 * r && tail_p50 <= 3.0 * r
+        }),
+    });
 }
