@@ -21,6 +21,11 @@ const GROUP_COLUMNS: &str = "g.id, g.tenant_id, g.display_name, g.external_id, g
 
 /// Ids per statement when a list of ids is bound (well under both backends' limits).
 const CHUNK: usize = 500;
+/// Members one statement checks, inserts or removes: a list is one bound
+/// parameter of any length, but inserting rows (and checking their keys)
+/// takes time, and each statement must end well within the statement
+/// timeout.
+const MEMBERS_PER_STATEMENT: usize = 10_000;
 
 fn group_from_row(row: &AnyRow) -> Result<GroupRecord, sqlx::Error> {
     Ok(GroupRecord {
@@ -196,7 +201,7 @@ async fn members_statement(
 }
 
 /// Applies one membership change; returns the user ids added and removed.
-/// Each is a few statements whatever the number of members.
+/// Each takes a few statements per [`MEMBERS_PER_STATEMENT`] members.
 async fn apply_member_op(
     conn: &mut AnyConnection,
     dialect: Dialect,
@@ -213,21 +218,23 @@ async fn apply_member_op(
     };
     match op {
         MemberOp::Add(members) => {
-            if members.is_empty() {
-                return Ok((Vec::new(), Vec::new()));
+            let mut added = Vec::new();
+            for chunk in members.chunks(MEMBERS_PER_STATEMENT) {
+                check_users(conn, dialect, tenant, &listed(chunk)).await?;
             }
-            let list = listed(members);
-            check_users(conn, dialect, tenant, &list).await?;
-            let added = insert_members(conn, dialect, tenant, group_id, members, &list).await?;
+            for chunk in members.chunks(MEMBERS_PER_STATEMENT) {
+                let list = listed(chunk);
+                added.extend(insert_members(conn, dialect, tenant, group_id, chunk, &list).await?);
+            }
             Ok((added, Vec::new()))
         }
         MemberOp::Remove(ids) => {
-            if ids.is_empty() {
-                return Ok((Vec::new(), Vec::new()));
+            let mut removed = Vec::new();
+            for chunk in ids.chunks(MEMBERS_PER_STATEMENT) {
+                let list = members_json(chunk.iter().map(|id| (id.as_str(), None)));
+                let sql = remove_listed_sql(dialect);
+                removed.extend(members_statement(conn, sql, tenant, group_id, &list).await?);
             }
-            let list = members_json(ids.iter().map(|id| (id.as_str(), None)));
-            let sql = remove_listed_sql(dialect);
-            let removed = members_statement(conn, sql, tenant, group_id, &list).await?;
             Ok((Vec::new(), removed))
         }
         MemberOp::RemoveAll => {
@@ -241,17 +248,17 @@ async fn apply_member_op(
             Ok((Vec::new(), user_ids(&rows)?))
         }
         MemberOp::ReplaceAll(members) => {
-            let list = listed(members);
-            if !members.is_empty() {
-                check_users(conn, dialect, tenant, &list).await?;
+            for chunk in members.chunks(MEMBERS_PER_STATEMENT) {
+                check_users(conn, dialect, tenant, &listed(chunk)).await?;
             }
+            // The removals need the whole list; deleting is cheap.
             let sql = remove_unlisted_sql(dialect);
-            let removed = members_statement(conn, sql, tenant, group_id, &list).await?;
-            let added = if members.is_empty() {
-                Vec::new()
-            } else {
-                insert_members(conn, dialect, tenant, group_id, members, &list).await?
-            };
+            let removed = members_statement(conn, sql, tenant, group_id, &listed(members)).await?;
+            let mut added = Vec::new();
+            for chunk in members.chunks(MEMBERS_PER_STATEMENT) {
+                let list = listed(chunk);
+                added.extend(insert_members(conn, dialect, tenant, group_id, chunk, &list).await?);
+            }
             Ok((added, removed))
         }
     }
