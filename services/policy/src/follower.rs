@@ -54,8 +54,10 @@ const PAGES_PER_TURN: usize = 8;
 /// The most user ids one transaction applies (a change naming more, which
 /// identity never records, is a transaction by itself). A page is applied
 /// in as many transactions as that takes, so a tenant's admin write waits
-/// behind the follower for a few thousand users' work at most.
-pub const USERS_PER_TRANSACTION: usize = 2000;
+/// behind the follower for a thousand users' work at most (one membership
+/// record of identity's: on SQLite, with one writer for all tenants, that
+/// is also how long another tenant's deactivation can wait).
+pub const USERS_PER_TRANSACTION: usize = 1000;
 /// The longest `ListStreamHeads` wait.
 const HEADS_WAIT: Duration = Duration::from_secs(5);
 /// The first retry delay after a failure; it doubles on each failure up to
@@ -841,16 +843,16 @@ mod tests {
         };
         let page = [
             members(1, 1000),
-            members(2, 1000),
-            members(3, 1000),
+            members(2, 500),
+            members(3, 499),
             user(4),
-            members(5, 999),
+            user(5),
             members(6, 5000),
             user(7),
         ];
         assert_eq!(
             seqs(transactions(&page)),
-            [vec![1, 2], vec![3, 4, 5], vec![6], vec![7]]
+            [vec![1], vec![2, 3, 4], vec![5], vec![6], vec![7]]
         );
         let small = [user(1), user(2), user(3)];
         assert_eq!(seqs(transactions(&small)), [vec![1, 2, 3]]);
