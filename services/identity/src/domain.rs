@@ -201,6 +201,8 @@ pub fn members(list: &Value) -> Result<Vec<NewMember>, IdentityError> {
         }
     };
     let mut out: Vec<NewMember> = Vec::with_capacity(items.len());
+    let mut seen: std::collections::HashSet<ResourceId> =
+        std::collections::HashSet::with_capacity(items.len());
     for item in items {
         let value = item
             .get("value")
@@ -209,7 +211,7 @@ pub fn members(list: &Value) -> Result<Vec<NewMember>, IdentityError> {
         let id = ResourceId::parse(value).ok_or_else(|| {
             scim::ScimError::invalid_value(format!("member '{value}' is not a user of this tenant"))
         })?;
-        if !out.iter().any(|m| m.id == id) {
+        if seen.insert(id.clone()) {
             let display = item
                 .get("display")
                 .and_then(Value::as_str)

@@ -6,10 +6,12 @@
 //! gives back partitions towards a fair share. For the partitions it holds,
 //! the follower long-polls identity's `ListStreamHeads`; each tenant whose
 //! head is past its cursor gets a task that reads its changes with
-//! `ReadChanges`, a bounded page at a time, and applies each page in one
-//! transaction of that tenant ([`Store::apply_changes`]), provided its
-//! stored cursor is still where the task expects and the lease is still
-//! held. Up to [`CONCURRENCY`] tenants are applied at once, one task per
+//! `ReadChanges`, a bounded page at a time, and applies each page in
+//! transactions of that tenant ([`Store::apply_changes`]) of at most
+//! [`USERS_PER_TRANSACTION`] named users each, provided its stored cursor
+//! is still where the task expects and the lease is still held; the
+//! tenant's write lock is never held for long, so its admin writes do not
+//! wait behind a large membership change. Up to [`CONCURRENCY`] tenants are applied at once, one task per
 //! tenant, so a tenant's changes are applied in order, exactly once, and a
 //! tenant with a long backlog (a deleted 150,000-member group is 150
 //! records) does not hold back another tenant's deactivation. A tenant
@@ -38,7 +40,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::convert;
-use crate::domain::{TenantId, now_micros};
+use crate::domain::{ReplicaChange, StreamChange, TenantId, now_micros};
 use crate::error::PolicyError;
 use crate::store::{Applied, Lease, Round, Store};
 
@@ -49,6 +51,13 @@ pub const PARTITIONS: u32 = 16;
 pub const CONCURRENCY: usize = 4;
 /// Pages one tenant task applies before it makes way for other tenants.
 const PAGES_PER_TURN: usize = 8;
+/// The most user ids one transaction applies (a change naming more, which
+/// identity never records, is a transaction by itself). A page is applied
+/// in as many transactions as that takes, so a tenant's admin write waits
+/// behind the follower for a thousand users' work at most (one membership
+/// record of identity's: on SQLite, with one writer for all tenants, that
+/// is also how long another tenant's deactivation can wait).
+pub const USERS_PER_TRANSACTION: usize = 1000;
 /// The longest `ListStreamHeads` wait.
 const HEADS_WAIT: Duration = Duration::from_secs(5);
 /// The first retry delay after a failure; it doubles on each failure up to
@@ -424,34 +433,65 @@ async fn turn(
         if cursor >= head {
             break;
         }
-        match page(store.as_ref(), &mut identity, &tenant, &lease, cursor).await {
-            Ok(Some(next)) => cursor = next,
-            Ok(None) => break,
+        match page(store.as_ref(), &mut identity, &tenant, &lease, &mut cursor).await {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => return (tenant.as_str().to_owned(), cursor, Some(e)),
         }
     }
     (tenant.as_str().to_owned(), cursor, None)
 }
 
-/// Reads and applies one page after `cursor`: the cursor after it, or
-/// `None` when there is nothing to do (no change, or the lease is gone).
+/// The user ids a change names: its share of a transaction's work.
+fn users_named(change: &StreamChange) -> usize {
+    match &change.change {
+        ReplicaChange::UserChanged { .. } | ReplicaChange::UserDeleted { .. } => 1,
+        ReplicaChange::GroupDeleted { user_ids, .. }
+        | ReplicaChange::MembersAdded { user_ids, .. }
+        | ReplicaChange::MembersRemoved { user_ids, .. } => user_ids.len().max(1),
+        ReplicaChange::Other => 0,
+    }
+}
+
+/// `changes` cut, in order, into runs of at most [`USERS_PER_TRANSACTION`]
+/// named users (a change that names more is a run by itself).
+fn transactions(changes: &[StreamChange]) -> Vec<&[StreamChange]> {
+    let mut out = Vec::new();
+    let (mut start, mut users) = (0, 0);
+    for (i, c) in changes.iter().enumerate() {
+        let n = users_named(c);
+        if i > start && users + n > USERS_PER_TRANSACTION {
+            out.push(&changes[start..i]);
+            (start, users) = (i, 0);
+        }
+        users += n;
+    }
+    if start < changes.len() {
+        out.push(&changes[start..]);
+    }
+    out
+}
+
+/// Reads one page after `cursor` and applies it, one transaction per run
+/// of [`transactions`], advancing `cursor` past each applied run. False
+/// when there is nothing more to do now (no change, or the lease is gone).
 async fn page(
     store: &dyn Store,
     identity: &mut crate::IdentityClient,
     tenant: &TenantId,
     lease: &Lease,
-    cursor: i64,
-) -> Result<Option<i64>, FollowError> {
+    cursor: &mut i64,
+) -> Result<bool, FollowError> {
     let batch = identity
         .read_changes(idpb::ReadChangesRequest {
             tenant_id: tenant.as_str().to_owned(),
-            after_seq: cursor,
+            after_seq: *cursor,
             limit: 0,
         })
         .await?
         .into_inner();
     if batch.changes.is_empty() {
-        return Ok(None);
+        return Ok(false);
     }
     let timings = BatchTimings::of(&batch.changes);
     let trace = BatchTrace::of(&batch.changes);
@@ -460,8 +500,7 @@ async fn page(
         .into_iter()
         .map(convert::stream_change)
         .collect();
-    let applied = store
-        .apply_changes(tenant, cursor, &changes, Some(lease))
+    let applied = apply_runs(store, tenant, lease, cursor, &changes)
         .instrument(trace.span.clone())
         .await;
     trace.finish(&applied);
@@ -472,16 +511,52 @@ async fn page(
         } => {
             tracing::debug!(tenant_id = %tenant, cursor = next, role_changes, "changes applied");
             timings.record(changes.len());
-            Some(next)
+            true
         }
         Applied::Moved { cursor: stored } => {
             tracing::info!(tenant_id = %tenant, stored, "cursor moved, resuming from it");
-            Some(stored)
+            true
         }
         Applied::LeaseLost => {
             tracing::info!(tenant_id = %tenant, partition = lease.partition, "lease lost");
-            None
+            false
         }
+    })
+}
+
+/// Applies the runs of a page in order, each in its own transaction, until
+/// one is not applied; `cursor` follows the stored cursor. The outcome is
+/// the page's: applied (with all its role changes), or how it stopped.
+async fn apply_runs(
+    store: &dyn Store,
+    tenant: &TenantId,
+    lease: &Lease,
+    cursor: &mut i64,
+    changes: &[StreamChange],
+) -> Result<Applied, PolicyError> {
+    let mut role_changes: u32 = 0;
+    for run in transactions(changes) {
+        match store
+            .apply_changes(tenant, *cursor, run, Some(lease))
+            .await?
+        {
+            Applied::Applied {
+                cursor: next,
+                role_changes: n,
+            } => {
+                *cursor = next;
+                role_changes = role_changes.saturating_add(n);
+            }
+            Applied::Moved { cursor: stored } => {
+                *cursor = stored;
+                return Ok(Applied::Moved { cursor: stored });
+            }
+            Applied::LeaseLost => return Ok(Applied::LeaseLost),
+        }
+    }
+    Ok(Applied::Applied {
+        cursor: *cursor,
+        role_changes,
     })
 }
 
@@ -735,6 +810,53 @@ mod tests {
             ok[0].status,
             opentelemetry::trace::Status::Error { .. }
         ));
+    }
+
+    fn members(seq: i64, n: usize) -> StreamChange {
+        StreamChange {
+            seq,
+            tenant_id: "acme".into(),
+            change: ReplicaChange::MembersAdded {
+                group_id: "g".into(),
+                user_ids: (0..n).map(|i| format!("u{i}")).collect(),
+            },
+        }
+    }
+
+    fn user(seq: i64) -> StreamChange {
+        StreamChange {
+            seq,
+            tenant_id: "acme".into(),
+            change: ReplicaChange::UserChanged {
+                user_id: format!("u{seq}"),
+                active: false,
+            },
+        }
+    }
+
+    #[test]
+    fn a_page_is_cut_into_transactions_by_users_named() {
+        let seqs = |runs: Vec<&[StreamChange]>| -> Vec<Vec<i64>> {
+            runs.iter()
+                .map(|r| r.iter().map(|c| c.seq).collect())
+                .collect()
+        };
+        let page = [
+            members(1, 1000),
+            members(2, 500),
+            members(3, 499),
+            user(4),
+            user(5),
+            members(6, 5000),
+            user(7),
+        ];
+        assert_eq!(
+            seqs(transactions(&page)),
+            [vec![1], vec![2, 3, 4], vec![5], vec![6], vec![7]]
+        );
+        let small = [user(1), user(2), user(3)];
+        assert_eq!(seqs(transactions(&small)), [vec![1, 2, 3]]);
+        assert!(transactions(&[]).is_empty());
     }
 
     #[test]

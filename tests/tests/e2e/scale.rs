@@ -22,8 +22,8 @@ mod postgres {
         super::racing_writers(Backend::Postgres).await;
     }
 
-    // Minutes in a debug build: identity's and policy's handling of a
-    // 150,000-member change is not yet fast enough for the suite.
+    // Passes, but takes three to four minutes in a debug build on two
+    // cores: too long for the suite yet.
     #[ignore = "slow: run with --ignored"]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn large_group_changes_do_not_hold_back_another_tenant() {
@@ -44,9 +44,9 @@ mod sqlite {
         super::racing_writers(Backend::Sqlite).await;
     }
 
-    // Minutes in a debug build: identity's and policy's handling of a
-    // 150,000-member change is not yet fast enough for the suite.
-    #[ignore = "slow: run with --ignored"]
+    // Over five minutes in a debug build, and the other tenant's user
+    // reaches Disabled just over the second (also at 20,000 members).
+    #[ignore = "slow, and over the 1 s bound: run with --ignored"]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn large_group_changes_do_not_hold_back_another_tenant() {
         super::large_groups(Backend::Sqlite).await;

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::changes::{self, Change};
-use super::filter_sql::{Bind, GROUPS, SqlBuf, compile};
+use super::filter_sql::{Bind, Dialect, GROUPS, SqlBuf, compile};
 use super::scope::Scope;
 use super::sql::SqlStore;
 use super::users::bind_all;
@@ -21,6 +21,11 @@ const GROUP_COLUMNS: &str = "g.id, g.tenant_id, g.display_name, g.external_id, g
 
 /// Ids per statement when a list of ids is bound (well under both backends' limits).
 const CHUNK: usize = 500;
+/// Members one statement checks, inserts or removes: a list is one bound
+/// parameter of any length, but inserting rows (and checking their keys)
+/// takes time, and each statement must end well within the statement
+/// timeout.
+const MEMBERS_PER_STATEMENT: usize = 10_000;
 
 fn group_from_row(row: &AnyRow) -> Result<GroupRecord, sqlx::Error> {
     Ok(GroupRecord {
@@ -44,95 +49,194 @@ fn id_list<S: AsRef<str>>(buf: &mut SqlBuf, ids: &[S]) -> String {
         .join(", ")
 }
 
-/// Fails with `invalidValue` unless every id is a live user of the tenant.
-async fn check_users(
-    conn: &mut AnyConnection,
-    tenant: &TenantId,
-    ids: &[ResourceId],
-) -> Result<(), IdentityError> {
-    for chunk in ids.chunks(CHUNK) {
-        let mut buf = SqlBuf::new(super::Dialect::Postgres);
-        let t = buf.bind(Bind::Text(tenant.as_str().to_owned()));
-        let list = id_list(
-            &mut buf,
-            &chunk.iter().map(ResourceId::as_str).collect::<Vec<_>>(),
-        );
-        let sql = format!(
-            "SELECT id FROM users WHERE tenant_id = {t} AND deleted IS NULL AND id IN ({list})"
-        );
-        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &buf.binds)
-            .fetch_all(&mut *conn)
-            .await?;
-        if rows.len() != chunk.len() {
-            let found: Vec<String> = rows
-                .iter()
-                .map(|r| r.try_get("id"))
-                .collect::<Result<_, _>>()?;
-            let missing = chunk
-                .iter()
-                .find(|id| !found.iter().any(|f| f == id.as_str()));
-            let shown = missing.map_or("?", ResourceId::as_str);
-            return Err(scim::ScimError::invalid_value(format!(
-                "member '{shown}' is not a user of this tenant"
-            ))
-            .into());
-        }
-    }
-    Ok(())
+/// A list of members as one bound parameter: a JSON array of
+/// `[id, display]` pairs (`display` null when not sent). Membership
+/// statements read it as rows, so a list of any length is one statement.
+fn members_json<'a>(members: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> String {
+    serde_json::Value::Array(
+        members
+            .map(|(id, display)| serde_json::json!([id, display]))
+            .collect(),
+    )
+    .to_string()
 }
 
-/// Runs a statement over `ids` in chunks and collects the returned `user_id`s.
-/// `statement` gets the buffer and the chunk's ids to bind.
-async fn each_chunk(
+/// The JSON list bound as `param` as a `FROM` item `i`, and the
+/// expressions of an element's id and display.
+fn member_rows(dialect: Dialect, param: &str) -> (String, &'static str, &'static str) {
+    match dialect {
+        Dialect::Postgres => (
+            format!("jsonb_array_elements({param}::jsonb) AS i(v)"),
+            "(i.v ->> 0)",
+            "(i.v ->> 1)",
+        ),
+        Dialect::Sqlite => (
+            format!("json_each({param}) AS i"),
+            "json_extract(i.value, '$[0]')",
+            "json_extract(i.value, '$[1]')",
+        ),
+    }
+}
+
+/// The first listed id (`$2`) that is not a live user of the tenant (`$1`).
+pub(super) fn missing_user_sql(dialect: Dialect) -> String {
+    let (list, id, _) = member_rows(dialect, "$2");
+    format!(
+        "SELECT {id} AS id FROM {list} WHERE NOT EXISTS (SELECT 1 FROM users u \
+         WHERE u.tenant_id = $1 AND u.id = {id} AND u.deleted IS NULL) LIMIT 1"
+    )
+}
+
+/// Inserts the listed members (`$3`) not yet in the group (`$1`, `$2`),
+/// returning their ids.
+pub(super) fn insert_members_sql(dialect: Dialect) -> String {
+    let (list, id, display) = member_rows(dialect, "$3");
+    // `WHERE TRUE` keeps SQLite from reading `ON CONFLICT` as a join's.
+    format!(
+        "INSERT INTO group_members (tenant_id, group_id, user_id, display) \
+         SELECT $1, $2, {id}, {display} FROM {list} WHERE TRUE \
+         ON CONFLICT DO NOTHING RETURNING user_id"
+    )
+}
+
+/// Sets the `display` sent for listed members (`$3`) that are members of
+/// the group (`$1`, `$2`) already, where it differs.
+pub(super) fn set_display_sql(dialect: Dialect) -> String {
+    let (list, id, display) = member_rows(dialect, "$3");
+    match dialect {
+        Dialect::Postgres => format!(
+            "UPDATE group_members AS m SET display = {display} FROM {list} \
+             WHERE m.tenant_id = $1 AND m.group_id = $2 AND m.user_id = {id} \
+             AND {display} IS NOT NULL AND (m.display IS NULL OR m.display <> {display})"
+        ),
+        // Materialised, the list drives the join and each member is found
+        // by its key; joined directly, SQLite would scan the whole list for
+        // every member of the group.
+        Dialect::Sqlite => format!(
+            "WITH listed (id, display) AS MATERIALIZED \
+             (SELECT {id}, {display} FROM {list} WHERE {display} IS NOT NULL) \
+             UPDATE group_members AS m SET display = listed.display FROM listed \
+             WHERE m.tenant_id = $1 AND m.group_id = $2 AND m.user_id = listed.id \
+             AND (m.display IS NULL OR m.display <> listed.display)"
+        ),
+    }
+}
+
+/// Removes the listed members (`$3`) of the group (`$1`, `$2`), returning
+/// the ids that were members.
+pub(super) fn remove_listed_sql(dialect: Dialect) -> String {
+    let (list, id, _) = member_rows(dialect, "$3");
+    format!(
+        "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 \
+         AND user_id IN (SELECT {id} FROM {list}) RETURNING user_id"
+    )
+}
+
+/// Removes the members of the group (`$1`, `$2`) that are not listed
+/// (`$3`), returning their ids: the removals of a replace.
+pub(super) fn remove_unlisted_sql(dialect: Dialect) -> String {
+    let (list, id, _) = member_rows(dialect, "$3");
+    match dialect {
+        // An anti join (hashed, and spilled to disk when large), where
+        // `NOT IN` would rescan the list for every member once it
+        // outgrows `work_mem`.
+        Dialect::Postgres => format!(
+            "DELETE FROM group_members AS m WHERE m.tenant_id = $1 AND m.group_id = $2 \
+             AND NOT EXISTS (SELECT 1 FROM {list} WHERE {id} = m.user_id) \
+             RETURNING m.user_id"
+        ),
+        // SQLite builds the `NOT IN` list's index once.
+        Dialect::Sqlite => format!(
+            "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 \
+             AND user_id NOT IN (SELECT {id} FROM {list}) RETURNING user_id"
+        ),
+    }
+}
+
+fn user_ids(rows: &[AnyRow]) -> Result<Vec<String>, sqlx::Error> {
+    rows.iter().map(|r| r.try_get("user_id")).collect()
+}
+
+/// Fails with `invalidValue` unless every listed id (`list`, as
+/// [`members_json`] gives it) is a live user of the tenant.
+async fn check_users(
     conn: &mut AnyConnection,
-    ids: &[ResourceId],
-    statement: impl Fn(&mut SqlBuf, &[&str]) -> String,
-) -> Result<Vec<String>, sqlx::Error> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        let mut buf = SqlBuf::new(super::Dialect::Postgres);
-        let values: Vec<&str> = chunk.iter().map(ResourceId::as_str).collect();
-        let sql = statement(&mut buf, &values);
-        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &buf.binds)
-            .fetch_all(&mut *conn)
-            .await?;
-        for row in rows {
-            out.push(row.try_get("user_id")?);
+    dialect: Dialect,
+    tenant: &TenantId,
+    list: &str,
+) -> Result<(), IdentityError> {
+    let missing = sqlx::query(sqlx::AssertSqlSafe(missing_user_sql(dialect)))
+        .bind(tenant.as_str())
+        .bind(list)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match missing {
+        None => Ok(()),
+        Some(row) => {
+            let shown: String = row.try_get("id")?;
+            Err(scim::ScimError::invalid_value(format!(
+                "member '{shown}' is not a user of this tenant"
+            ))
+            .into())
         }
     }
-    Ok(out)
+}
+
+/// Runs one membership statement (`$1` tenant, `$2` group, `$3` the list)
+/// and collects the returned `user_id`s.
+async fn members_statement(
+    conn: &mut AnyConnection,
+    sql: String,
+    tenant: &TenantId,
+    group_id: &str,
+    list: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(group_id)
+        .bind(list)
+        .fetch_all(&mut *conn)
+        .await?;
+    user_ids(&rows)
 }
 
 /// Applies one membership change; returns the user ids added and removed.
+/// Each takes a few statements per [`MEMBERS_PER_STATEMENT`] members.
 async fn apply_member_op(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     tenant: &TenantId,
     group_id: &str,
     op: &MemberOp,
 ) -> Result<(Vec<String>, Vec<String>), IdentityError> {
-    let scope = |buf: &mut SqlBuf| {
-        let t = buf.bind(Bind::Text(tenant.as_str().to_owned()));
-        let g = buf.bind(Bind::Text(group_id.to_owned()));
-        (t, g)
-    };
-    let remove = |buf: &mut SqlBuf, ids: &[&str]| -> String {
-        let (t, g) = scope(buf);
-        let list = id_list(buf, ids);
-        format!(
-            "DELETE FROM group_members WHERE tenant_id = {t} AND group_id = {g} \
-             AND user_id IN ({list}) RETURNING user_id"
+    let listed = |members: &[NewMember]| {
+        members_json(
+            members
+                .iter()
+                .map(|m| (m.id.as_str(), m.display.as_deref())),
         )
     };
     match op {
         MemberOp::Add(members) => {
-            let ids: Vec<ResourceId> = members.iter().map(|m| m.id.clone()).collect();
-            check_users(conn, tenant, &ids).await?;
-            Ok((
-                insert_members(conn, tenant, group_id, members).await?,
-                Vec::new(),
-            ))
+            let mut added = Vec::new();
+            for chunk in members.chunks(MEMBERS_PER_STATEMENT) {
+                check_users(conn, dialect, tenant, &listed(chunk)).await?;
+            }
+            for chunk in members.chunks(MEMBERS_PER_STATEMENT) {
+                let list = listed(chunk);
+                added.extend(insert_members(conn, dialect, tenant, group_id, chunk, &list).await?);
+            }
+            Ok((added, Vec::new()))
         }
-        MemberOp::Remove(ids) => Ok((Vec::new(), each_chunk(conn, ids, remove).await?)),
+        MemberOp::Remove(ids) => {
+            let mut removed = Vec::new();
+            for chunk in ids.chunks(MEMBERS_PER_STATEMENT) {
+                let list = members_json(chunk.iter().map(|id| (id.as_str(), None)));
+                let sql = remove_listed_sql(dialect);
+                removed.extend(members_statement(conn, sql, tenant, group_id, &list).await?);
+            }
+            Ok((Vec::new(), removed))
+        }
         MemberOp::RemoveAll => {
             let rows = sqlx::query(
                 "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 RETURNING user_id",
@@ -141,91 +245,45 @@ async fn apply_member_op(
             .bind(group_id)
             .fetch_all(&mut *conn)
             .await?;
-            let removed = rows
-                .iter()
-                .map(|r| r.try_get("user_id"))
-                .collect::<Result<_, _>>()?;
-            Ok((Vec::new(), removed))
+            Ok((Vec::new(), user_ids(&rows)?))
         }
         MemberOp::ReplaceAll(members) => {
-            let ids: Vec<ResourceId> = members.iter().map(|m| m.id.clone()).collect();
-            check_users(conn, tenant, &ids).await?;
-            let current = member_ids(conn, tenant, group_id).await?;
-            let stale: Vec<ResourceId> = current
-                .iter()
-                .filter(|c| !ids.iter().any(|i| i.as_str() == c.as_str()))
-                .filter_map(|c| ResourceId::parse(c))
-                .collect();
-            let removed = each_chunk(conn, &stale, remove).await?;
-            let added = insert_members(conn, tenant, group_id, members).await?;
+            for chunk in members.chunks(MEMBERS_PER_STATEMENT) {
+                check_users(conn, dialect, tenant, &listed(chunk)).await?;
+            }
+            // The removals need the whole list; deleting is cheap.
+            let sql = remove_unlisted_sql(dialect);
+            let removed = members_statement(conn, sql, tenant, group_id, &listed(members)).await?;
+            let mut added = Vec::new();
+            for chunk in members.chunks(MEMBERS_PER_STATEMENT) {
+                let list = listed(chunk);
+                added.extend(insert_members(conn, dialect, tenant, group_id, chunk, &list).await?);
+            }
             Ok((added, removed))
         }
     }
 }
 
 /// Inserts members that are not members yet (returning their ids) and
-/// records a changed `display` of existing ones.
+/// records a changed `display` of existing ones; `list` is `members` as
+/// [`members_json`] gives it.
 async fn insert_members(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     tenant: &TenantId,
     group_id: &str,
     members: &[NewMember],
+    list: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    for m in members {
-        if let Some(display) = &m.display {
-            sqlx::query(
-                "UPDATE group_members SET display = $4 WHERE tenant_id = $1 AND group_id = $2 \
-                 AND user_id = $3 AND (display IS NULL OR display <> $4)",
-            )
+    if members.iter().any(|m| m.display.is_some()) {
+        sqlx::query(sqlx::AssertSqlSafe(set_display_sql(dialect)))
             .bind(tenant.as_str())
             .bind(group_id)
-            .bind(m.id.as_str())
-            .bind(display)
+            .bind(list)
             .execute(&mut *conn)
             .await?;
-        }
     }
-    let mut added = Vec::new();
-    for chunk in members.chunks(CHUNK) {
-        let mut buf = SqlBuf::new(super::Dialect::Postgres);
-        let t = buf.bind(Bind::Text(tenant.as_str().to_owned()));
-        let g = buf.bind(Bind::Text(group_id.to_owned()));
-        let mut rows = Vec::with_capacity(chunk.len());
-        for m in chunk {
-            let u = buf.bind(Bind::Text(m.id.as_str().to_owned()));
-            let d = match &m.display {
-                Some(d) => buf.bind(Bind::Text(d.clone())),
-                None => "NULL".to_owned(),
-            };
-            rows.push(format!("({t}, {g}, {u}, {d})"));
-        }
-        let sql = format!(
-            "INSERT INTO group_members (tenant_id, group_id, user_id, display) VALUES {} \
-             ON CONFLICT DO NOTHING RETURNING user_id",
-            rows.join(", ")
-        );
-        for row in bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &buf.binds)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            added.push(row.try_get("user_id")?);
-        }
-    }
-    Ok(added)
-}
-
-async fn member_ids(
-    conn: &mut AnyConnection,
-    tenant: &TenantId,
-    group_id: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    let rows =
-        sqlx::query("SELECT user_id FROM group_members WHERE tenant_id = $1 AND group_id = $2")
-            .bind(tenant.as_str())
-            .bind(group_id)
-            .fetch_all(conn)
-            .await?;
-    rows.iter().map(|r| r.try_get("user_id")).collect()
+    members_statement(conn, insert_members_sql(dialect), tenant, group_id, list).await
 }
 
 /// Applies membership changes in order and returns the change records of
@@ -234,13 +292,14 @@ async fn member_ids(
 /// (see `changes.rs`).
 async fn apply_member_ops(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     tenant: &TenantId,
     group_id: &str,
     ops: &[MemberOp],
 ) -> Result<Vec<Change>, IdentityError> {
     let mut out = Vec::new();
     for op in ops {
-        let (added, removed) = apply_member_op(conn, tenant, group_id, op).await?;
+        let (added, removed) = apply_member_op(conn, dialect, tenant, group_id, op).await?;
         if !removed.is_empty() {
             let change = Change::MembersRemoved {
                 group_id: group_id.to_owned(),
@@ -303,7 +362,7 @@ impl SqlStore {
         let mut log = vec![change];
         if !members.is_empty() {
             let ops = [MemberOp::Add(members.to_vec())];
-            log.extend(apply_member_ops(&mut tx, tenant, &group.id, &ops).await?);
+            log.extend(apply_member_ops(&mut tx, self.dialect, tenant, &group.id, &ops).await?);
         }
         changes::record_all(&mut tx, self.dialect, tenant, &log, now).await?;
         tx.commit().await?;
@@ -394,7 +453,8 @@ impl SqlStore {
         }
         let (cols, member_ops) = change(&current)?;
         let now = now_micros();
-        let mut log = apply_member_ops(&mut tx, tenant, &current.id, &member_ops).await?;
+        let mut log =
+            apply_member_ops(&mut tx, self.dialect, tenant, &current.id, &member_ops).await?;
         let doc_changed = cols.resource != current.resource;
         if !doc_changed && log.is_empty() {
             // Commit all the same: a member's display may have changed.
@@ -460,12 +520,14 @@ impl SqlStore {
         if if_version.is_some_and(|v| v != version) {
             return Err(IdentityError::VersionMismatch { current: version });
         }
-        let members = member_ids(&mut tx, tenant, id.as_str()).await?;
-        sqlx::query("DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2")
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let rows = sqlx::query(
+            "DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 RETURNING user_id",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let members = user_ids(&rows)?;
         sqlx::query("DELETE FROM groups WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.as_str())
             .bind(id.as_str())

@@ -2,7 +2,7 @@
 //! a few thousand rows in two tenants (and two thousand small tenants):
 //! each must search its table through the index of its equality columns,
 //! never scan it. The statements are the store's own (`users.rs`,
-//! `snapshot.rs`, `sql.rs`), not copies.
+//! `groups.rs`, `snapshot.rs`, `sql.rs`), not copies.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,7 +15,7 @@ use super::paging::{LIVE_COUNT, offset_page_sql};
 use super::snapshot::CHANGES_AFTER;
 use super::sql::AUTHENTICATE;
 use super::users::{INSERT_USER, USER_COLUMNS, get_user_sql, restore_probe_sql, users_condition};
-use super::{Dialect, Keyset, ListQuery, RowKey, SqlStore, StoreOptions, changes};
+use super::{Dialect, Keyset, ListQuery, RowKey, SqlStore, StoreOptions, changes, groups};
 use crate::domain::TenantId;
 
 /// Users (and change records) in each of the two large tenants.
@@ -91,6 +91,45 @@ async fn populate(conn: &mut AnyConnection) {
     }
 }
 
+/// Groups in tenants 0 and 1, each with a tenth of the tenant's users
+/// (overlapping: every user is in two groups).
+async fn populate_groups(conn: &mut AnyConnection) {
+    const GROUPS: usize = 20;
+    for t in [tenant(0), tenant(1)] {
+        fill(
+            conn,
+            "groups",
+            "tenant_id, id, display_name, display_name_ci, version, created, last_modified, \
+             resource",
+            (0..GROUPS).map(|g| format!("('{t}', 'g{g}', 'G{g}', 'g{g}', 1, {g}, {g}, '{{}}')")),
+        )
+        .await;
+        let per_group = 2 * ROWS / GROUPS;
+        fill(
+            conn,
+            "group_members",
+            "tenant_id, group_id, user_id",
+            (0..GROUPS).flat_map(|g| {
+                let t = t.clone();
+                (0..per_group).map(move |i| {
+                    let user = (g * per_group / 2 + i) % ROWS;
+                    format!("('{t}', 'g{g}', 'u{user:05}')")
+                })
+            }),
+        )
+        .await;
+    }
+}
+
+/// A members list as the store binds it.
+fn member_list(ids: &[&str]) -> Arg {
+    let list: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| serde_json::json!([id, "Shown"]))
+        .collect();
+    Arg::Text(serde_json::Value::Array(list).to_string())
+}
+
 fn args(binds: &[Bind]) -> Vec<Arg> {
     binds
         .iter()
@@ -146,7 +185,39 @@ fn cases(dialect: Dialect) -> Vec<Case> {
     let (next_sql, next_args) = continued_page(dialect);
     let (eq_sql, eq_args) = list_page(dialect, Some("userName eq \"User17\""));
     let (page_sql, page_args) = list_page(dialect, None);
+    let list = || member_list(&["u00017", "u00018", "u02999"]);
+    let group = || vec![t(), text("g1"), list()];
     vec![
+        Case {
+            name: "members that are no live users",
+            sql: groups::missing_user_sql(dialect),
+            args: vec![t(), list()],
+            expect: Expect::Index(&[("users", &["tenant_id", "id"])]),
+        },
+        Case {
+            name: "members inserted",
+            sql: groups::insert_members_sql(dialect),
+            args: group(),
+            expect: Expect::Unique(&[("group_members", &["tenant_id", "group_id", "user_id"])]),
+        },
+        Case {
+            name: "members' display set",
+            sql: groups::set_display_sql(dialect),
+            args: group(),
+            expect: Expect::Index(&[("group_members", &["tenant_id", "group_id", "user_id"])]),
+        },
+        Case {
+            name: "listed members removed",
+            sql: groups::remove_listed_sql(dialect),
+            args: group(),
+            expect: Expect::Index(&[("group_members", &["tenant_id", "group_id"])]),
+        },
+        Case {
+            name: "unlisted members removed (a replace)",
+            sql: groups::remove_unlisted_sql(dialect),
+            args: group(),
+            expect: Expect::Index(&[("group_members", &["tenant_id", "group_id"])]),
+        },
         Case {
             name: "restore probe of a create",
             sql: restore_probe_sql(dialect),
@@ -238,6 +309,7 @@ async fn assert_plans(url: &str) {
     let dialect = store.dialect();
     let mut conn = AnyConnection::connect(url).await.unwrap();
     populate(&mut conn).await;
+    populate_groups(&mut conn).await;
     // Postgres analyses tables by itself (autovacuum); SQLite does not,
     // and a deployment's file has no statistics: plans without them are
     // the ones that run.

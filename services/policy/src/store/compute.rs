@@ -8,7 +8,10 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::sql::{CHUNK, EFFECTIVE_COLUMNS, effective_from_row, flag, placeholders, priority};
+use super::sql::{
+    CHUNK, Dialect, EFFECTIVE_COLUMNS, dialect_of, effective_from_row, flag, ids_json, in_json_ids,
+    placeholders, priority,
+};
 use crate::domain::{EffectiveRecord, Micros, TenantId};
 use crate::role::{self, Candidate, Decision, Inputs, Reason, Rule};
 
@@ -61,28 +64,32 @@ impl UserState {
     }
 }
 
-/// `head` with an `IN` list of `n` parameters from `$2` on.
-pub(super) fn ids_sql(head: &str, n: usize) -> String {
-    format!("{head} ({})", placeholders(2, n))
+/// `head` (`SELECT … FROM table`) for the tenant's (`$1`) users listed in
+/// `$2` (see [`ids_json`]).
+pub(super) fn ids_sql(dialect: Dialect, head: &str) -> String {
+    format!(
+        "{head} WHERE tenant_id = $1 AND {}",
+        in_json_ids(dialect, "user_id", "$2")
+    )
 }
 
-/// Runs `SELECT … IN (…)` over `ids` in chunks; `$1` is the tenant.
+/// Runs `SELECT … IN (…)` over `ids`, one statement whatever their number;
+/// `$1` is the tenant.
 async fn rows_for_ids(
     conn: &mut AnyConnection,
     head: &str,
     tenant: &TenantId,
     ids: &[String],
 ) -> Result<Vec<AnyRow>, sqlx::Error> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        let sql = ids_sql(head, chunk.len());
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str());
-        for id in chunk {
-            query = query.bind(id.as_str());
-        }
-        out.extend(query.fetch_all(&mut *conn).await?);
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let sql = ids_sql(dialect_of(conn), head);
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(ids_json(ids))
+        .fetch_all(&mut *conn)
+        .await
 }
 
 pub(super) async fn default_role(
@@ -119,16 +126,30 @@ pub(super) async fn load_policy(
     })
 }
 
+/// The replica's users (the head of an [`ids_sql`] statement).
+pub(super) const USERS_BY_IDS: &str = "SELECT user_id, active, deleted FROM replica_users";
+/// The memberships of users (the head of an [`ids_sql`] statement).
+pub(super) fn groups_by_users(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => "SELECT user_id, group_id FROM replica_members",
+        // Without statistics SQLite would walk the tenant's memberships by
+        // group and test each against the list.
+        Dialect::Sqlite => {
+            "SELECT user_id, group_id FROM replica_members INDEXED BY replica_members_by_user"
+        }
+    }
+}
+/// The locks of users (the head of an [`ids_sql`] statement).
+pub(super) const LOCKS_BY_USERS: &str = "SELECT user_id, role FROM locks";
+
 /// The replica's users among `ids` (unknown ids are left out), by id.
 pub(super) async fn load_users(
     conn: &mut AnyConnection,
     tenant: &TenantId,
     ids: &[String],
 ) -> Result<Vec<UserState>, sqlx::Error> {
-    let head =
-        "SELECT user_id, active, deleted FROM replica_users WHERE tenant_id = $1 AND user_id IN";
     let mut users: Vec<UserState> = Vec::with_capacity(ids.len());
-    for row in rows_for_ids(conn, head, tenant, ids).await? {
+    for row in rows_for_ids(conn, USERS_BY_IDS, tenant, ids).await? {
         users.push(UserState {
             user_id: row.try_get("user_id")?,
             active: flag(&row, "active")?,
@@ -143,15 +164,14 @@ pub(super) async fn load_users(
         .enumerate()
         .map(|(i, u)| (u.user_id.clone(), i))
         .collect();
-    let head = "SELECT user_id, group_id FROM replica_members WHERE tenant_id = $1 AND user_id IN";
+    let head = groups_by_users(dialect_of(conn));
     for row in rows_for_ids(conn, head, tenant, ids).await? {
         let user: String = row.try_get("user_id")?;
         if let Some(&i) = index.get(&user) {
             users[i].groups.push(row.try_get("group_id")?);
         }
     }
-    let head = "SELECT user_id, role FROM locks WHERE tenant_id = $1 AND user_id IN";
-    for row in rows_for_ids(conn, head, tenant, ids).await? {
+    for row in rows_for_ids(conn, LOCKS_BY_USERS, tenant, ids).await? {
         let user: String = row.try_get("user_id")?;
         if let Some(&i) = index.get(&user) {
             users[i].lock = Some(row.try_get("role")?);
@@ -160,9 +180,9 @@ pub(super) async fn load_users(
     Ok(users)
 }
 
-/// The effective roles of a tenant's users (`$1`), before the [`ids_sql`] list.
+/// The effective roles of users (the head of an [`ids_sql`] statement).
 pub(super) fn effective_by_ids_head() -> String {
-    format!("SELECT {EFFECTIVE_COLUMNS} FROM effective_roles WHERE tenant_id = $1 AND user_id IN")
+    format!("SELECT {EFFECTIVE_COLUMNS} FROM effective_roles")
 }
 
 pub(super) async fn load_effective(

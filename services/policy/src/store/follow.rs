@@ -1,7 +1,8 @@
 //! Following identity: the replica of users and memberships, the stream
-//! cursors (one per tenant), and `Reconcile`. Each page of a tenant's
-//! changes, and each reconcile, is one transaction of that tenant with the
-//! recomputation of the users it touches.
+//! cursors (one per tenant), and `Reconcile`. Each run of a tenant's
+//! changes the follower applies (a page, or a part of one: see
+//! `follower.rs`), and each reconcile, is one transaction of that tenant
+//! with the recomputation of the users it touches.
 //!
 //! A page is applied only if the tenant's stored cursor is where the
 //! follower expected it (`from`) and, when a lease is given, the replica
@@ -18,7 +19,7 @@ use super::Applied;
 use super::compute::{members_of, recompute};
 use super::leases::{Lease, holds};
 use super::scope::{CrossTenant, Scope};
-use super::sql::{CHUNK, SqlStore, placeholders};
+use super::sql::{CHUNK, Dialect, SqlStore, dialect_of, ids_json, placeholders};
 use crate::domain::{ReplicaChange, SnapshotUser, StreamChange, TenantId, now_micros};
 
 /// The follower's cursors in identity's stream, a row a tenant.
@@ -117,6 +118,20 @@ async fn add_member(
     Ok(())
 }
 
+/// Removes the listed users (`$3`, see `ids_json`) from a group (`$1`, `$2`).
+pub(super) fn remove_members_sql(dialect: Dialect) -> String {
+    let list = match dialect {
+        // A join with the list: at worst (statistics not yet updated after
+        // a large group's load) a pass over the group's rows, where `= ANY`
+        // would test every row against the whole list.
+        Dialect::Postgres => "SELECT jsonb_array_elements_text($3::jsonb)",
+        Dialect::Sqlite => "SELECT value FROM json_each($3)",
+    };
+    format!(
+        "DELETE FROM replica_members WHERE tenant_id = $1 AND group_id = $2 AND user_id IN ({list})"
+    )
+}
+
 /// Applies one change to the replica, noting the users whose role may change.
 async fn apply_one(
     conn: &mut AnyConnection,
@@ -186,19 +201,13 @@ async fn apply_one(
             touched.extend(ids.iter().map(|id| (*id).to_owned()));
         }
         ReplicaChange::MembersRemoved { group_id, user_ids } => {
-            for chunk in user_ids.chunks(CHUNK) {
-                let sql = format!(
-                    "DELETE FROM replica_members WHERE tenant_id = $1 AND group_id = $2 \
-                     AND user_id IN ({})",
-                    placeholders(3, chunk.len())
-                );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            if !user_ids.is_empty() {
+                sqlx::query(sqlx::AssertSqlSafe(remove_members_sql(dialect_of(conn))))
                     .bind(tenant.as_str())
-                    .bind(group_id);
-                for id in chunk {
-                    query = query.bind(id.as_str());
-                }
-                query.execute(&mut *conn).await?;
+                    .bind(group_id)
+                    .bind(ids_json(user_ids))
+                    .execute(&mut *conn)
+                    .await?;
             }
             touched.extend(user_ids.iter().cloned());
         }

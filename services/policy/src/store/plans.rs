@@ -9,9 +9,12 @@
 use sqlx::{AnyConnection, Connection};
 use storekit::testing::{Arg, Case, Expect, PostgresDatabase, analyze, check_plans, fill};
 
-use super::compute::{MEMBERS_OF, effective_by_ids_head, ids_sql};
-use super::follow::CURSORS;
+use super::compute::{
+    LOCKS_BY_USERS, MEMBERS_OF, USERS_BY_IDS, effective_by_ids_head, groups_by_users, ids_sql,
+};
+use super::follow::{CURSORS, remove_members_sql};
 use super::read::role_changes_after_sql;
+use super::sql::ids_json;
 use super::{Dialect, SqlStore, StoreOptions};
 
 /// Users (and role changes, memberships) in each of the two large tenants.
@@ -47,6 +50,22 @@ async fn populate(conn: &mut AnyConnection) {
         .await;
         fill(
             conn,
+            "replica_users",
+            "tenant_id, user_id, active, deleted",
+            (0..ROWS).map(|i| format!("('{t}', 'u{i:05}', {}, false)", i % 10 != 0)),
+        )
+        .await;
+        fill(
+            conn,
+            "locks",
+            "tenant_id, user_id, role, note, locked_at",
+            (0..ROWS)
+                .filter(|i| i % 3 == 0)
+                .map(|i| format!("('{t}', 'u{i:05}', 'R1', 'held', {i})")),
+        )
+        .await;
+        fill(
+            conn,
             "replica_members",
             "tenant_id, group_id, user_id",
             (0..ROWS).map(|i| format!("('{t}', 'g{}', 'u{i:05}')", i % 30)),
@@ -67,8 +86,9 @@ fn text(s: &str) -> Arg {
     Arg::Text(s.to_owned())
 }
 
-fn cases() -> Vec<Case> {
+fn cases(dialect: Dialect) -> Vec<Case> {
     let t = || text(&tenant(1));
+    let ids = || text(&ids_json(&["u00017", "u00018", "u02999"]));
     vec![
         Case {
             name: "a tenant's cursor",
@@ -84,9 +104,39 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "effective role of a user",
-            sql: ids_sql(&effective_by_ids_head(), 1),
-            args: vec![t(), text("u00017")],
+            sql: ids_sql(dialect, &effective_by_ids_head()),
+            args: vec![t(), text(&ids_json(&["u00017"]))],
             expect: Expect::Index(&[("effective_roles", &["tenant_id", "user_id"])]),
+        },
+        Case {
+            name: "effective roles of users",
+            sql: ids_sql(dialect, &effective_by_ids_head()),
+            args: vec![t(), ids()],
+            expect: Expect::Index(&[("effective_roles", &["tenant_id", "user_id"])]),
+        },
+        Case {
+            name: "users of the replica",
+            sql: ids_sql(dialect, USERS_BY_IDS),
+            args: vec![t(), ids()],
+            expect: Expect::Index(&[("replica_users", &["tenant_id", "user_id"])]),
+        },
+        Case {
+            name: "groups of users",
+            sql: ids_sql(dialect, groups_by_users(dialect)),
+            args: vec![t(), ids()],
+            expect: Expect::Index(&[("replica_members", &["tenant_id", "user_id"])]),
+        },
+        Case {
+            name: "locks of users",
+            sql: ids_sql(dialect, LOCKS_BY_USERS),
+            args: vec![t(), ids()],
+            expect: Expect::Index(&[("locks", &["tenant_id", "user_id"])]),
+        },
+        Case {
+            name: "members removed",
+            sql: remove_members_sql(dialect),
+            args: vec![t(), text("g7"), ids()],
+            expect: Expect::Index(&[("replica_members", &["tenant_id", "group_id"])]),
         },
         Case {
             name: "members of a group",
@@ -115,7 +165,7 @@ async fn assert_plans(url: &str) {
     if dialect == Dialect::Postgres {
         analyze(&mut conn).await;
     }
-    let failures = check_plans(&mut conn, dialect, &cases()).await;
+    let failures = check_plans(&mut conn, dialect, &cases(dialect)).await;
     assert!(failures.is_empty(), "{dialect:?}:\n{}", failures.join("\n"));
 }
 

@@ -210,6 +210,38 @@ pub(super) fn priority(row: &AnyRow, column: &str) -> Result<i32, sqlx::Error> {
     i32::try_from(wide).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
+/// The backend of an open connection.
+pub(super) fn dialect_of(conn: &sqlx::AnyConnection) -> Dialect {
+    if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+        Dialect::Sqlite
+    } else {
+        Dialect::Postgres
+    }
+}
+
+/// `column` is one of the strings of the JSON array bound as `param` (see
+/// [`ids_json`]): a list of any length is one statement with one
+/// parameter. On Postgres the list becomes an array searched through the
+/// column's index (`= ANY`), as a bound array would be.
+pub(super) fn in_json_ids(dialect: Dialect, column: &str, param: &str) -> String {
+    match dialect {
+        Dialect::Postgres => {
+            format!("{column} = ANY (ARRAY(SELECT jsonb_array_elements_text({param}::jsonb)))")
+        }
+        Dialect::Sqlite => format!("{column} IN (SELECT value FROM json_each({param}))"),
+    }
+}
+
+/// `ids` as the JSON array [`in_json_ids`] reads.
+pub(super) fn ids_json<S: AsRef<str>>(ids: &[S]) -> String {
+    serde_json::Value::Array(
+        ids.iter()
+            .map(|id| serde_json::Value::String(id.as_ref().to_owned()))
+            .collect(),
+    )
+    .to_string()
+}
+
 /// `$first, $first+1, …` for `n` parameters.
 pub(super) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
