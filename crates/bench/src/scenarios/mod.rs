@@ -11,6 +11,7 @@
 pub mod deactivation;
 pub mod noisy;
 pub mod protection;
+pub mod replicas;
 pub mod scale;
 
 use std::time::{Duration, Instant};
@@ -39,6 +40,8 @@ pub fn registry() -> Vec<Box<dyn Scenario>> {
         Box::new(deactivation::DeactivationToDisabled),
         Box::new(protection::LimiterCost),
         Box::new(noisy::NoisyNeighbour),
+        Box::new(replicas::ScaleOut),
+        Box::new(replicas::Failover),
         Box::new(scale::ScaleCurves),
     ]
 }
