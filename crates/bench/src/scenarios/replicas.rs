@@ -296,8 +296,20 @@ pub fn expected_role(st: &TenantState, i: usize) -> &'static str {
 async fn stored_roles(policy_url: &str, tenant: &str) -> Result<HashMap<String, String>, Error> {
     let mut p = connect_policy(policy_url).await?;
     let mut out = HashMap::new();
-    let roles = [DEFAULT_ROLE, DISABLED, ASSIGNED[0].0, ASSIGNED[1].0];
-    for role in roles {
+    let mut roles: Vec<String> = p
+        .list_roles(polpb::ListRolesRequest {
+            tenant_id: tenant.to_owned(),
+        })
+        .await?
+        .into_inner()
+        .roles
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    if !roles.iter().any(|r| r == DISABLED) {
+        roles.push(DISABLED.to_owned());
+    }
+    for role in roles.iter().map(String::as_str) {
         let mut after = String::new();
         loop {
             let page = p
