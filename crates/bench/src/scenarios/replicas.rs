@@ -4,8 +4,9 @@
 //! fresh tenants, first on the running topology (one gateway, one identity,
 //! one policy), then with a second gateway, identity and policy replica
 //! started beside them (the second gateway calls the second identity, the
-//! second policy follows it), tenants split between the two gateways; the
-//! two throughputs are compared in the same run. Afterwards every user's
+//! second policy follows it), tenants split between the two gateways, then
+//! once more on one of each (the extra processes stopped); the one-of-each
+//! figure is the mean of the windows before and after. Afterwards every user's
 //! stored role is compared with the role the bench computes from what it
 //! sent (memberships, active state, the tenant's assignments).
 //!
@@ -504,30 +505,55 @@ impl Scenario for ScaleOut {
             }
         };
 
-        // Every role, once policy has applied every change.
-        let names: Vec<String> = one
-            .iter()
-            .chain(&two)
-            .map(|t| t.ep.tenant.clone())
-            .collect();
-        let (waited, behind) = wait_caught_up(&idb, &pdb, &names, Duration::from_secs(60)).await?;
-        let check_one = check_roles(&policy, &one).await?;
-        let check_two = check_roles(&policy, &two).await?;
         for s in extra {
             s.stop().await;
         }
+
+        // One of each again, on fresh tenants: the 1 + 1 + 1 figure is the
+        // mean of the windows before and after, so that a drift of the
+        // machine during the scenario does not favour either topology.
+        let three = fresh_tenants(cx, "so3", n, &[gw]).await?;
+        let (p3, m3, three) = provision_and_mix(
+            cx,
+            &watched,
+            "1x_again",
+            "1 gateway + 1 identity + 1 policy again",
+            three,
+            window,
+        )
+        .await?;
+
+        // Every role, once policy has applied every change (the stopped
+        // replica's tenants after its leases expire).
+        let names: Vec<String> = one
+            .iter()
+            .chain(&two)
+            .chain(&three)
+            .map(|t| t.ep.tenant.clone())
+            .collect();
+        let (waited, behind) = wait_caught_up(&idb, &pdb, &names, Duration::from_secs(90)).await?;
+        let mut check_one = check_roles(&policy, &one).await?;
+        let check_two = check_roles(&policy, &two).await?;
+        let check_three = check_roles(&policy, &three).await?;
+        check_one.users += check_three.users;
+        check_one.mismatches += check_three.mismatches;
+        check_one.examples.extend(check_three.examples);
 
         let mut s = Section::new(
             "prod.scale_out",
             "Scale-out: 2 gateways + 2 identities + 2 policies vs 1 + 1 + 1 (same databases, same run)",
         );
         let (pt1, pt2, mt1, mt2) = (
-            throughput(&p1),
+            f64::midpoint(throughput(&p1), throughput(&p3)),
             throughput(&p2),
-            throughput(&m1),
+            f64::midpoint(throughput(&m1), throughput(&m3)),
             throughput(&m2),
         );
         s.fact("tenants per phase (concurrency)", n as f64);
+        s.fact("provisioning_1x_before_req_s", throughput(&p1));
+        s.fact("provisioning_1x_after_req_s", throughput(&p3));
+        s.fact("mixed_1x_before_req_s", throughput(&m1));
+        s.fact("mixed_1x_after_req_s", throughput(&m3));
         s.fact("provisioning_1x_req_s", pt1);
         s.fact("provisioning_2x_req_s", pt2);
         s.fact("provisioning_ratio", pt2 / pt1.max(f64::MIN_POSITIVE));
@@ -536,7 +562,10 @@ impl Scenario for ScaleOut {
         s.fact("mixed_ratio", mt2 / mt1.max(f64::MIN_POSITIVE));
         s.fact(
             "scim_errors",
-            (errors(&p1) + errors(&m1) + errors(&p2) + errors(&m2)) as f64,
+            [&p1, &m1, &p2, &m2, &p3, &m3]
+                .into_iter()
+                .map(errors)
+                .sum::<u64>() as f64,
         );
         s.fact("policy_2_partitions", held as f64);
         s.fact("caught_up_after_s", waited.as_secs_f64());
@@ -549,7 +578,8 @@ impl Scenario for ScaleOut {
         }
         s.notes.push(
             "tenants alternate between the two gateways; gateway-2 calls identity-2, policy-2 follows identity-2; \
-             fresh tenants per phase, the same sizes and concurrency"
+             fresh tenants per phase, the same sizes and concurrency; 1 + 1 + 1 is the mean of the phases before and \
+             after 2 + 2 + 2"
                 .into(),
         );
         let mismatches = check_one.mismatches + check_two.mismatches;
@@ -571,7 +601,7 @@ impl Scenario for ScaleOut {
             measured: format!("{mismatches} mismatches of {users} users"),
             met: Some(mismatches == 0 && behind == 0),
         });
-        for sec in [p1, m1, p2, m2, s] {
+        for sec in [p1, m1, p2, m2, p3, m3, s] {
             cx.report.push(sec);
         }
         Ok(())
