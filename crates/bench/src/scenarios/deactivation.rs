@@ -246,13 +246,17 @@ async fn sample_lag(
     let (i, p) = (crate::pg::pool(&i).await?, crate::pg::pool(&p).await?);
     let mut out = Vec::new();
     while Instant::now() < until {
-        let head: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM changes")
-            .fetch_one(&i)
-            .await?;
-        let cursor: i64 = sqlx::query_scalar("SELECT seq FROM stream_cursor WHERE id = 1")
-            .fetch_one(&p)
-            .await?;
-        out.push((head.unwrap_or(0) - cursor).max(0));
+        // Positions are per tenant: the changes behind are the sum over
+        // tenants of identity's head minus policy's cursor.
+        let head: i64 =
+            sqlx::query_scalar("SELECT COALESCE(sum(seq), 0)::BIGINT FROM change_heads")
+                .fetch_one(&i)
+                .await?;
+        let cursor: i64 =
+            sqlx::query_scalar("SELECT COALESCE(sum(seq), 0)::BIGINT FROM stream_cursors")
+                .fetch_one(&p)
+                .await?;
+        out.push((head - cursor).max(0));
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     Ok(out)
