@@ -13,6 +13,7 @@ pub mod deactivation;
 pub mod growth;
 pub mod noisy;
 pub mod protection;
+pub mod replicas;
 pub mod scale;
 
 use std::time::{Duration, Instant};
@@ -42,6 +43,8 @@ pub fn registry() -> Vec<Box<dyn Scenario>> {
         Box::new(protection::LimiterCost),
         Box::new(noisy::NoisyNeighbour),
         Box::new(create_limit::CreateLimit),
+        Box::new(replicas::ScaleOut),
+        Box::new(replicas::Failover),
         Box::new(scale::ScaleCurves),
     ]
 }
