@@ -71,3 +71,18 @@ where
         tokio::time::sleep(PROBE_EVERY).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_when_every_tracked_service_is() {
+        assert!(!ready(), "nothing tracked yet");
+        set_ready("a", true);
+        set_ready("b", false);
+        assert!(!ready());
+        set_ready("b", true);
+        assert!(ready());
+    }
+}

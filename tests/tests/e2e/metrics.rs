@@ -32,6 +32,21 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 async fn metrics_expose_the_named_series(app: &TestApp) {
     let url = e2e::spawn_metrics().await;
+    // The probes of the metrics port (the kubelet's, for identity and
+    // policy, whose gRPC port speaks TLS only): alive, and a readiness
+    // answer (which depends on every in-process service's database).
+    let livez = reqwest::get(url.replace("/metrics", "/livez"))
+        .await
+        .unwrap();
+    assert_eq!(livez.status(), StatusCode::OK);
+    let readyz = reqwest::get(url.replace("/metrics", "/readyz"))
+        .await
+        .unwrap();
+    assert!(
+        [StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE].contains(&readyz.status()),
+        "{}",
+        readyz.status()
+    );
     let t = app.tenant("metrics").await;
     let id = t
         .create_user(json!({
