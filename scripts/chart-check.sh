@@ -26,6 +26,36 @@ done
 grep -q "name: rel-scim-platform-console$" <<<"$rendered" || { echo "chart: no console with $prod" >&2; exit 1; }
 grep -q 'host: "console.scim.example.com"' <<<"$rendered" || { echo "chart: no console Ingress with $prod" >&2; exit 1; }
 grep -q "name: scim-console-session$" <<<"$rendered" || { echo "chart: console session key not from its Secret" >&2; exit 1; }
+# Two database roles: the migration Jobs connect as the owner (their own
+# Secret in production-like values), the Deployments as the service role.
+for want in "key: IDENTITY_MIGRATE_DATABASE_URL" "key: POLICY_MIGRATE_DATABASE_URL" \
+  "key: IDENTITY_DATABASE_URL" "key: POLICY_DATABASE_URL" "name: scim-platform-prod-migrate"; do
+  grep -q "$want" <<<"$rendered" || { echo "chart: production render lacks '$want'" >&2; exit 1; }
+done
+roles=$(mktemp)
+printf '%s\n' "$rendered" >"$roles"
+"$venv/bin/python" - "$roles" <<'PY' || { echo "chart: a migration Job or Deployment has the wrong database URL" >&2; exit 1; }
+import sys, yaml
+jobs = deployments = 0
+for doc in yaml.safe_load_all(open(sys.argv[1])):
+    if not doc or doc.get("kind") not in ("Job", "Deployment"):
+        continue
+    name = doc["metadata"]["name"]
+    for c in doc["spec"]["template"]["spec"]["containers"]:
+        for env in c.get("env", []):
+            if env["name"] != "DATABASE_URL":
+                continue
+            ref = env["valueFrom"]["secretKeyRef"]
+            migrating = doc["kind"] == "Job"
+            assert ref["key"].endswith("_MIGRATE_DATABASE_URL") == migrating, (name, ref)
+            assert (ref["name"] == "scim-platform-prod-migrate") == migrating, (name, ref)
+            if migrating:
+                jobs += 1
+            else:
+                deployments += 1
+assert (jobs, deployments) == (2, 2), (jobs, deployments)
+PY
+rm -f "$roles"
 # Every optional part at once, with the defaults otherwise.
 helm template rel "$chart" --set ingress.enabled=true,ingress.tls.enabled=true \
   --set networkPolicy.enabled=true,metrics.serviceMonitor.enabled=true \

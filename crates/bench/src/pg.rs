@@ -29,6 +29,31 @@ pub async fn create_db(name: &str) -> Result<String, Error> {
     Ok(db_url(name))
 }
 
+/// The login role the services of the production topology connect as:
+/// neither superuser nor `BYPASSRLS`, owning nothing, so that row-level
+/// security binds it as in production (the services refuse any other).
+pub const SERVICE_ROLE: &str = "bench_service";
+
+/// Grants [`SERVICE_ROLE`] (created when missing; roles are per server)
+/// a service's privileges on the migrated database `name`; returns the URL
+/// that connects as it.
+pub async fn service_role_url(name: &str) -> Result<String, Error> {
+    let mut admin = PgConnection::connect(ADMIN_URL).await?;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DO $$ BEGIN CREATE ROLE {SERVICE_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        )))
+        .await?;
+    let mut db = PgConnection::connect(&db_url(name)).await?;
+    db.execute(sqlx::AssertSqlSafe(format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {SERVICE_ROLE}; \
+         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {SERVICE_ROLE}"
+    )))
+    .await?;
+    Ok(format!("postgres://{SERVICE_ROLE}@127.0.0.1:5432/{name}"))
+}
+
 pub async fn drop_db(name: &str) {
     if let Ok(mut conn) = PgConnection::connect(ADMIN_URL).await {
         let _ = conn

@@ -137,7 +137,8 @@ impl System {
 /// One service of the production topology.
 struct Spec {
     name: &'static str,
-    /// Its own database (`identity migrate` / `policy migrate` first).
+    /// Its own database (`identity migrate` / `policy migrate` first, as
+    /// the owner; served as [`pg::SERVICE_ROLE`]).
     database: bool,
     listen_env: &'static str,
     /// Follows or calls identity (`IDENTITY_URL`).
@@ -183,8 +184,9 @@ pub async fn production(ctx: &Ctx, tenants: &[String]) -> Result<System, Error> 
         if spec.database {
             let db = format!("bench_{}_{}", ctx.run_id, spec.name);
             let url = pg::create_db(&db).await?;
+            // Migrated as the owner, served as a plain role (as in production).
             migrate(&bin, &url).await?;
-            env.push(("DATABASE_URL", url.clone()));
+            env.push(("DATABASE_URL", pg::service_role_url(&db).await?));
             match spec.name {
                 "identity" => sys.identity_db = Some((db, url)),
                 "policy" => sys.policy_db = Some((db, url)),

@@ -1,7 +1,9 @@
 //! Storage plumbing that identity and policy share: the SQL [`Dialect`] of
 //! a backend, per-tenant ordered streams ([`stream`]: the outbox of
-//! identity and the role-change log of policy) and the partitioning of
-//! tenants across replicas ([`partition_of`]).
+//! identity and the role-change log of policy), the partitioning of
+//! tenants across replicas ([`partition_of`]) and the check that a
+//! service's database role is one that row-level security binds
+//! ([`roles`]).
 //!
 //! Tenants are the unit of order and of partitioning. Nothing here is
 //! shared by all tenants on a write path: a stream's order is kept per
@@ -9,6 +11,7 @@
 
 mod dialect;
 mod partition;
+pub mod roles;
 pub mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;

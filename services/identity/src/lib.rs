@@ -36,6 +36,8 @@ pub enum StartupError {
     Database(#[source] IdentityError),
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("refusing to start: {0}")]
+    Role(storekit::roles::RoleProblem),
     #[error("cannot build gRPC reflection")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("cannot read the listener address")]
@@ -55,8 +57,11 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects the store (migrating it when `config.migrate` is set) and
-    /// prepares the server on `listener`.
+    /// Connects the store (migrating it when `config.migrate` is set),
+    /// refuses a Postgres role that row-level security does not bind
+    /// (superuser, `BYPASSRLS`, the tables' owner) unless
+    /// `config.allow_privileged_role`, and prepares the server on
+    /// `listener`. [`Self::with_store`] takes a store as it is.
     pub async fn build(config: &Config, listener: TcpListener) -> Result<Self, StartupError> {
         let store = SqlStore::connect(&config.store_options())
             .await
@@ -64,6 +69,11 @@ impl Application {
         if config.migrate {
             store.migrate().await?;
         }
+        // After migrating: a role that has just created the tables owns them.
+        store
+            .check_role(config.allow_privileged_role)
+            .await
+            .map_err(StartupError::Role)?;
         let addr = listener.local_addr()?;
         let security = mtls::secure("identity", addr, &config.tls, &config.access)?;
         Ok(

@@ -34,6 +34,11 @@ pub struct Config {
     /// Postgres `lock_timeout` of every connection, in ms; 0 disables.
     #[arg(long, env = "DATABASE_LOCK_TIMEOUT_MS", default_value_t = storekit::timeouts::DEFAULT_LOCK_TIMEOUT_MS)]
     pub lock_timeout_ms: u64,
+    /// Start on Postgres even as a superuser, a `BYPASSRLS` role or the
+    /// tables' owner, which row-level security does not bind (local use
+    /// only, such as `make run`; production connects as a plain role).
+    #[arg(long, env = "DATABASE_ALLOW_PRIVILEGED_ROLE", default_value_t = false)]
+    pub allow_privileged_role: bool,
     /// Apply migrations at start (the one-process mode does; production runs `policy migrate`).
     #[arg(long, env = "MIGRATE_ON_START", default_value_t = false)]
     pub migrate: bool,

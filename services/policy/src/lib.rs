@@ -92,6 +92,8 @@ pub enum StartupError {
     Database(#[source] PolicyError),
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("refusing to start: {0}")]
+    Role(storekit::roles::RoleProblem),
     #[error("invalid IDENTITY_URL")]
     IdentityUrl(#[source] tonic::transport::Error),
     #[error("cannot build gRPC reflection")]
@@ -115,8 +117,11 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects the store (migrating it when `config.migrate` is set) and
-    /// prepares the server on `listener`.
+    /// Connects the store (migrating it when `config.migrate` is set),
+    /// refuses a Postgres role that row-level security does not bind
+    /// (superuser, `BYPASSRLS`, the tables' owner) unless
+    /// `config.allow_privileged_role`, and prepares the server on
+    /// `listener`. [`Self::with_store`] takes a store as it is.
     pub async fn build(config: &Config, listener: TcpListener) -> Result<Self, StartupError> {
         let store = SqlStore::connect(&config.store_options())
             .await
@@ -124,6 +129,11 @@ impl Application {
         if config.migrate {
             store.migrate().await?;
         }
+        // After migrating: a role that has just created the tables owns them.
+        store
+            .check_role(config.allow_privileged_role)
+            .await
+            .map_err(StartupError::Role)?;
         let addr = listener.local_addr()?;
         let security = mtls::secure("policy", addr, &config.tls, &config.access)?;
         let identity_tls = config.tls.client()?;

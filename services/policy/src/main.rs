@@ -40,7 +40,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Serve => {
             telemetry::metrics::spawn(cli.metrics_listen, std::future::pending()).await?;
             let listener = tokio::net::TcpListener::bind(cli.config.listen).await?;
-            let app = Application::build(&cli.config, listener).await?;
+            let app = match Application::build(&cli.config, listener).await {
+                Ok(app) => app,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return Err(e.into());
+                }
+            };
             app.run_until_stopped(telemetry::shutdown_signal()).await?;
             traces.shutdown().await;
         }

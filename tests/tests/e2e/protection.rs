@@ -11,6 +11,7 @@ mod mtls;
 mod ratelimit;
 mod redis_outage;
 pub(crate) mod rls;
+mod roles;
 mod secrets;
 mod support;
 mod timeouts;

@@ -89,6 +89,20 @@ impl ScopedPool {
     pub(super) async fn ping(&self) -> bool {
         self.pool.execute("SELECT 1").await.is_ok()
     }
+
+    /// Refuses a role that row-level security does not bind, unless
+    /// `allow` (Postgres only; see `storekit::roles`).
+    pub(super) async fn check_role(&self, allow: bool) -> Result<(), storekit::roles::RoleProblem> {
+        if self.dialect != Dialect::Postgres {
+            return Ok(());
+        }
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(storekit::roles::RoleProblem::Unchecked)?;
+        storekit::roles::enforce_unprivileged(&mut conn, "identity", allow).await
+    }
 }
 
 /// A transaction on `pool` bound to `scope`.

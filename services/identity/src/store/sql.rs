@@ -154,6 +154,16 @@ impl SqlStore {
         self.read.ping().await
     }
 
+    /// On Postgres, refuses to serve as a superuser, a `BYPASSRLS` role or
+    /// the tables' owner (row-level security binds none of them) unless
+    /// `allow_privileged`; SQLite has no roles.
+    pub async fn check_role(
+        &self,
+        allow_privileged: bool,
+    ) -> Result<(), storekit::roles::RoleProblem> {
+        self.write.check_role(allow_privileged).await
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }

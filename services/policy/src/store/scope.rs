@@ -113,6 +113,20 @@ impl Pools {
             && (self.dialect == Dialect::Postgres || self.write.execute("SELECT 1").await.is_ok())
     }
 
+    /// Refuses a role that row-level security does not bind, unless
+    /// `allow` (Postgres only; see `storekit::roles`).
+    pub(super) async fn check_role(&self, allow: bool) -> Result<(), storekit::roles::RoleProblem> {
+        if self.dialect != Dialect::Postgres {
+            return Ok(());
+        }
+        let mut conn = self
+            .write
+            .acquire()
+            .await
+            .map_err(storekit::roles::RoleProblem::Unchecked)?;
+        storekit::roles::enforce_unprivileged(&mut conn, "policy", allow).await
+    }
+
     /// Closes both pools (waits for connections in use to come back).
     pub(super) async fn close(&self) {
         self.write.close().await;

@@ -132,6 +132,16 @@ impl SqlStore {
         self.pools.ping().await
     }
 
+    /// On Postgres, refuses to serve as a superuser, a `BYPASSRLS` role or
+    /// the tables' owner (row-level security binds none of them) unless
+    /// `allow_privileged`; SQLite has no roles.
+    pub async fn check_role(
+        &self,
+        allow_privileged: bool,
+    ) -> Result<(), storekit::roles::RoleProblem> {
+        self.pools.check_role(allow_privileged).await
+    }
+
     /// The backend.
     pub fn dialect(&self) -> Dialect {
         self.dialect

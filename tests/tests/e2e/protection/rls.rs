@@ -14,14 +14,16 @@ pub(crate) struct Role(pub(crate) String);
 
 impl Role {
     pub(crate) async fn create() -> Self {
+        Self::create_with("NOSUPERUSER NOBYPASSRLS").await
+    }
+
+    /// A login role with `attributes` (`BYPASSRLS`, …).
+    pub(crate) async fn create_with(attributes: &str) -> Self {
         let name = format!(
             "scim_rls_{}",
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         );
-        admin(&format!(
-            "CREATE ROLE \"{name}\" LOGIN NOSUPERUSER NOBYPASSRLS"
-        ))
-        .await;
+        admin(&format!("CREATE ROLE \"{name}\" LOGIN {attributes}")).await;
         Self(name)
     }
 }
@@ -40,7 +42,7 @@ impl Drop for Role {
     }
 }
 
-async fn admin(sql: &str) {
+pub(crate) async fn admin(sql: &str) {
     sqlx::any::install_default_drivers();
     let mut conn = AnyConnection::connect(&postgres_admin_url()).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
