@@ -21,6 +21,13 @@ const GROUP_COLUMNS: &str = "g.id, g.tenant_id, g.display_name, g.external_id, g
 
 /// Ids per statement when a list of ids is bound (well under both backends' limits).
 const CHUNK: usize = 500;
+
+/// Members a list page carries at most (summed over its groups): a page
+/// whose groups hold more ends before the group that would pass it (the
+/// first group is always served), so memory stays bounded whatever the
+/// group sizes. Lists without members (`excludedAttributes=members`, what
+/// Entra ID and Okta ask for) are not limited.
+pub const LIST_MEMBER_CAP: u64 = 50_000;
 /// Members one statement checks, inserts or removes: a list is one bound
 /// parameter of any length, but inserting rows (and checking their keys)
 /// takes time, and each statement must end well within the statement
@@ -568,6 +575,26 @@ impl SqlStore {
                     group_from_row,
                 )
                 .await?;
+            if include_members && self.cap_members(tenant, &mut page.items).await? {
+                // The page ends earlier: its last key is the last group kept.
+                if query.sort.is_some() || keyset.backwards {
+                    return Err(scim::ScimError::invalid_value(format!(
+                        "these groups hold more than {} members for one page; ask for a smaller \
+                         count or excludedAttributes=members",
+                        self.list_member_cap
+                    ))
+                    .into());
+                }
+                if let (Some(first), Some(last)) = (page.items.first(), page.items.last()) {
+                    let key = |g: &GroupRecord| super::RowKey {
+                        sort: None,
+                        created: g.created,
+                        id: g.id.clone(),
+                    };
+                    page.edges = Some((key(first), key(last)));
+                    page.more = true;
+                }
+            }
             self.attach_members(tenant, &mut page.items, include_members)
                 .await?;
             return Ok(page);
@@ -575,9 +602,61 @@ impl SqlStore {
         let mut page = self
             .index_page(tenant, &table, GROUP_COLUMNS, buf, query, group_from_row)
             .await?;
+        if include_members {
+            self.cap_members(tenant, &mut page.items).await?;
+        }
         self.attach_members(tenant, &mut page.items, include_members)
             .await?;
         Ok(page)
+    }
+
+    /// Shortens `items` to the groups whose members, summed in order, stay
+    /// within the cap (at least one group); true when it shortened them.
+    async fn cap_members(
+        &self,
+        tenant: &TenantId,
+        items: &mut Vec<GroupRecord>,
+    ) -> Result<bool, IdentityError> {
+        if items.len() < 2 {
+            return Ok(false);
+        }
+        let mut buf = SqlBuf::new(self.dialect);
+        let t = buf.bind(Bind::Text(tenant.as_str().to_owned()));
+        let list = id_list(
+            &mut buf,
+            items
+                .iter()
+                .map(|g| g.id.as_str())
+                .collect::<Vec<_>>()
+                .as_slice(),
+        );
+        let sql = format!(
+            "SELECT group_id, count(*) AS n FROM group_members \
+             WHERE tenant_id = {t} AND group_id IN ({list}) GROUP BY group_id"
+        );
+        let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &buf.binds)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut counts = HashMap::new();
+        for row in rows {
+            let id: String = row.try_get("group_id")?;
+            let n: i64 = row.try_get("n")?;
+            counts.insert(id, u64::try_from(n).unwrap_or(0));
+        }
+        let mut sum = 0u64;
+        let mut keep = items.len();
+        for (i, g) in items.iter().enumerate() {
+            sum += counts.get(&g.id).copied().unwrap_or(0);
+            if sum > self.list_member_cap && i > 0 {
+                keep = i;
+                break;
+            }
+        }
+        let cut = keep < items.len();
+        items.truncate(keep);
+        Ok(cut)
     }
 
     /// Loads the members of `items` when asked to (one query for all).

@@ -7,8 +7,8 @@
 use serde_json::json;
 use storekit::testing::PostgresDatabase;
 
-use super::{ListQuery, SortKey, SqlStore, Store, StoreOptions};
-use crate::domain::{GroupColumns, ResourceId, TenantId, UserColumns};
+use super::{Keyset, ListQuery, SortKey, SqlStore, Store, StoreOptions};
+use crate::domain::{GroupColumns, NewMember, ResourceId, TenantId, UserColumns};
 
 async fn store(url: &str) -> SqlStore {
     let store = SqlStore::connect(&StoreOptions {
@@ -49,6 +49,11 @@ on_both_backends!(
     totals_follow_creates_deletes_and_restores,
     totals_on_sqlite,
     totals_on_postgres
+);
+on_both_backends!(
+    pages_with_members_stay_within_the_cap,
+    member_cap_on_sqlite,
+    member_cap_on_postgres
 );
 on_both_backends!(
     a_deletion_during_a_walk_skips_nothing,
@@ -232,4 +237,52 @@ async fn a_deletion_during_a_walk_skips_nothing(store: &SqlStore) {
     let got: Vec<String> = fourth.items.into_iter().map(|u| u.id).collect();
     assert_eq!(got, [late.id]);
     assert_eq!(fourth.total, 29);
+}
+
+async fn pages_with_members_stay_within_the_cap(store: &SqlStore) {
+    let mut store = store.clone();
+    store.list_member_cap = 50;
+    let t = TenantId::parse("big-groups").unwrap();
+    let users = tenant_with_users(&store, &t, 30).await;
+    let members: Vec<NewMember> = users
+        .iter()
+        .map(|id| NewMember {
+            id: ResourceId::parse(id).unwrap(),
+            display: None,
+        })
+        .collect();
+    let mut groups = Vec::new();
+    for name in ["A", "B", "C"] {
+        let (cols, _) = GroupColumns::from_canonical(&json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": name,
+        }))
+        .unwrap();
+        groups.push(store.create_group(&t, &cols, &members).await.unwrap().id);
+    }
+    // 30 + 30 passes the cap of 50: each page holds one group, whole.
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let p = store
+            .list_groups(&t, &page(seen.len() as u64, 10), true)
+            .await
+            .unwrap();
+        assert_eq!(p.total, 3);
+        assert_eq!(p.items.len(), 1, "a page of {} groups", p.items.len());
+        assert_eq!(p.items[0].members.as_ref().unwrap().len(), 30);
+        seen.push(p.items[0].id.clone());
+    }
+    assert_eq!(seen, groups);
+    // Without members, no limit.
+    let p = store.list_groups(&t, &page(0, 10), false).await.unwrap();
+    assert_eq!(p.items.len(), 3);
+    // Cursor pages end early too, and say that more follow.
+    let q = ListQuery {
+        keyset: Some(Keyset::default()),
+        ..page(0, 10)
+    };
+    let p = store.list_groups(&t, &q, true).await.unwrap();
+    assert_eq!(p.items.len(), 1);
+    assert!(p.more);
+    assert_eq!(p.edges.as_ref().unwrap().1.id, groups[0]);
 }

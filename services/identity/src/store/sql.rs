@@ -72,6 +72,8 @@ pub struct SqlStore {
     signal: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where index walks continue (`paging.rs`).
     pub(super) continuations: Continuations,
+    /// Members a list page with members carries at most (`groups.rs`).
+    pub(super) list_member_cap: u64,
 }
 
 impl SqlStore {
@@ -130,6 +132,7 @@ impl SqlStore {
             write: ScopedPool::new(write, dialect),
             signal: Arc::new(signal),
             continuations: Continuations::default(),
+            list_member_cap: super::groups::LIST_MEMBER_CAP,
         }
     }
 
