@@ -193,6 +193,9 @@ async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, sqlx::Error> {
         .after_connect(|conn, _| {
             Box::pin(async move {
                 conn.execute(
+                    // WAL with NORMAL: durable against a process crash, not
+                    // against power loss (the last commits may be lost; the
+                    // file stays consistent). docs/sre.md states it.
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
                 )
