@@ -146,8 +146,8 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        // `/package.Service/Method`; the set of paths is fixed by the server.
-        let (service, method) = split_path(req.uri().path());
+        // `/package.Service/Method`, bounded (see `split_path`).
+        let (service, mut method) = split_path(req.uri().path());
         let started = Instant::now();
         let fut = self.inner.call(req);
         Box::pin(async move {
@@ -161,6 +161,10 @@ where
                     .map_or("OK", code_name),
                 Err(_) => "UNKNOWN",
             };
+            // A method the server does not have: its name is the caller's.
+            if code == "UNIMPLEMENTED" {
+                method = "unknown".into();
+            }
             metrics::counter!("grpc_server_requests_total",
                 "grpc_service" => service.clone(), "grpc_method" => method.clone(), "grpc_code" => code)
             .increment(1);
@@ -172,15 +176,49 @@ where
     }
 }
 
+/// The gRPC services of this platform's processes: only their paths become
+/// `grpc_service` labels.
+pub const KNOWN_GRPC_SERVICES: &[&str] = &[
+    "identity.v1.IdentityService",
+    "policy.v1.PolicyService",
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// `/package.Service/Method` as (service, method) labels, or
+/// ("unknown", "unknown") unless the service is one of
+/// [`KNOWN_GRPC_SERVICES`] and the method a well-formed name (an ASCII
+/// capital, then up to 63 ASCII letters and digits). The server layer also
+/// turns the method of an `UNIMPLEMENTED` answer into "unknown", so invented
+/// method names of a known service make no series either.
 pub(crate) fn split_path(path: &str) -> (String, String) {
-    let mut parts = path.trim_start_matches('/').splitn(2, '/');
-    let service = parts.next().unwrap_or_default();
-    let method = parts.next().unwrap_or_default();
-    // Unknown paths must not grow the label set.
-    if service.len() > 80 || method.len() > 80 || method.contains('/') {
-        return ("unknown".into(), "unknown".into());
+    let unknown = || ("unknown".to_owned(), "unknown".to_owned());
+    let Some((service, method)) = path.trim_start_matches('/').split_once('/') else {
+        return unknown();
+    };
+    let well_formed = method.len() <= 64
+        && method.starts_with(|c: char| c.is_ascii_uppercase())
+        && method.chars().all(|c| c.is_ascii_alphanumeric());
+    if !well_formed || !KNOWN_GRPC_SERVICES.contains(&service) {
+        return unknown();
     }
     (service.to_owned(), method.to_owned())
+}
+
+/// The `method` label of an HTTP request: one of the methods the services
+/// answer, else `other`, so invented methods make no new series.
+pub fn http_method_label(method: &http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// The canonical name of a gRPC status code.
@@ -204,5 +242,75 @@ pub(crate) fn code_name(code: i32) -> &'static str {
         15 => "DATA_LOSS",
         16 => "UNAUTHENTICATED",
         _ => "UNKNOWN",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_known_set_are_other() {
+        for m in ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] {
+            let method = http::Method::from_bytes(m.as_bytes()).unwrap_or_default();
+            assert_eq!(http_method_label(&method), m);
+        }
+        for m in ["INVENTED", "get", "TRACE", "CONNECT", "PROPFIND"] {
+            let method = http::Method::from_bytes(m.as_bytes()).unwrap_or_default();
+            assert_eq!(http_method_label(&method), "other", "{m}");
+        }
+    }
+
+    #[test]
+    fn only_known_services_with_well_formed_methods_become_labels() {
+        let labels = |p: &str| split_path(p);
+        assert_eq!(
+            labels("/identity.v1.IdentityService/Authenticate"),
+            ("identity.v1.IdentityService".into(), "Authenticate".into())
+        );
+        assert_eq!(
+            labels("/grpc.health.v1.Health/Check"),
+            ("grpc.health.v1.Health".into(), "Check".into())
+        );
+        let unknown = ("unknown".to_owned(), "unknown".to_owned());
+        for path in [
+            "/invented.v1.Service/Call",
+            "/x/y",
+            "/identity.v1.IdentityService/not-a-method",
+            "/identity.v1.IdentityService/",
+            "/identity.v1.IdentityService/A/B",
+            "/identity.v1.IdentityService/lowercase",
+            "/",
+        ] {
+            assert_eq!(labels(path), unknown, "{path}");
+        }
+        let long = format!("/identity.v1.IdentityService/{}", "A".repeat(65));
+        assert_eq!(labels(&long), unknown);
+    }
+
+    #[tokio::test]
+    async fn invented_methods_of_a_known_service_make_no_new_series() {
+        let metrics = handle();
+        let mut layer = tower::Layer::layer(
+            &GrpcMetricsLayer,
+            tower::service_fn(|_req: http::Request<()>| async {
+                // What tonic answers for a method the service does not have.
+                let mut response = http::Response::new(());
+                response
+                    .headers_mut()
+                    .insert("grpc-status", http::HeaderValue::from_static("12"));
+                Ok::<_, std::convert::Infallible>(response)
+            }),
+        );
+        for i in 0..100 {
+            let path = format!("/identity.v1.IdentityService/Invented{i}");
+            let request = http::Request::builder()
+                .uri(path)
+                .body(())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let _ = tower::Service::call(&mut layer, request).await;
+        }
+        let rendered = metrics.render();
+        assert!(!rendered.contains("Invented"), "{rendered}");
     }
 }

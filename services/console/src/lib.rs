@@ -267,6 +267,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn invented_methods_make_no_new_metric_series() {
+        let metrics = telemetry::metrics::handle();
+        for i in 0..100 {
+            let method = axum::http::Method::from_bytes(format!("INVENTED{i}").as_bytes())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let request = Request::builder()
+                .method(method)
+                .uri("/login")
+                .body(Body::empty())
+                .unwrap_or_else(|e| panic!("{e}"));
+            send(request).await;
+        }
+        let rendered = metrics.render();
+        assert!(!rendered.contains("INVENTED"), "{rendered}");
+        assert!(
+            rendered.contains(r#"method="other""#),
+            "invented methods count as other"
+        );
+    }
+
+    #[tokio::test]
     async fn posts_are_refused_before_any_handler() {
         let post = |site: &'static str| {
             Request::post("/setup/tokens")

@@ -3,7 +3,9 @@
 //!
 //! - `scim_http_requests_total{route, method, status}` and
 //!   `scim_http_request_duration_seconds{route, method, status}`, by route
-//!   template (`/scim/v2/{tenant}/Users/{id}`), never the raw path;
+//!   template (`/scim/v2/{tenant}/Users/{id}`), never the raw path, and
+//!   `method` one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, else
+//!   `other` (so invented methods make no new series);
 //! - `scim_tenant_requests_total{tenant, status_class}` for the "top
 //!   tenants" panel: only authenticated requests (not 401), and only the
 //!   first [`MAX_TENANTS`] tenants a process sees get their own label, the
@@ -40,7 +42,7 @@ pub async fn track(req: Request, next: Next) -> Response {
                 .map(|(_, v)| v.to_owned())
         });
     let req = Request::from_parts(parts, body);
-    let method = req.method().as_str().to_owned();
+    let method = telemetry::metrics::http_method_label(req.method());
     // The request's span (see `crate::request_span`) learns its route here.
     let span = tracing::Span::current();
     span.record("http.route", route.as_str());
@@ -56,7 +58,7 @@ pub async fn track(req: Request, next: Next) -> Response {
     let status = response.status();
     let code = status.as_str().to_owned();
     metrics::histogram!("scim_http_request_duration_seconds",
-        "route" => route.clone(), "method" => method.clone(), "status" => code.clone())
+        "route" => route.clone(), "method" => method, "status" => code.clone())
     .record(started.elapsed().as_secs_f64());
     metrics::counter!("scim_http_requests_total",
         "route" => route, "method" => method, "status" => code)

@@ -189,10 +189,10 @@ pub fn router(state: AppState) -> Router {
 fn request_span(req: &Request) -> tracing::Span {
     let span = tracing::info_span!(
         "scim",
-        otel.name = %req.method(),
+        otel.name = telemetry::metrics::http_method_label(req.method()),
         otel.kind = "server",
         otel.status_code = tracing::field::Empty,
-        http.request.method = %req.method(),
+        http.request.method = telemetry::metrics::http_method_label(req.method()),
         url.path = %req.uri().path(),
         http.route = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
@@ -289,6 +289,41 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// What the handlers share, over `channel` to identity, and the receiving
+/// end of the provisioning log's queue.
+pub fn state(
+    config: &Config,
+    channel: Channel,
+    public_base_url: &str,
+    draining: Arc<std::sync::atomic::AtomicBool>,
+) -> Result<
+    (
+        AppState,
+        tokio::sync::mpsc::Receiver<proto::identity::v1::RequestLogEntry>,
+    ),
+    StartupError,
+> {
+    let traced = telemetry::grpc::client(channel.clone());
+    let (recorder, log_entries) = provlog::Recorder::new();
+    let state = AppState {
+        identity: IdentityServiceClient::new(traced)
+            .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
+        identity_channel: channel,
+        auth: auth::AuthCache::new(config.auth_cache_ttl()),
+        public_base_url: public_base_url.trim_end_matches('/').into(),
+        max_body_bytes: config.max_body_bytes,
+        protocol: Arc::new(config.protocol.clone()),
+        cursors: Arc::new(cursor::Cursors::from_config(&config.protocol)?),
+        types: types::TypesCache::new(config.auth_cache_ttl()),
+        protection: Arc::new(protect::Protection::new(&config.protection)?),
+        request_timeout: config.protection.request_timeout(),
+        draining,
+        recorder,
+    };
+    Ok((state, log_entries))
+}
+
 /// A built gateway on an already-bound listener.
 pub struct Application {
     listener: TcpListener,
@@ -309,28 +344,11 @@ impl Application {
             .connect_timeout(Duration::from_secs(5));
         let channel = mtls::channel(config.tls.client()?.as_ref(), endpoint);
         let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let traced = telemetry::grpc::client(channel.clone());
         let public = config
             .public_base_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-        let (recorder, log_entries) = provlog::Recorder::new();
-        let state = AppState {
-            identity: IdentityServiceClient::new(traced)
-                .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
-            identity_channel: channel,
-            auth: auth::AuthCache::new(config.auth_cache_ttl()),
-            public_base_url: public.trim_end_matches('/').into(),
-            max_body_bytes: config.max_body_bytes,
-            protocol: Arc::new(config.protocol.clone()),
-            cursors: Arc::new(cursor::Cursors::from_config(&config.protocol)?),
-            types: types::TypesCache::new(config.auth_cache_ttl()),
-            protection: Arc::new(protect::Protection::new(&config.protection)?),
-            request_timeout: config.protection.request_timeout(),
-            draining: draining.clone(),
-            recorder,
-        };
+        let (state, log_entries) = state(config, channel, &public, draining.clone())?;
         // The provisioning log's sender: untraced (a flush belongs to no request).
         let identity = IdentityServiceClient::new(state.identity_channel.clone())
             .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
@@ -390,3 +408,6 @@ impl Application {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,8 @@
 //!   dependency order: an operation waits for the POSTs whose `bulkId` it
 //!   names; one that names an unknown or failed `bulkId`, or that is part of
 //!   a cycle, fails with 400 `invalidValue`. Responses come in request order.
+//!   The order is found in time linear in the references (a request at the
+//!   payload limit may hold hundreds of thousands).
 //! * `failOnErrors: n` stops after the n-th error; operations not run are
 //!   left out of the response.
 //! * Limits (advertised in `/ServiceProviderConfig`): more operations than
@@ -17,7 +19,8 @@
 mod dispatch;
 mod refs;
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
@@ -166,6 +169,7 @@ fn operation(raw: &Value) -> Result<Operation, ScimError> {
     if let Some(d) = &data {
         refs::collect(d, &mut refs);
     }
+    refs::dedup(&mut refs);
     Ok(Operation {
         method,
         path,
@@ -176,14 +180,10 @@ fn operation(raw: &Value) -> Result<Operation, ScimError> {
     })
 }
 
-/// Runs the operations in dependency order; one response per operation run,
-/// in request order.
-async fn run_all(
-    state: &AppState,
-    caller: &Caller,
-    ops: &[Result<Operation, ScimError>],
-    fail_on_errors: Option<usize>,
-) -> Vec<Option<Value>> {
+/// The order operations run in: always the first (in request order) that
+/// waits for no POST not yet run whose `bulkId` it names; when every one
+/// left waits, the first left, marked `true` (part of a cycle).
+fn schedule(ops: &[Result<Operation, ScimError>]) -> Vec<(usize, bool)> {
     // bulkId → the operation that creates it (the first POST naming it).
     let mut creators: HashMap<&str, usize> = HashMap::new();
     for (i, op) in ops.iter().enumerate() {
@@ -196,26 +196,61 @@ async fn run_all(
             creators.entry(b.as_str()).or_insert(i);
         }
     }
+    // Each operation's count of creators not yet run, and who waits on it:
+    // one pass over the references, then each operation and each edge is
+    // visited once (O(n log n + references)).
+    let mut waiting_on = vec![0usize; ops.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); ops.len()];
+    for (i, op) in ops.iter().enumerate() {
+        let Ok(op) = op else { continue };
+        // `refs` holds each bulkId once, and a creator has one bulkId.
+        for r in &op.refs {
+            if let Some(&c) = creators.get(r.as_str())
+                && c != i
+            {
+                waiting_on[i] += 1;
+                dependents[c].push(i);
+            }
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..ops.len())
+        .filter(|&i| waiting_on[i] == 0)
+        .map(Reverse)
+        .collect();
+    let mut pending: BTreeSet<usize> = (0..ops.len()).collect();
+    let mut order = Vec::with_capacity(ops.len());
+    while let Some(&first) = pending.first() {
+        let (i, cyclic) = match ready.pop() {
+            Some(Reverse(i)) => (i, false),
+            None => (first, true),
+        };
+        pending.remove(&i);
+        order.push((i, cyclic));
+        for &d in &dependents[i] {
+            waiting_on[d] -= 1;
+            if waiting_on[d] == 0 && pending.contains(&d) {
+                ready.push(Reverse(d));
+            }
+        }
+    }
+    order
+}
+
+/// Runs the operations in dependency order; one response per operation run,
+/// in request order.
+async fn run_all(
+    state: &AppState,
+    caller: &Caller,
+    ops: &[Result<Operation, ScimError>],
+    fail_on_errors: Option<usize>,
+) -> Vec<Option<Value>> {
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut results: Vec<Option<Value>> = vec![None; ops.len()];
-    let mut pending: Vec<usize> = (0..ops.len()).collect();
     let mut errors = 0;
-    while !pending.is_empty() {
-        // The first operation that waits for no pending POST; else the first
-        // one, which is then part of a cycle.
-        let waits = |i: usize| match &ops[i] {
-            Ok(op) => op.refs.iter().any(|r| {
-                creators
-                    .get(r.as_str())
-                    .is_some_and(|c| *c != i && pending.contains(c))
-            }),
-            Err(_) => false,
-        };
-        let pos = pending.iter().position(|&i| !waits(i));
-        let i = pending.remove(pos.unwrap_or(0));
+    for (i, cyclic) in schedule(ops) {
         let outcome = match &ops[i] {
             Err(e) => Err(ApiError(e.clone())),
-            Ok(_) if pos.is_none() => Err(ApiError(ScimError::invalid_value(
+            Ok(_) if cyclic => Err(ApiError(ScimError::invalid_value(
                 "circular bulkId references",
             ))),
             Ok(op) => run_one(state, caller, op, &ids).await,
@@ -288,4 +323,60 @@ async fn run_one(
         data,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(bulk_id: &str, refs: Vec<String>) -> Result<Operation, ScimError> {
+        Ok(Operation {
+            method: Method::POST,
+            path: "/Groups".into(),
+            bulk_id: Some(bulk_id.into()),
+            version: None,
+            data: None,
+            refs,
+        })
+    }
+
+    #[test]
+    fn dependencies_run_first_and_cycles_are_marked() {
+        let ops = vec![
+            post("a", vec!["b".into()]),
+            post("b", vec![]),
+            post("c", vec!["d".into()]),
+            post("d", vec!["c".into()]),
+            post("e", vec!["a".into(), "nowhere".into(), "e".into()]),
+        ];
+        assert_eq!(
+            schedule(&ops),
+            [(1, false), (0, false), (4, false), (2, true), (3, false)]
+        );
+    }
+
+    #[test]
+    fn a_limit_size_request_full_of_references_is_scheduled() {
+        // 1000 operations (the default maxOperations), about 3 MiB of
+        // references: 600 in a chain (each waits for the next), each also
+        // naming the 400 that follow them, which wait for nothing.
+        let (chain, hubs) = (600, 400);
+        let hub_ids: Vec<String> = (0..hubs).map(|h| format!("h{h}")).collect();
+        let mut ops: Vec<_> = (0..chain)
+            .map(|i| {
+                let mut refs = hub_ids.clone();
+                if i + 1 < chain {
+                    refs.push(format!("c{}", i + 1));
+                }
+                post(&format!("c{i}"), refs)
+            })
+            .collect();
+        ops.extend(hub_ids.iter().map(|h| post(h, vec![])));
+        let order = schedule(&ops);
+        let expected: Vec<_> = (chain..chain + hubs)
+            .chain((0..chain).rev())
+            .map(|i| (i, false))
+            .collect();
+        assert_eq!(order, expected);
+    }
 }

@@ -5,7 +5,7 @@
 //! whole value (`"value": "bulkId:q"`), in a path (`/Groups/bulkId:q`) and
 //! inside a PATCH filter (`members[value eq "bulkId:q"]`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -33,7 +33,8 @@ fn spans(s: &str) -> Vec<(usize, usize, &str)> {
     out
 }
 
-/// Adds every bulkId `v` refers to (in string values, at any depth) to `out`.
+/// Adds every bulkId `v` refers to (in string values, at any depth) to
+/// `out`, repeats included (see [`dedup`]).
 pub fn collect(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) => collect_str(s, out),
@@ -43,13 +44,16 @@ pub fn collect(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Adds every bulkId `s` refers to to `out`.
+/// Adds every bulkId `s` refers to to `out`, repeats included.
 pub fn collect_str(s: &str, out: &mut Vec<String>) {
-    for (_, _, id) in spans(s) {
-        if !out.iter().any(|o| o == id) {
-            out.push(id.to_owned());
-        }
-    }
+    out.extend(spans(s).into_iter().map(|(_, _, id)| id.to_owned()));
+}
+
+/// Keeps the first of each repeated bulkId, in linear time (a request at
+/// the payload limit may name hundreds of thousands).
+pub fn dedup(refs: &mut Vec<String>) {
+    let mut seen = HashSet::with_capacity(refs.len());
+    refs.retain(|r| seen.insert(r.clone()));
 }
 
 /// `s` with every reference replaced by the id it stands for; references
@@ -96,7 +100,25 @@ mod tests {
         );
         collect_str("/Groups/bulkId:c", &mut found);
         collect_str("no reference, bulkId: alone", &mut found);
+        dedup(&mut found);
         assert_eq!(found, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_payload_limit_full_of_distinct_references_is_collected() {
+        // 4 MiB of distinct references in one value.
+        let mut text = String::new();
+        let mut n = 0;
+        while text.len() < 4 << 20 {
+            text.push_str(&format!("bulkId:{n},"));
+            n += 1;
+        }
+        let mut found = Vec::new();
+        collect_str(&text, &mut found);
+        collect_str(&text, &mut found);
+        dedup(&mut found);
+        assert_eq!(found.len(), n);
+        assert_eq!(found.first().map(String::as_str), Some("0"));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct TenantSlots {
 /// A held slot; released when dropped (None when the limit is off).
 pub struct Slot {
     _permit: Option<OwnedSemaphorePermit>,
+    /// Taken from the reserved share.
+    reserved: bool,
 }
 
 impl TenantSlots {
@@ -47,7 +49,10 @@ impl TenantSlots {
     /// A slot for one request of `tenant`, or None when none freed up in time.
     pub async fn acquire(&self, tenant: &str, class: Class) -> Option<Slot> {
         if self.max == 0 {
-            return Some(Slot { _permit: None });
+            return Some(Slot {
+                _permit: None,
+                reserved: false,
+            });
         }
         let max = self.max;
         let slots = self
@@ -62,6 +67,7 @@ impl TenantSlots {
         if let Ok(permit) = slots.ordinary.clone().try_acquire_owned() {
             return Some(Slot {
                 _permit: Some(permit),
+                reserved: false,
             });
         }
         let queue = match class {
@@ -71,9 +77,23 @@ impl TenantSlots {
         match tokio::time::timeout(self.wait, queue.acquire_owned()).await {
             Ok(Ok(permit)) => Some(Slot {
                 _permit: Some(permit),
+                reserved: class == Class::Reserved,
             }),
             Ok(Err(_)) | Err(_) => None,
         }
+    }
+
+    /// The slot a request of `class` keeps once its body has told its
+    /// class: a slot of the reserved share taken before the body was read
+    /// (when the request might have been a deactivation) is given back for
+    /// an ordinary one if the request turns out ordinary, waiting as
+    /// [`Self::acquire`] does. None when none freed up in time.
+    pub async fn settle(&self, tenant: &str, slot: Slot, class: Class) -> Option<Slot> {
+        if !slot.reserved || class == Class::Reserved {
+            return Some(slot);
+        }
+        drop(slot);
+        self.acquire(tenant, Class::Ordinary).await
     }
 }
 
@@ -97,6 +117,26 @@ mod tests {
         // A slot given back is taken again.
         drop(a1);
         assert!(slots.acquire("a", Class::Ordinary).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_reserved_slot_is_exchanged_when_the_request_turns_out_ordinary() {
+        let slots = TenantSlots::new(1, Duration::from_millis(20));
+        let ordinary = slots.acquire("a", Class::Ordinary).await;
+        let reserved = slots
+            .acquire("a", Class::Reserved)
+            .await
+            .unwrap_or_else(|| panic!("no slot"));
+        // Ordinary after all: it waits for an ordinary slot, and gives back
+        // the reserved one.
+        assert!(slots.settle("a", reserved, Class::Ordinary).await.is_none());
+        assert!(slots.acquire("a", Class::Reserved).await.is_some());
+        drop(ordinary);
+        let reserved = slots
+            .acquire("a", Class::Ordinary)
+            .await
+            .unwrap_or_else(|| panic!("no slot"));
+        assert!(slots.settle("a", reserved, Class::Ordinary).await.is_some());
     }
 
     #[tokio::test]

@@ -84,6 +84,15 @@ impl Default for LocalGcra {
 impl LocalGcra {
     /// Decides for `key` now.
     pub fn decide(&self, key: &str, p: Params) -> Outcome {
+        self.run(key, p, true)
+    }
+
+    /// What [`Self::decide`] would answer now, changing nothing.
+    pub fn peek(&self, key: &str, p: Params) -> Outcome {
+        self.run(key, p, false)
+    }
+
+    fn run(&self, key: &str, p: Params, commit: bool) -> Outcome {
         let now = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
         // A poisoned lock only means another request panicked mid-decision;
         // the map of numbers is still usable.
@@ -92,7 +101,7 @@ impl LocalGcra {
             tats.retain(|_, tat| *tat > now);
         }
         let (outcome, new_tat) = decide(now, tats.get(key).copied(), p);
-        if let Some(t) = new_tat {
+        if let Some(t) = new_tat.filter(|_| commit) {
             tats.insert(key.to_owned(), t);
         }
         outcome

@@ -117,11 +117,35 @@ impl RateLimiter {
         class: Class,
         cost: u32,
     ) -> (Outcome, Backend) {
+        self.run(bucket, limits, class, cost, true).await
+    }
+
+    /// What [`Self::decide`] would answer now, changing nothing: a request
+    /// refused here is refused by `decide` too, so the gateway can refuse
+    /// it before reading its body.
+    pub async fn peek(
+        &self,
+        bucket: &str,
+        limits: Limits,
+        class: Class,
+        cost: u32,
+    ) -> (Outcome, Backend) {
+        self.run(bucket, limits, class, cost, false).await
+    }
+
+    async fn run(
+        &self,
+        bucket: &str,
+        limits: Limits,
+        class: Class,
+        cost: u32,
+        commit: bool,
+    ) -> (Outcome, Backend) {
         let params = limits.params(class, cost);
         if let Some(redis) = &self.redis
             && self.should_try_redis()
         {
-            match tokio::time::timeout(self.timeout, redis.decide(bucket, params)).await {
+            match tokio::time::timeout(self.timeout, redis.decide(bucket, params, commit)).await {
                 Ok(Ok(outcome)) => {
                     if !self.redis_up.swap(true, Ordering::AcqRel) {
                         tracing::info!(
@@ -138,7 +162,12 @@ impl RateLimiter {
         if self.redis.is_some() {
             metrics::counter!("gateway_rate_limit_fallback_decisions_total").increment(1);
         }
-        (self.local.decide(bucket, params), Backend::Local)
+        let outcome = if commit {
+            self.local.decide(bucket, params)
+        } else {
+            self.local.peek(bucket, params)
+        };
+        (outcome, Backend::Local)
     }
 
     fn redis_failed(&self, error: &str) {

@@ -2,7 +2,10 @@
 //! route: authenticate, classify (deactivations and deletions draw on a
 //! reserved share), rate-limit per token (Redis GCRA, in-process fallback),
 //! take one of the tenant's concurrency slots, then run the handler and
-//! report the budget in `RateLimit` headers.
+//! report the budget in `RateLimit` headers. A request whose class or cost
+//! depends on its body (user PATCH/PUT, Bulk) is checked against the
+//! limit and takes its slot before its body is read: a token over its
+//! limit, or a tenant out of slots, never makes the gateway read or parse.
 
 pub mod classify;
 pub mod concurrency;
@@ -103,6 +106,16 @@ fn over_limit(error: &axum::Error) -> bool {
     false
 }
 
+fn count_decision(allowed: bool, backend: limiter::Backend) {
+    let result = if allowed { "allowed" } else { "limited" };
+    let backend = match backend {
+        limiter::Backend::Redis => "redis",
+        limiter::Backend::Local => "local",
+    };
+    metrics::counter!("gateway_rate_limit_decisions_total", "result" => result, "backend" => backend)
+        .increment(1);
+}
+
 /// The middleware on every SCIM route.
 pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
@@ -113,7 +126,35 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
     // Every answer from here on goes to the caller's provisioning log.
     crate::provlog::attribute(&caller);
     let path = parts.uri.path().to_owned();
-    let (body, class, cost) = if classify::needs_body(&parts.method, &path) {
+    let needs_body = classify::needs_body(&parts.method, &path);
+    let protection = &state.protection;
+    let limits = protection.limits_for(&caller);
+    // Before any byte of the body: a request whose class depends on its
+    // body may be a deactivation, so it is held to the reserved share's
+    // limit at cost 1, the most any such request is allowed; refused there,
+    // it would be refused whatever its body says.
+    let provisional = if needs_body {
+        Class::Reserved
+    } else {
+        classify::class(&parts.method, &path, None)
+    };
+    if needs_body && let Some(limiter) = &protection.limiter {
+        let (outcome, backend) = limiter.peek(&caller.token_id, limits, provisional, 1).await;
+        if !outcome.allowed {
+            count_decision(false, backend);
+            tracing::info!(tenant = %caller.tenant_id, "rate limited before reading the body");
+            return headers::too_many_requests(limits, outcome);
+        }
+    }
+    let Some(slot) = protection
+        .slots
+        .acquire(&caller.tenant_id, provisional)
+        .await
+    else {
+        metrics::counter!("gateway_tenant_concurrency_rejections_total").increment(1);
+        return headers::too_many_in_flight();
+    };
+    let (body, class, cost) = if needs_body {
         let limit = if classify::is_bulk(&parts.method, &path) {
             state.protocol.bulk_max_payload_bytes
         } else {
@@ -143,24 +184,12 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
             }
         }
     } else {
-        (body, classify::class(&parts.method, &path, None), 1)
+        (body, provisional, 1)
     };
-    let protection = &state.protection;
-    let limits = protection.limits_for(&caller);
     let decision = match &protection.limiter {
         Some(limiter) => {
             let (outcome, backend) = limiter.decide(&caller.token_id, limits, class, cost).await;
-            let result = if outcome.allowed {
-                "allowed"
-            } else {
-                "limited"
-            };
-            let backend = match backend {
-                limiter::Backend::Redis => "redis",
-                limiter::Backend::Local => "local",
-            };
-            metrics::counter!("gateway_rate_limit_decisions_total", "result" => result, "backend" => backend)
-                .increment(1);
+            count_decision(outcome.allowed, backend);
             if !outcome.allowed {
                 tracing::info!(tenant = %caller.tenant_id, reserved = class == Class::Reserved, "rate limited");
                 return headers::too_many_requests(limits, outcome);
@@ -169,7 +198,12 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
         }
         None => None,
     };
-    let Some(_slot) = protection.slots.acquire(&caller.tenant_id, class).await else {
+    // An ordinary request in a reserved slot takes an ordinary one instead.
+    let Some(_slot) = protection
+        .slots
+        .settle(&caller.tenant_id, slot, class)
+        .await
+    else {
         metrics::counter!("gateway_tenant_concurrency_rejections_total").increment(1);
         return headers::too_many_in_flight();
     };

@@ -30,7 +30,9 @@ local allow_at = new_tat - tolerance
 if now < allow_at then
   return {0, 0, allow_at - now, tat - now}
 end
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.floor((new_tat - now) / 1000) + 1)
+if ARGV[5] == '1' then
+  redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.floor((new_tat - now) / 1000) + 1)
+end
 local remaining = math.floor((window - (new_tat - now)) / interval)
 if remaining < 0 then remaining = 0 end
 return {1, remaining, 0, new_tat - now}
@@ -118,15 +120,17 @@ impl RedisGcra {
         }
     }
 
-    /// One decision for `bucket`, in one round trip.
-    pub async fn decide(&self, bucket: &str, p: Params) -> RedisResult<Outcome> {
+    /// One decision for `bucket`, in one round trip; with `commit` false,
+    /// what it would be, changing nothing.
+    pub async fn decide(&self, bucket: &str, p: Params, commit: bool) -> RedisResult<Outcome> {
         let key = self.key(bucket);
         let mut invocation = self.script.key(&key);
         invocation
             .arg(p.interval)
             .arg(p.tolerance)
             .arg(p.window)
-            .arg(p.increment);
+            .arg(p.increment)
+            .arg(u8::from(commit));
         let reply: (u64, u64, u64, u64) = match &self.connection {
             Connection::Single(manager) => {
                 let mut conn = manager.clone();
