@@ -48,6 +48,9 @@ impl Binding<'_> {
     }
 }
 
+/// The shortest `CURSOR_SECRET` accepted, in bytes.
+pub const MIN_KEY_BYTES: usize = 32;
+
 /// The signing key and the lifetime of cursors.
 pub struct Cursors {
     key: Vec<u8>,
@@ -75,6 +78,11 @@ impl Cursors {
                 key
             }
         };
+        // An HMAC-SHA256 key shorter than its output is guessable offline
+        // from one cursor; an empty one signs nothing.
+        if key.len() < MIN_KEY_BYTES {
+            return Err(StartupError::CursorSecretTooShort(MIN_KEY_BYTES));
+        }
         Ok(Self::new(
             key,
             Duration::from_secs(config.cursor_timeout_seconds),
@@ -189,3 +197,27 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    fn config(secret: &str) -> ProtocolConfig {
+        ProtocolConfig {
+            cursor_secret: Some(SecretString::from(secret)),
+            ..ProtocolConfig::default()
+        }
+    }
+
+    #[test]
+    fn short_or_empty_secrets_are_refused() {
+        for short in [String::new(), "short".into(), "k".repeat(31)] {
+            assert!(matches!(
+                Cursors::from_config(&config(&short)),
+                Err(StartupError::CursorSecretTooShort(32))
+            ));
+        }
+        assert!(Cursors::from_config(&config(&"k".repeat(32))).is_ok());
+    }
+}

@@ -87,6 +87,10 @@ pub enum StartupError {
     IdentityUrl(#[source] tonic::transport::Error),
     #[error("cannot read CURSOR_SECRET_FILE")]
     CursorSecret(#[source] std::io::Error),
+    #[error(
+        "CURSOR_SECRET must be at least {0} bytes (a random 32-byte key, e.g. `openssl rand -base64 32`)"
+    )]
+    CursorSecretTooShort(usize),
     #[error("invalid protection settings")]
     Protection(#[from] protect::ProtectionError),
     #[error("server failed")]
