@@ -26,6 +26,8 @@ pub struct PolicyApi {
     pub(crate) identity: crate::IdentityClient,
     pub(crate) clock: Arc<dyn Clock>,
     stopping: watch::Receiver<bool>,
+    /// Which webhook addresses tenants may configure.
+    pub(crate) egress: Arc<crate::alerts::egress::Egress>,
 }
 
 impl PolicyApi {
@@ -43,7 +45,15 @@ impl PolicyApi {
             identity,
             clock,
             stopping,
+            egress: Arc::default(),
         }
+    }
+
+    /// Replaces which webhook addresses tenants may configure (by default
+    /// public ones only).
+    pub fn with_egress(mut self, egress: Arc<crate::alerts::egress::Egress>) -> Self {
+        self.egress = egress;
+        self
     }
 }
 
