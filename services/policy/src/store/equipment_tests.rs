@@ -305,3 +305,39 @@ async fn at_most_64_kib_of_a_response_is_read() {
     assert!(d.detail.starts_with("first words xxx"), "{}", d.detail);
     assert!(matches!(d.outcome, Outcome::Retry(_)));
 }
+
+#[tokio::test]
+async fn a_flood_of_one_tenant_does_not_hold_back_another() {
+    use crate::alerts::events::{Event, EventKind};
+    let (s, _dir) = db().await;
+    let now = crate::domain::now_micros();
+    let acme = hooked(&s, "https://hooks.example.com/a", now).await;
+    for i in 0..100 {
+        let e = Event::new("acme", EventKind::Test, now + i, serde_json::json!({}));
+        s.enqueue(&acme, &e, now + i).await.unwrap();
+    }
+    let other = tenant("other");
+    let change = SettingsChange::parse(
+        "https://hooks.example.com/b",
+        "",
+        false,
+        Frequency::Off,
+        0,
+        "",
+        &Default::default(),
+    )
+    .unwrap();
+    s.set_alert_settings(&other, &change, now).await.unwrap();
+    let late = Event::new("other", EventKind::Test, now + 200, serde_json::json!({}));
+    s.enqueue(&other, &late, now + 200).await.unwrap();
+    let claimed = s.claim_due(now + 1000, now + 2000, 32).await.unwrap();
+    assert!(
+        claimed.iter().any(|c| c.tenant_id == "other"),
+        "the other tenant's event is in the first round"
+    );
+    let acme_claimed = claimed.iter().filter(|c| c.tenant_id == "acme").count();
+    assert!(
+        acme_claimed <= 8,
+        "{acme_claimed} of acme's events in one round"
+    );
+}
