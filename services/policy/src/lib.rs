@@ -61,6 +61,7 @@ pub mod reconcile;
 pub mod request;
 pub mod role;
 pub mod store;
+pub mod text;
 pub mod watch;
 
 use std::future::Future;
