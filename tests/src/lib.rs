@@ -541,6 +541,8 @@ async fn start_policy_named(
         retry_max: Duration::from_millis(500),
         poll_interval: Duration::from_millis(100),
         request_timeout: Duration::from_secs(2),
+        // The tests' receivers listen on loopback, an internal address.
+        egress: "127.0.0.0/8,::1".parse().unwrap(),
         ..policy::AlertOptions::default()
     };
     // One name for the harness's policy, so a restarted one takes its own

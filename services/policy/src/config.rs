@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::alerts::AlertOptions;
+use crate::alerts::egress::Egress;
 use crate::follower::FollowerOptions;
 
 use crate::store::StoreOptions;
@@ -46,6 +47,13 @@ pub struct Config {
     /// doubles per failure (with jitter) up to an hour, for 26 hours.
     #[arg(long, env = "ALERT_RETRY_BASE_MS", default_value_t = 10_000)]
     pub alert_retry_base_ms: u64,
+    /// Internal address ranges webhooks may reach, comma-separated
+    /// (`10.20.0.0/16,fd00:1::/64`, a bare address for one). By default
+    /// none: loopback, private, link-local, shared, unique-local, multicast
+    /// and reserved addresses are refused, when configured and after DNS
+    /// resolution at every delivery.
+    #[arg(long, env = "ALERT_WEBHOOK_ALLOW_CIDRS", default_value = "")]
+    pub alert_webhook_allow_cidrs: Egress,
     /// This replica's name in the stream's lease table (unique per
     /// process); by default the host name and a random suffix.
     #[arg(long, env = "POLICY_REPLICA_ID")]
@@ -69,6 +77,7 @@ impl Config {
     pub fn alert_options(&self) -> AlertOptions {
         AlertOptions {
             retry_base: Duration::from_millis(self.alert_retry_base_ms.max(1)),
+            egress: self.alert_webhook_allow_cidrs.clone(),
             ..AlertOptions::default()
         }
     }

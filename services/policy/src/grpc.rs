@@ -26,6 +26,8 @@ pub struct PolicyApi {
     pub(crate) identity: crate::IdentityClient,
     pub(crate) clock: Arc<dyn Clock>,
     stopping: watch::Receiver<bool>,
+    /// Which webhook addresses tenants may configure.
+    pub(crate) egress: Arc<crate::alerts::egress::Egress>,
 }
 
 impl PolicyApi {
@@ -43,7 +45,15 @@ impl PolicyApi {
             identity,
             clock,
             stopping,
+            egress: Arc::default(),
         }
+    }
+
+    /// Replaces which webhook addresses tenants may configure (by default
+    /// public ones only).
+    pub fn with_egress(mut self, egress: Arc<crate::alerts::egress::Egress>) -> Self {
+        self.egress = egress;
+        self
     }
 }
 
@@ -54,6 +64,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::CreateRoleRequest>,
     ) -> Result<Response<pb::CreateRoleResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::CreateRoleRequest {
             tenant_id,
             name,
@@ -73,6 +84,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::ListRolesRequest>,
     ) -> Result<Response<pb::ListRolesResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::ListRolesRequest { tenant_id } = request.into_inner();
         let roles = self.store.list_roles(&tenant(&tenant_id)?).await?;
         Ok(Response::new(pb::ListRolesResponse {
@@ -85,6 +97,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::DeleteRoleRequest>,
     ) -> Result<Response<pb::DeleteRoleResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::DeleteRoleRequest { tenant_id, name } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
         self.store
@@ -98,6 +111,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::SetAssignmentRequest>,
     ) -> Result<Response<pb::SetAssignmentResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::SetAssignmentRequest {
             tenant_id,
             assignment: a,
@@ -116,6 +130,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::RemoveAssignmentRequest>,
     ) -> Result<Response<pb::RemoveAssignmentResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::RemoveAssignmentRequest {
             tenant_id,
             group_id,
@@ -135,6 +150,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::ListAssignmentsRequest>,
     ) -> Result<Response<pb::ListAssignmentsResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::ListAssignmentsRequest { tenant_id } = request.into_inner();
         let found = self.store.list_assignments(&tenant(&tenant_id)?).await?;
         Ok(Response::new(pb::ListAssignmentsResponse {
@@ -147,6 +163,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::SetDefaultRoleRequest>,
     ) -> Result<Response<pb::SetDefaultRoleResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::SetDefaultRoleRequest { tenant_id, role } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
         let role = default_role(&role)?;
@@ -159,6 +176,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::GetDefaultRoleRequest>,
     ) -> Result<Response<pb::GetDefaultRoleResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::GetDefaultRoleRequest { tenant_id } = request.into_inner();
         let role = self.store.default_role(&tenant(&tenant_id)?).await?;
         Ok(Response::new(pb::GetDefaultRoleResponse {
@@ -171,6 +189,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::LockUserRequest>,
     ) -> Result<Response<pb::LockUserResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::LockUserRequest {
             tenant_id,
             user_id,
@@ -192,6 +211,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::UnlockUserRequest>,
     ) -> Result<Response<pb::UnlockUserResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::UnlockUserRequest { tenant_id, user_id } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
         let role = self.store.unlock_user(&tenant, &user(&user_id)?).await?;
@@ -205,6 +225,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::GetEffectiveRoleRequest>,
     ) -> Result<Response<pb::GetEffectiveRoleResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::GetEffectiveRoleRequest { tenant_id, user_id } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
         let role = found(self.store.effective_role(&tenant, &user(&user_id)?).await?)?;
@@ -218,6 +239,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::ListUsersByRoleRequest>,
     ) -> Result<Response<pb::ListUsersByRoleResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::ListUsersByRoleRequest {
             tenant_id,
             role,
@@ -246,6 +268,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::ExplainRequest>,
     ) -> Result<Response<pb::ExplainResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::ExplainRequest { tenant_id, user_id } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
         let explanation = self
@@ -269,6 +292,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::DryRunRequest>,
     ) -> Result<Response<pb::DryRunResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         use pb::dry_run_request::Change;
         let pb::DryRunRequest { tenant_id, change } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
@@ -291,6 +315,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::ListRoleHistoryRequest>,
     ) -> Result<Response<pb::ListRoleHistoryResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::ListRoleHistoryRequest {
             tenant_id,
             user_id,
@@ -312,6 +337,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::WatchRoleChangesRequest>,
     ) -> Result<Response<Self::WatchRoleChangesStream>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::WatchRoleChangesRequest {
             after_seq,
             tenant_id,
@@ -354,6 +380,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::ReconcileRequest>,
     ) -> Result<Response<pb::ReconcileResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         let pb::ReconcileRequest { tenant_id } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
         let (as_of_seq, users) = reconcile::snapshot(self.identity.clone(), &tenant).await?;
@@ -373,6 +400,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::RecordCheckoutRequest>,
     ) -> Result<Response<pb::RecordCheckoutResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         self.do_record_checkout(request.into_inner())
             .await
             .map(Response::new)
@@ -383,6 +411,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::RecordReturnRequest>,
     ) -> Result<Response<pb::RecordReturnResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         self.do_record_return(request.into_inner())
             .await
             .map(Response::new)
@@ -393,6 +422,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::ListHoldingsRequest>,
     ) -> Result<Response<pb::ListHoldingsResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         self.do_list_holdings(request.into_inner())
             .await
             .map(Response::new)
@@ -403,6 +433,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::GetDisabledWithEquipmentReportRequest>,
     ) -> Result<Response<pb::GetDisabledWithEquipmentReportResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         self.do_report(request.into_inner())
             .await
             .map(Response::new)
@@ -413,6 +444,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::SetAlertSettingsRequest>,
     ) -> Result<Response<pb::SetAlertSettingsResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         self.do_set_alert_settings(request.into_inner())
             .await
             .map(Response::new)
@@ -423,6 +455,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::GetAlertSettingsRequest>,
     ) -> Result<Response<pb::GetAlertSettingsResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         self.do_get_alert_settings(request.into_inner())
             .await
             .map(Response::new)
@@ -433,6 +466,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::DeleteAlertSettingsRequest>,
     ) -> Result<Response<pb::DeleteAlertSettingsResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         self.do_delete_alert_settings(request.into_inner())
             .await
             .map(Response::new)
@@ -443,6 +477,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::SendTestAlertRequest>,
     ) -> Result<Response<pb::SendTestAlertResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         self.do_send_test_alert(request.into_inner())
             .await
             .map(Response::new)
@@ -453,6 +488,7 @@ impl PolicyService for PolicyApi {
         &self,
         request: Request<pb::ListAlertDeliveriesRequest>,
     ) -> Result<Response<pb::ListAlertDeliveriesResponse>, Status> {
+        crate::text::no_nul(request.get_ref())?;
         self.do_list_alert_deliveries(request.into_inner())
             .await
             .map(Response::new)

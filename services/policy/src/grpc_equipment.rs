@@ -271,6 +271,7 @@ impl PolicyApi {
             frequency(digest, digest_weekday),
             digest_hour,
             &time_zone,
+            &self.egress,
         )?;
         let (stored, generated) = self
             .equipment

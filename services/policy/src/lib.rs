@@ -61,6 +61,7 @@ pub mod reconcile;
 pub mod request;
 pub mod role;
 pub mod store;
+pub mod text;
 pub mod watch;
 
 use std::future::Future;
@@ -74,6 +75,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Channel, Endpoint};
 
+pub use alerts::egress::{Cidr, Egress};
 pub use alerts::{AlertOptions, Clock, SystemClock};
 pub use config::Config;
 pub use error::PolicyError;
@@ -102,6 +104,8 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
     #[error("gRPC security: {0}")]
     Security(#[from] mtls::Error),
+    #[error("webhook client: {0}")]
+    Webhooks(#[from] reqwest::Error),
 }
 
 /// A built policy server on an already-bound listener, with its follower.
@@ -231,10 +235,12 @@ impl Application {
             self.follower,
             stopping.clone(),
         )));
+        let egress = Arc::new(self.alerts.egress.clone());
         let worker =
-            alerts::worker::Worker::new(equipment.clone(), self.alerts, self.clock.clone());
+            alerts::worker::Worker::new(equipment.clone(), self.alerts, self.clock.clone())?;
         let worker = AbortOnDrop(tokio::spawn(worker.run(signal, stopping.clone())));
-        let api = PolicyApi::new(store, equipment, self.identity, self.clock, stopping);
+        let api = PolicyApi::new(store, equipment, self.identity, self.clock, stopping)
+            .with_egress(egress);
 
         let (health, health_service) = tonic_health::server::health_reporter();
         let health = AbortOnDrop(tokio::spawn(telemetry::health::track(

@@ -346,8 +346,15 @@ async fn send(identity: &IdentityServiceClient<Channel>, entries: Vec<pb::Reques
     let mut client = identity.clone();
     let call = client.record_requests(pb::RecordRequestsRequest { entries });
     match tokio::time::timeout(SEND_TIMEOUT, call).await {
-        Ok(Ok(_)) => {
-            metrics::counter!("gateway_request_log_recorded_total").increment(n);
+        Ok(Ok(answer)) => {
+            // Identity refuses a bad entry alone and records the others.
+            let refused = u64::from(answer.get_ref().refused).min(n);
+            metrics::counter!("gateway_request_log_recorded_total").increment(n - refused);
+            if refused > 0 {
+                tracing::warn!(entries = n, refused, "provisioning log entries refused");
+                metrics::counter!("gateway_request_log_dropped_total", "reason" => "refused")
+                    .increment(refused);
+            }
         }
         Ok(Err(status)) => {
             tracing::warn!(code = ?status.code(), entries = n, "provisioning log batch refused");

@@ -23,7 +23,8 @@ impl IdentityApi {
         }
     }
 
-    /// `RecordRequests`: checked in full before anything is written.
+    /// `RecordRequests`: every entry checked before anything is written;
+    /// refused entries are counted and the others recorded.
     #[instrument(skip_all, fields(entries = request.entries.len()))]
     pub(super) async fn record(
         &self,
@@ -36,26 +37,56 @@ impl IdentityApi {
                 request_log::MAX_RECORD_BATCH
             )));
         }
-        // Checked in full before anything is written; one INSERT per tenant.
+        // Each entry is checked on its own: one bad entry (or one of a
+        // tenant that no longer exists) costs that entry, not the batch of
+        // every tenant it came in. One INSERT per tenant.
         let now = now_micros();
+        let total = entries.len();
+        let mut first_refusal: Option<Status> = None;
+        let mut refuse = |why: Status| {
+            tracing::warn!(code = ?why.code(), reason = why.message(), "provisioning log entry refused");
+            first_refusal.get_or_insert(why);
+        };
         let mut by_tenant: BTreeMap<String, (TenantId, Vec<RequestLogRecord>)> = BTreeMap::new();
         for entry in entries {
-            let (tenant, record) = request_log::validate(convert::request_log_record(entry, now))?;
-            by_tenant
-                .entry(tenant.as_str().to_owned())
-                .or_insert_with(|| (tenant, Vec::new()))
-                .1
-                .push(record);
+            match request_log::validate(convert::request_log_record(entry, now)) {
+                Ok((tenant, record)) => by_tenant
+                    .entry(tenant.as_str().to_owned())
+                    .or_insert_with(|| (tenant, Vec::new()))
+                    .1
+                    .push(record),
+                Err(e) => refuse(e.into()),
+            }
         }
-        for (tenant, _) in by_tenant.values() {
-            self.known_tenant(tenant).await?;
+        let mut known = Vec::with_capacity(by_tenant.len());
+        for (tenant, records) in by_tenant.into_values() {
+            match self.known_tenant(&tenant).await {
+                Ok(()) => known.push((tenant, records)),
+                Err(e) if e.code() == tonic::Code::NotFound => {
+                    for _ in &records {
+                        refuse(e.clone());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let kept: usize = known.iter().map(|(_, r)| r.len()).sum();
+        let refused = total - kept;
+        if kept == 0
+            && let Some(first) = first_refusal
+        {
+            return Err(first);
+        }
+        if refused > 0 {
+            metrics::counter!("identity_request_log_refused_total").increment(refused as u64);
         }
         let mut recorded = 0u64;
-        for (tenant, records) in by_tenant.values() {
+        for (tenant, records) in &known {
             recorded += self.store.record_requests(tenant, records).await?;
         }
         Ok(pb::RecordRequestsResponse {
             recorded: u32::try_from(recorded).unwrap_or(u32::MAX),
+            refused: u32::try_from(refused).unwrap_or(u32::MAX),
         })
     }
 

@@ -4,6 +4,7 @@
 //! attempt signed ([`sign`]); a digest of the report is scheduled in the
 //! tenant's time zone ([`schedule`]).
 
+pub mod egress;
 pub mod events;
 pub mod schedule;
 pub mod settings;
@@ -26,8 +27,11 @@ pub struct AlertOptions {
     /// How often the worker looks for due events and digests (it also wakes
     /// on every commit of this process).
     pub poll_interval: Duration,
-    /// The timeout of one delivery request.
+    /// The timeout of one delivery request (connection, response and body).
     pub request_timeout: Duration,
+    /// Which addresses webhooks may reach: public ones, and the internal
+    /// ranges the operator allows.
+    pub egress: egress::Egress,
 }
 
 impl Default for AlertOptions {
@@ -38,6 +42,7 @@ impl Default for AlertOptions {
             give_up_after: Duration::from_secs(26 * 3600),
             poll_interval: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            egress: egress::Egress::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! A tenant's alert settings: the webhook, its signing secret and the
 //! digest schedule.
 
+use super::egress::Egress;
 use super::schedule::{Frequency, Schedule};
 use crate::domain::Micros;
 use crate::error::PolicyError;
@@ -49,6 +50,7 @@ impl SettingsChange {
         frequency: Frequency,
         hour: u32,
         time_zone: &str,
+        egress: &Egress,
     ) -> Result<Self, PolicyError> {
         let secret = match (secret, generate) {
             ("", false) => SecretChange::Keep,
@@ -66,18 +68,29 @@ impl SettingsChange {
             (s, false) => SecretChange::Set(s.to_owned()),
         };
         Ok(Self {
-            webhook_url: webhook_url_of(webhook_url)?,
+            webhook_url: webhook_url_of(webhook_url, egress)?,
             secret,
             schedule: Schedule::parse(frequency, hour, time_zone)?,
         })
     }
 }
 
-/// A webhook URL to deliver to: `http(s)://host[:port]/path`, no credentials.
-fn webhook_url_of(url: &str) -> Result<String, PolicyError> {
+/// A webhook URL to deliver to: `http(s)://host[:port]/path`, no
+/// credentials, not a literal internal address (names are checked when
+/// they are resolved, at every delivery).
+fn webhook_url_of(url: &str, egress: &Egress) -> Result<String, PolicyError> {
     let parsed = reqwest::Url::parse(url)
         .ok()
         .filter(|u| url.len() <= MAX_URL && u.host_str().is_some() && u.username().is_empty());
+    if let Some(ip) = parsed.as_ref().and_then(super::worker::literal_ip)
+        && !egress.permits(ip)
+    {
+        return Err(PolicyError::InvalidArgument(format!(
+            "webhook url points at {ip}, an internal address (loopback, private, \
+             link-local, shared, unique-local, multicast or reserved); alerts are \
+             delivered to public addresses only"
+        )));
+    }
     match parsed {
         Some(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(u.to_string()),
         _ => Err(PolicyError::InvalidArgument(
@@ -92,7 +105,38 @@ mod tests {
     use super::*;
 
     fn parse(url: &str, secret: &str, generate: bool) -> Result<SettingsChange, PolicyError> {
-        SettingsChange::parse(url, secret, generate, Frequency::Off, 0, "")
+        let local: Egress = "127.0.0.0/8".parse().unwrap();
+        SettingsChange::parse(url, secret, generate, Frequency::Off, 0, "", &local)
+    }
+
+    fn public_only(url: &str) -> Result<SettingsChange, PolicyError> {
+        SettingsChange::parse(url, "", false, Frequency::Off, 0, "", &Egress::default())
+    }
+
+    #[test]
+    fn literal_internal_addresses_are_refused_unless_allowed() {
+        for url in [
+            "http://127.0.0.1:9/hook",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.5/",
+            "http://100.64.1.1/",
+            "http://[::1]:8080/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+            "http://0.0.0.0/",
+            "http://2130706433/",
+            "http://0x7f.1/",
+        ] {
+            let Err(PolicyError::InvalidArgument(why)) = public_only(url) else {
+                panic!("{url} must be refused");
+            };
+            assert!(why.contains("internal address"), "{why}");
+        }
+        assert!(public_only("https://8.8.8.8/hook").is_ok());
+        assert!(public_only("https://hooks.example.com/hook").is_ok());
+        assert!(parse("http://127.0.0.1:9/hook", "", false).is_ok());
+        assert!(parse("http://169.254.169.254/", "", false).is_err());
     }
 
     #[test]

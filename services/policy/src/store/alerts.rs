@@ -51,6 +51,9 @@ pub struct Delivery {
     pub detail: String,
 }
 
+/// The most events of one tenant claimed in one round.
+const PER_TENANT: i64 = 4;
+
 const SETTINGS_COLUMNS: &str = "tenant_id, webhook_url, secret, digest, digest_hour, \
      digest_weekday, time_zone, next_digest, updated";
 
@@ -253,12 +256,19 @@ impl SqlStore {
             return Ok(Vec::new());
         }
         let mut tx = self.begin_write(scope).await?;
+        // Round-robin across tenants, at most PER_TENANT each: one tenant's
+        // backlog (a test-send flood, a slow receiver's retries) never fills
+        // a round, so another tenant's event goes out in the next one.
         let rows = sqlx::query(
-            "SELECT id, tenant_id, event_id, kind, body, attempts, created FROM alert_outbox \
-             WHERE state = 'pending' AND next_attempt <= $1 ORDER BY next_attempt, id LIMIT $2",
+            "SELECT id, tenant_id, event_id, kind, body, attempts, created FROM ( \
+               SELECT id, tenant_id, event_id, kind, body, attempts, created, next_attempt, \
+                 ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY next_attempt, id) AS turn \
+               FROM alert_outbox WHERE state = 'pending' AND next_attempt <= $1 \
+             ) due WHERE turn <= $3 ORDER BY turn, next_attempt, id LIMIT $2",
         )
         .bind(now)
         .bind(i64::from(limit))
+        .bind(PER_TENANT)
         .fetch_all(&mut *tx)
         .await?;
         let mut claimed = Vec::with_capacity(rows.len());

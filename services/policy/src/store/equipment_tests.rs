@@ -133,6 +133,7 @@ async fn the_digest_runs_at_the_tenant_hour_only_when_there_is_something() {
         Frequency::Daily,
         9,
         "Europe/Berlin",
+        &"127.0.0.0/8".parse().unwrap(),
     )
     .unwrap();
     let (settings, secret) = s
@@ -142,7 +143,7 @@ async fn the_digest_runs_at_the_tenant_hour_only_when_there_is_something() {
     assert!(secret.is_some());
     assert_eq!(settings.next_digest, Some(utc("2025-01-15T08:00:00Z")));
     let store: Arc<dyn EquipmentStore> = Arc::new(s.clone());
-    let worker = Worker::new(store, AlertOptions::default(), clock.clone());
+    let worker = Worker::new(store, AlertOptions::default(), clock.clone()).unwrap();
     let pending = || async { s.deliveries(&acme, 10).await.unwrap().1 };
 
     clock.0.store(utc("2025-01-15T07:59:59Z"), Ordering::SeqCst);
@@ -172,5 +173,171 @@ async fn the_digest_runs_at_the_tenant_hour_only_when_there_is_something() {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+/// A tenant whose webhook is `url`, with one test event queued.
+async fn hooked(s: &SqlStore, url: &str, now: Micros) -> TenantId {
+    use crate::alerts::events::{Event, EventKind};
+    use crate::alerts::schedule::Schedule;
+    use crate::alerts::settings::SecretChange;
+    let acme = tenant("acme");
+    let change = SettingsChange {
+        webhook_url: url.into(),
+        secret: SecretChange::Generate,
+        schedule: Schedule::parse(Frequency::Off, 0, "").unwrap(),
+    };
+    s.set_alert_settings(&acme, &change, now).await.unwrap();
+    let event = Event::new("acme", EventKind::Test, now, serde_json::json!({}));
+    assert!(s.enqueue(&acme, &event, now).await.unwrap());
+    acme
+}
+
+/// One delivery round with `egress`; the attempt logged.
+async fn attempt(s: &SqlStore, acme: &TenantId, options: AlertOptions) -> Delivery {
+    let clock = Arc::new(FakeClock(AtomicI64::new(crate::domain::now_micros())));
+    let store: Arc<dyn EquipmentStore> = Arc::new(s.clone());
+    let worker = Worker::new(store, options, clock).unwrap();
+    worker.round().await.unwrap();
+    let (mut log, _) = s.deliveries(acme, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    log.remove(0)
+}
+
+/// A receiver on loopback that counts connections and answers each with
+/// `response` (then keeps the connection open).
+async fn receiver(response: Vec<u8>) -> (String, Arc<AtomicI64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicI64::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let response = response.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = conn.read(&mut buf).await;
+                let _ = conn.write_all(&response).await;
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{port}/hook"), hits)
+}
+
+fn ok_response() -> Vec<u8> {
+    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_vec()
+}
+
+#[tokio::test]
+async fn a_webhook_on_an_internal_address_is_refused_without_a_connection() {
+    let (s, _dir) = db().await;
+    let (url, hits) = receiver(ok_response()).await;
+    let acme = hooked(&s, &url, crate::domain::now_micros()).await;
+    let d = attempt(&s, &acme, AlertOptions::default()).await;
+    assert_eq!(d.outcome, Outcome::Failed, "not retried");
+    assert_eq!(d.http_status, 0);
+    assert!(d.detail.contains("internal address"), "{}", d.detail);
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "nothing reached the receiver"
+    );
+    assert_eq!(
+        s.deliveries(&acme, 10).await.unwrap().1,
+        0,
+        "nothing pending"
+    );
+}
+
+#[tokio::test]
+async fn a_name_resolving_to_an_internal_address_is_refused_after_resolution() {
+    let (s, _dir) = db().await;
+    let (url, hits) = receiver(ok_response()).await;
+    let url = url.replace("127.0.0.1", "localhost");
+    let acme = hooked(&s, &url, crate::domain::now_micros()).await;
+    let d = attempt(&s, &acme, AlertOptions::default()).await;
+    assert_eq!(d.outcome, Outcome::Failed);
+    assert_eq!(d.http_status, 0);
+    assert!(
+        d.detail.contains("resolves only to internal"),
+        "{}",
+        d.detail
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn the_operator_allows_an_internal_receiver() {
+    let (s, _dir) = db().await;
+    let (url, hits) = receiver(ok_response()).await;
+    let url = url.replace("127.0.0.1", "localhost");
+    let acme = hooked(&s, &url, crate::domain::now_micros()).await;
+    let options = AlertOptions {
+        egress: "127.0.0.0/8,::1".parse().unwrap(),
+        ..AlertOptions::default()
+    };
+    let d = attempt(&s, &acme, options).await;
+    assert_eq!(d.outcome, Outcome::Delivered, "{}", d.detail);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn at_most_64_kib_of_a_response_is_read() {
+    let (s, _dir) = db().await;
+    // A body announced as 10 MB of which 70 KiB arrive, then nothing.
+    let mut response =
+        b"HTTP/1.1 500 Oops\r\ncontent-length: 10000000\r\n\r\nfirst words ".to_vec();
+    response.resize(response.len() + 70 * 1024, b'x');
+    let (url, _) = receiver(response).await;
+    let acme = hooked(&s, &url, crate::domain::now_micros()).await;
+    let options = AlertOptions {
+        egress: "127.0.0.0/8".parse().unwrap(),
+        request_timeout: std::time::Duration::from_secs(5),
+        ..AlertOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let d = attempt(&s, &acme, options).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert_eq!(d.http_status, 500);
+    assert!(d.detail.starts_with("first words xxx"), "{}", d.detail);
+    assert!(matches!(d.outcome, Outcome::Retry(_)));
+}
+
+#[tokio::test]
+async fn a_flood_of_one_tenant_does_not_hold_back_another() {
+    use crate::alerts::events::{Event, EventKind};
+    let (s, _dir) = db().await;
+    let now = crate::domain::now_micros();
+    let acme = hooked(&s, "https://hooks.example.com/a", now).await;
+    for i in 0..100 {
+        let e = Event::new("acme", EventKind::Test, now + i, serde_json::json!({}));
+        s.enqueue(&acme, &e, now + i).await.unwrap();
+    }
+    let other = tenant("other");
+    let change = SettingsChange::parse(
+        "https://hooks.example.com/b",
+        "",
+        false,
+        Frequency::Off,
+        0,
+        "",
+        &Default::default(),
+    )
+    .unwrap();
+    s.set_alert_settings(&other, &change, now).await.unwrap();
+    let late = Event::new("other", EventKind::Test, now + 200, serde_json::json!({}));
+    s.enqueue(&other, &late, now + 200).await.unwrap();
+    let claimed = s.claim_due(now + 1000, now + 2000, 32).await.unwrap();
+    assert!(
+        claimed.iter().any(|c| c.tenant_id == "other"),
+        "the other tenant's event is in the first round"
+    );
+    let acme_claimed = claimed.iter().filter(|c| c.tenant_id == "acme").count();
+    assert!(
+        acme_claimed <= 8,
+        "{acme_claimed} of acme's events in one round"
     );
 }

@@ -11,7 +11,57 @@ on_both_backends!(
     tenants_are_isolated,
     admin_errors_are_precise,
     users_by_role_pages_and_reconcile_agrees,
+    text_with_nul_is_refused_naming_the_field,
 );
+
+/// Postgres refuses NUL in text: every text field is checked on arrival.
+pub(crate) async fn text_with_nul_is_refused_naming_the_field(app: &TestApp) {
+    let a = Both::new(app, "nul").await;
+    let user = a.create_user("nina").await;
+    let mut policy = app.policy.clone();
+    let refused = |r: Result<_, tonic::Status>, field: &str| {
+        let e = r.expect_err("refused");
+        assert_eq!(e.code(), Code::InvalidArgument, "{field}: {e:?}");
+        assert!(e.message().contains(field), "{field}: {}", e.message());
+    };
+    let role = policy
+        .create_role(pb::CreateRoleRequest {
+            tenant_id: a.id(),
+            name: "Guest".into(),
+            description: "a\0b".into(),
+        })
+        .await;
+    refused(role.map(|_| ()), "description");
+    let lock = policy
+        .lock_user(pb::LockUserRequest {
+            tenant_id: a.id(),
+            user_id: user.clone(),
+            note: "on leave\0".into(),
+        })
+        .await;
+    refused(lock.map(|_| ()), "note");
+    let checkout = policy
+        .record_checkout(pb::RecordCheckoutRequest {
+            tenant_id: a.id(),
+            user_id: user.clone(),
+            asset_id: "laptop\0".into(),
+            asset_name: "Laptop".into(),
+            ..Default::default()
+        })
+        .await;
+    refused(checkout.map(|_| ()), "asset_id");
+    let hook = policy
+        .set_alert_settings(pb::SetAlertSettingsRequest {
+            tenant_id: a.id(),
+            webhook_url: "https://hooks.example.com/\0".into(),
+            generate_secret: true,
+            ..Default::default()
+        })
+        .await;
+    refused(hook.map(|_| ()), "webhook_url");
+    // Nothing was stored, and the tenant still works.
+    a.create_role("Guest").await;
+}
 
 pub(crate) async fn tenants_are_isolated(app: &TestApp) {
     let a = Both::new(app, "tenant-a").await;

@@ -12,7 +12,42 @@ use super::{DELIVERY, code, entry, list, logged};
 on_both_backends!(
     graceful_shutdown_flushes_the_queue,
     bad_log_requests_are_precise_errors,
+    a_bad_entry_is_refused_alone,
 );
+
+/// One entry identity refuses costs that entry only, not the batch (of
+/// every tenant) it came in.
+async fn a_bad_entry_is_refused_alone(app: &TestApp) {
+    let a = app.tenant("provlog-mixed-a").await;
+    let b = app.tenant("provlog-mixed-b").await;
+    let entries = vec![
+        entry(&a.id, Duration::ZERO, "a kept"),
+        pb::RequestLogEntry {
+            method: "get".into(),
+            ..entry(&a.id, Duration::ZERO, "lowercase method")
+        },
+        pb::RequestLogEntry {
+            method: "G".repeat(17),
+            ..entry(&b.id, Duration::ZERO, "long method")
+        },
+        pb::RequestLogEntry {
+            status: 42,
+            ..entry(&b.id, Duration::ZERO, "bad status")
+        },
+        entry("no-such-tenant", Duration::ZERO, "unknown tenant"),
+        entry(&b.id, Duration::ZERO, "b kept"),
+    ];
+    let answer = app
+        .identity
+        .clone()
+        .record_requests(pb::RecordRequestsRequest { entries })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((answer.recorded, answer.refused), (2, 4));
+    assert_eq!(logged(app, &a.id, 1).await[0].summary, "a kept");
+    assert_eq!(logged(app, &b.id, 1).await[0].summary, "b kept");
+}
 
 /// A request that runs into the request timeout (the 408 is answered
 /// outside the recording layer) is still in its tenant's log.
