@@ -470,7 +470,7 @@ async fn channel(url: &str, tls: Option<&mtls::ClientTls>) -> Channel {
 }
 
 /// Applies policy's migrations as the database's owner.
-async fn migrate_policy_database(url: &str) {
+pub async fn migrate_policy_database(url: &str) {
     let store = policy::SqlStore::connect(&policy::StoreOptions {
         url: url.to_owned(),
         max_connections: 1,

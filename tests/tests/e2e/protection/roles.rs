@@ -43,17 +43,7 @@ impl Service {
                     .unwrap();
                 store.migrate().await.unwrap();
             }
-            Self::Policy => {
-                let store = policy::SqlStore::connect(&policy::StoreOptions {
-                    url: url.clone(),
-                    max_connections: 1,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-                store.migrate().await.unwrap();
-                store.close().await;
-            }
+            Self::Policy => e2e::migrate_policy_database(&url).await,
         }
         (url, db)
     }
