@@ -191,12 +191,13 @@ impl SqlStore {
         query: &ListQuery,
         keyset: &Keyset,
     ) -> Result<(u64, Vec<AnyRow>, bool), IdentityError> {
-        let total = self.total(tenant, table, query, buf.clone()).await?;
-        let page = keyset_page_sql(table, columns, buf, query, keyset)?;
+        let page = keyset_page_sql(table, columns, buf.clone(), query, keyset)?;
+        // The page and its total in one transaction (one BEGIN, one view).
         let mut tx = self.read_tx(Scope::Tenant(tenant)).await?;
         let mut rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(page.sql)), &page.binds)
             .fetch_all(&mut *tx)
             .await?;
+        let total = super::paging::total_in(&mut tx, tenant, table, query, buf).await?;
         tx.commit().await?;
         let more = rows.len() as u64 > query.limit;
         rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
