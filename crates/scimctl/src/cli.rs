@@ -159,15 +159,15 @@ pub enum TenantCommand {
         /// Tenant id.
         id: String,
     },
-    /// Show a tenant's per-token rate limits, or set them with --rate/--burst
+    /// Show a tenant's rate limits (shared by all its tokens), or set them with --rate/--burst
     /// (0 resets a limit to the gateway's default).
     Limits {
         /// Tenant id.
         tenant: String,
-        /// Sustained requests per second per token.
+        /// Sustained requests per second for the tenant (all its tokens).
         #[arg(long)]
         rate: Option<u32>,
-        /// Requests a token may send at once above the sustained rate.
+        /// Requests the tenant may send at once above the sustained rate.
         #[arg(long)]
         burst: Option<u32>,
     },

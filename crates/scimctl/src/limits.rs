@@ -1,4 +1,4 @@
-//! `scimctl tenant limits`: a tenant's per-token rate limits.
+//! `scimctl tenant limits`: a tenant's rate limits (shared by all its tokens).
 
 use std::io::Write;
 

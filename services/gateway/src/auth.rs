@@ -1,6 +1,8 @@
 //! Bearer-token authentication: the answer of identity's `AuthenticateToken`
-//! cached briefly per token (negative answers too, so that guessing costs no
-//! database work). The tenant in the URL must be the token's tenant.
+//! cached briefly per token (negative answers too, so that repeating a
+//! wrong token costs no database work), and new guesses throttled per
+//! client address ([`crate::protect::auth_failures`]). The tenant in the
+//! URL must be the token's tenant.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,6 +10,7 @@ use std::time::Duration;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use moka::future::Cache;
 use proto::identity::v1::{AuthenticateTokenRequest, AuthenticateTokenResponse};
 use sha2::{Digest, Sha256};
@@ -15,22 +18,30 @@ use tonic::Code;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::protect::auth_failures;
+use crate::protect::inbound::ClientAddr;
 
 /// The caller of a SCIM request, once authenticated.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub tenant_id: String,
     pub token_id: String,
-    /// The tenant's own rate (requests per second per token); 0 = default.
+    /// The tenant's own rate (requests per second, all its tokens); 0 = default.
     pub rate_per_second: u32,
     /// The tenant's own burst; 0 = default.
     pub burst: u32,
 }
 
+/// How long a token that authenticated stays known (see
+/// [`auth_failures`]: known tokens are checked even for a throttled address).
+const KNOWN_FOR: Duration = Duration::from_secs(3600);
+
 /// Remembered answers, keyed by the SHA-256 of the token (never the token).
 #[derive(Clone)]
 pub struct AuthCache {
     cache: Cache<[u8; 32], Option<Caller>>,
+    /// Tokens that authenticated within [`KNOWN_FOR`].
+    known: Cache<[u8; 32], ()>,
 }
 
 impl AuthCache {
@@ -39,6 +50,10 @@ impl AuthCache {
             cache: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl)
+                .build(),
+            known: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(KNOWN_FOR)
                 .build(),
         }
     }
@@ -63,10 +78,10 @@ fn bearer(parts: &Parts) -> Option<&str> {
 }
 
 impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     /// The caller the protection layer authenticated, else authenticates now.
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
@@ -74,18 +89,34 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// Authenticates the bearer token of a request to `/scim/v2/{tenant}/…`.
-pub async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+/// Authenticates the bearer token of a request to `/scim/v2/{tenant}/…`:
+/// the caller, or the response refusing it (401, or 429 for an address
+/// over its budget of rejected tokens).
+pub async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, Response> {
+    let refuse = |e: ApiError| e.into_response();
     let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
         .await
-        .map_err(|_| ApiError::not_found())?;
-    let tenant = params.get("tenant").ok_or_else(ApiError::not_found)?;
-    let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        .map_err(|_| refuse(ApiError::not_found()))?;
+    let tenant = params
+        .get("tenant")
+        .ok_or_else(|| refuse(ApiError::not_found()))?;
+    let token = bearer(parts).ok_or_else(|| refuse(ApiError::unauthorized()))?;
+    let client = parts.extensions.get::<ClientAddr>().map(|c| c.0);
+    let failures = &state.protection.auth_failures;
     let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     let cached = state.auth.cache.get(&key).await;
     let caller = match cached {
         Some(answer) => answer,
         None => {
+            // A token nobody here has seen, from an address that keeps
+            // presenting wrong ones: not worth a database read.
+            if let Some(ip) = client
+                && let Some(wait) = failures.wait(ip)
+                && !state.auth.known.contains_key(&key)
+            {
+                tracing::info!(client = %ip, "rejected-token budget spent; identity not asked");
+                return Err(auth_failures::refused(wait));
+            }
             let mut client = state.identity.clone();
             let answer = match client
                 .authenticate_token(AuthenticateTokenRequest {
@@ -108,18 +139,25 @@ pub async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller,
                     })
                 }
                 Err(s) if s.code() == Code::Unauthenticated => None,
-                Err(s) => return Err(s.into()),
+                Err(s) => return Err(refuse(s.into())),
             };
             state.auth.cache.insert(key, answer.clone()).await;
+            if answer.is_some() {
+                state.auth.known.insert(key, ()).await;
+            }
             answer
         }
     };
-    match caller {
-        Some(c) if &c.tenant_id == tenant => Ok(c),
+    let rejected = match caller {
+        Some(c) if &c.tenant_id == tenant => return Ok(c),
         Some(_) => {
             tracing::warn!(tenant = %tenant, "token used on another tenant's URL");
-            Err(ApiError::unauthorized())
+            ApiError::unauthorized()
         }
-        None => Err(ApiError::unauthorized()),
+        None => ApiError::unauthorized(),
+    };
+    if let Some(ip) = client {
+        failures.failed(ip);
     }
+    Err(refuse(rejected))
 }

@@ -25,7 +25,9 @@ pub async fn service_provider_config(
         documentation_uri: None,
         max_results: MAX_COUNT,
         max_payload_bytes: state.protocol.bulk_max_payload_bytes as u64,
-        max_operations: state.protocol.bulk_max_operations,
+        max_operations: state
+            .protection
+            .bulk_max_operations(&caller, state.protocol.bulk_max_operations),
         etag: true,
         sort: true,
         change_password: false,

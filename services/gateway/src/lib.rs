@@ -183,6 +183,11 @@ pub fn router(state: AppState) -> Router {
                 .on_response(record_status),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Outermost: what a client may not choose is gone before anything reads it.
+        .layer(middleware::from_fn_with_state(
+            state.protection.inbound.clone(),
+            protect::inbound::sanitize,
+        ))
         .with_state(state)
 }
 
@@ -396,7 +401,10 @@ impl Application {
         };
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let log_sender = tokio::spawn(provlog::run(self.log_entries, self.identity, stopped));
-        let served = axum::serve(listener, self.router)
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<protect::idle::Peer>();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(drain)
             .await;
         // After the last request: what it recorded is flushed too.

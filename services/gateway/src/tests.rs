@@ -132,3 +132,52 @@ async fn a_tenant_without_a_free_slot_is_refused_before_its_body_is_read() {
         holder.abort();
     }
 }
+
+#[tokio::test]
+async fn a_client_request_id_is_kept_only_when_short_and_plain() {
+    let app = router(app_state(&Config::default()));
+    let id_of = |request_id: &str| {
+        Request::builder()
+            .uri("/livez")
+            .header("x-request-id", request_id)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let kept = send(&app, id_of("ingress-42.a_b:c")).await;
+    assert_eq!(kept.headers()["x-request-id"], "ingress-42.a_b:c");
+    for hostile in ["x".repeat(2000), "a\"} forged".to_owned(), String::new()] {
+        let r = send(&app, id_of(&hostile)).await;
+        let id = r.headers()["x-request-id"].to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id:?} for {hostile:?}");
+    }
+}
+
+#[tokio::test]
+async fn trace_context_from_clients_is_dropped_unless_followed() {
+    use axum::http::HeaderMap;
+    async fn echo(headers: HeaderMap) -> String {
+        format!("{}", headers.contains_key("traceparent"))
+    }
+    let context = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    for (follow, expected) in [(false, "false"), (true, "true")] {
+        let inbound = Arc::new(protect::inbound::Inbound {
+            trace_context_from_clients: follow,
+            ..Default::default()
+        });
+        let app = Router::new()
+            .route("/", get(echo))
+            .layer(middleware::from_fn_with_state(
+                inbound,
+                protect::inbound::sanitize,
+            ));
+        let request = Request::builder()
+            .uri("/")
+            .header("traceparent", context)
+            .body(Body::empty())
+            .unwrap();
+        let body = axum::body::to_bytes(send(&app, request).await.into_body(), 64)
+            .await
+            .unwrap();
+        assert_eq!(body, expected);
+    }
+}

@@ -4,7 +4,12 @@ use e2e::{Tenant, TestApp, assert_scim_error, on_both_backends};
 use reqwest::StatusCode;
 use serde_json::json;
 
-on_both_backends!(filter_grammar, sorting, invalid_filters_are_400);
+on_both_backends!(
+    filter_grammar,
+    sorting,
+    invalid_filters_are_400,
+    the_documented_number_of_terms_is_accepted
+);
 
 async fn seed(t: &Tenant) {
     let users = [
@@ -165,4 +170,28 @@ async fn invalid_filters_are_400(app: &TestApp) {
         let r = t.get(&format!("/Users?filter={}", urlencode(bad))).await;
         assert_scim_error(&r, 400, Some("invalidFilter"));
     }
+}
+
+/// 256 comparisons are accepted as documented (chained or nested), 257 are not.
+async fn the_documented_number_of_terms_is_accepted(app: &TestApp) {
+    let t = app.tenant("f").await;
+    seed(&t).await;
+    let chained = |n: usize, op: &str| vec!["title pr"; n].join(&format!(" {op} "));
+    assert_eq!(names(&t, &chained(256, "or")).await, ["ann", "cara"]);
+    assert_eq!(names(&t, &chained(256, "and")).await, ["ann", "cara"]);
+    // Alternating operators, with parentheses as deep as allowed.
+    let nested = (0..63).fold("title pr".to_owned(), |f, i| {
+        let op = if i % 2 == 0 { "and" } else { "or" };
+        format!("(title pr {op} {f})")
+    });
+    assert_eq!(names(&t, &nested).await, ["ann", "cara"]);
+    let r = t
+        .get(&format!("/Users?filter={}", urlencode(&chained(257, "or"))))
+        .await;
+    assert_scim_error(&r, 400, Some("invalidFilter"));
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("256"),
+        "{}",
+        r.body
+    );
 }

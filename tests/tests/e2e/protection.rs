@@ -2,6 +2,7 @@
 //! a fallback when Redis goes away), token rotation across replicas, the
 //! isolation matrix, hostile input end to end, and logs free of secrets.
 
+mod budgets;
 mod cluster;
 mod fairness;
 mod hostile;

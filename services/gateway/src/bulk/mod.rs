@@ -65,10 +65,17 @@ pub async fn bulk(
     }
     let body = scim::strict::parse_json(&bytes)?;
     let (fail_on_errors, raw_ops) = envelope(&body)?;
-    if raw_ops.len() > limits.bulk_max_operations as usize {
+    let max_operations = state
+        .protection
+        .bulk_max_operations(&caller, limits.bulk_max_operations);
+    if raw_ops.len() > max_operations as usize {
+        let why = if max_operations < limits.bulk_max_operations {
+            " (this tenant's rate-limit burst; see maxOperations in /ServiceProviderConfig)"
+        } else {
+            ""
+        };
         return Err(too_large(format!(
-            "a Bulk request may hold at most {} operations",
-            limits.bulk_max_operations
+            "a Bulk request may hold at most {max_operations} operations{why}"
         )));
     }
     let ops: Vec<Result<Operation, ScimError>> = raw_ops.iter().map(operation).collect();

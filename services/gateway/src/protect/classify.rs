@@ -1,9 +1,10 @@
-//! Which budget a request draws on, and how much of it: deactivations and
-//! deletions take the
-//! reserved share. A deactivation is a `PATCH` of a user that sets `active`
-//! to false in any shape Entra ID or Okta send (`path: "active"`, a no-path
-//! value object, boolean or the strings `"False"`/`"false"`), or an Okta
-//! `PUT` of a user with `active` false. A Bulk request is reserved when every
+//! Which budget a request draws on, and how much of it: requests that only
+//! deactivate or delete take the reserved share. A deactivation is a
+//! `PATCH` of a user whose every operation sets `active` to false, in any
+//! shape Entra ID or Okta send (`path: "active"`, a no-path value object
+//! holding only `active`, boolean or the strings `"False"`/`"false"`), or
+//! an Okta `PUT` of a user with `active` false (the user ends inactive
+//! whatever else the document says, so the reserve buys no other write). A Bulk request is reserved when every
 //! one of its operations is a deactivation or a deletion (Entra ID and Okta
 //! do not mix them with other writes in one request; a mixed request draws on
 //! the ordinary budget, so the reserve cannot be used to smuggle writes).
@@ -106,19 +107,28 @@ fn is_user(path: &str) -> bool {
     segments.next() == Some("Users")
 }
 
+/// A PATCH that only deactivates: every operation sets `active` to false
+/// and nothing else (a PATCH that also changes other attributes, or sets
+/// `active` back to true later, is an ordinary write).
 fn patch_deactivates(doc: &Value) -> bool {
     let Some(ops) = get_ci(doc, "Operations").and_then(Value::as_array) else {
         return false;
     };
-    ops.iter().any(|op| {
-        let value = get_ci(op, "value");
-        match get_ci(op, "path").and_then(Value::as_str) {
-            Some(path) => path.eq_ignore_ascii_case("active") && value.is_some_and(is_false),
-            None => value
-                .and_then(|v| get_ci(v, "active"))
-                .is_some_and(is_false),
-        }
-    })
+    !ops.is_empty()
+        && ops.iter().all(|op| {
+            let value = get_ci(op, "value");
+            let sets = get_ci(op, "op").and_then(Value::as_str).is_some_and(|o| {
+                o.eq_ignore_ascii_case("replace") || o.eq_ignore_ascii_case("add")
+            });
+            sets && match get_ci(op, "path").and_then(Value::as_str) {
+                Some(path) => path.eq_ignore_ascii_case("active") && value.is_some_and(is_false),
+                None => value.and_then(Value::as_object).is_some_and(|o| {
+                    !o.is_empty()
+                        && o.iter()
+                            .all(|(k, v)| k.eq_ignore_ascii_case("active") && is_false(v))
+                }),
+            }
+        })
 }
 
 fn is_false(v: &Value) -> bool {
@@ -218,6 +228,31 @@ mod tests {
             1
         );
         assert_eq!(cost(&Method::GET, "/scim/v2/t/Users", None), 1);
+    }
+
+    #[test]
+    fn a_patch_that_does_more_than_deactivate_is_ordinary() {
+        let off = json!({"op": "Replace", "path": "active", "value": "False"});
+        let rename = json!({"op": "replace", "path": "displayName", "value": "x"});
+        let on = json!({"op": "replace", "path": "active", "value": true});
+        assert_eq!(
+            patch(json!({"Operations": [off.clone(), rename]})),
+            Class::Ordinary
+        );
+        assert_eq!(
+            patch(json!({"Operations": [off.clone(), on]})),
+            Class::Ordinary
+        );
+        let okta_and_more = json!({"Operations": [
+            {"op": "replace", "value": {"active": false, "displayName": "x"}}]});
+        assert_eq!(patch(okta_and_more), Class::Ordinary);
+        let removal = json!({"Operations": [{"op": "remove", "path": "active", "value": false}]});
+        assert_eq!(patch(removal), Class::Ordinary);
+        assert_eq!(
+            patch(json!({"Operations": [off.clone(), off]})),
+            Class::Reserved
+        );
+        assert_eq!(patch(json!({"Operations": []})), Class::Ordinary);
     }
 
     #[test]

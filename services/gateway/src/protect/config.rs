@@ -42,10 +42,10 @@ pub struct ProtectionConfig {
     /// Rate limiting on or off (off: no 429 for rate, no `RateLimit` headers).
     #[arg(long, env = "RATE_LIMIT_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub rate_limit_enabled: bool,
-    /// Sustained requests per second per token, for tenants without their own.
+    /// Sustained requests per second per tenant (all its tokens), for tenants without their own.
     #[arg(long, env = "RATE_LIMIT_DEFAULT_RATE", default_value_t = DEFAULT_RATE)]
     pub default_rate: u32,
-    /// Requests a token may send at once, for tenants without their own.
+    /// Requests a tenant (all its tokens) may send at once, for tenants without their own.
     #[arg(long, env = "RATE_LIMIT_DEFAULT_BURST", default_value_t = DEFAULT_BURST)]
     pub default_burst: u32,
     /// Requests of one tenant in flight at once per replica (0: no limit).
@@ -60,6 +60,22 @@ pub struct ProtectionConfig {
     /// A connection with no bytes moving for this long is closed.
     #[arg(long, env = "IDLE_TIMEOUT_SECONDS", default_value_t = DEFAULT_IDLE_TIMEOUT)]
     pub idle_timeout_seconds: u64,
+    /// Rejected bearer tokens a client address may present per minute
+    /// before unknown tokens from it get 429 without asking identity.
+    #[arg(long, env = "AUTH_FAILURES_PER_MINUTE", default_value_t = super::auth_failures::DEFAULT_PER_MINUTE)]
+    pub auth_failures_per_minute: u32,
+    /// Rejected bearer tokens a client address may present at once.
+    #[arg(long, env = "AUTH_FAILURE_BURST", default_value_t = super::auth_failures::DEFAULT_BURST)]
+    pub auth_failure_burst: u32,
+    /// Proxies (comma-separated ranges) whose `X-Forwarded-For` names the
+    /// client: the ingress controller's addresses. Empty: the TCP peer is
+    /// the client.
+    #[arg(long, env = "TRUSTED_PROXY_CIDRS", default_value = "")]
+    pub trusted_proxy_cidrs: String,
+    /// Continue the W3C trace context (`traceparent`) that callers send;
+    /// off, the gateway starts its own trace for every request.
+    #[arg(long, env = "TRACE_CONTEXT_FROM_CLIENTS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trace_context_from_clients: bool,
 }
 
 impl Default for ProtectionConfig {
@@ -77,6 +93,10 @@ impl Default for ProtectionConfig {
             tenant_queue_wait_ms: DEFAULT_QUEUE_WAIT_MS,
             request_timeout_seconds: DEFAULT_REQUEST_TIMEOUT,
             idle_timeout_seconds: DEFAULT_IDLE_TIMEOUT,
+            auth_failures_per_minute: super::auth_failures::DEFAULT_PER_MINUTE,
+            auth_failure_burst: super::auth_failures::DEFAULT_BURST,
+            trusted_proxy_cidrs: String::new(),
+            trace_context_from_clients: false,
         }
     }
 }

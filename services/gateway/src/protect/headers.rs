@@ -1,6 +1,6 @@
 //! What a client is told about its budget: the `RateLimit-Policy` and
 //! `RateLimit` fields of the IETF draft (draft-ietf-httpapi-ratelimit-headers,
-//! structured fields, one policy named "token"), `Retry-After` on 429, and
+//! structured fields, one policy named "tenant": every token of a tenant draws on it), `Retry-After` on 429, and
 //! the SCIM error bodies of refused requests.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -27,13 +27,13 @@ pub fn annotate(headers: &mut HeaderMap, limits: Limits, outcome: Outcome) {
     insert(
         headers,
         "ratelimit-policy",
-        format!("\"token\";q={};w={}", limits.burst.max(1), window.max(1)),
+        format!("\"tenant\";q={};w={}", limits.burst.max(1), window.max(1)),
     );
     insert(
         headers,
         "ratelimit",
         format!(
-            "\"token\";r={};t={}",
+            "\"tenant\";r={};t={}",
             outcome.remaining,
             seconds_up(outcome.reset)
         ),
@@ -48,7 +48,7 @@ pub fn too_many_requests(limits: Limits, outcome: Outcome) -> Response {
         StatusCode::TOO_MANY_REQUESTS,
         None,
         format!(
-            "this token is over its rate limit ({} requests per second, bursts of {}); retry after {wait} s",
+            "this tenant is over its rate limit ({} requests per second, bursts of {}); retry after {wait} s",
             limits.rate_per_second, limits.burst
         ),
     )
@@ -95,7 +95,7 @@ mod tests {
         let r = too_many_requests(limits, outcome);
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()["retry-after"], "1");
-        assert_eq!(r.headers()["ratelimit-policy"], "\"token\";q=4;w=2");
-        assert_eq!(r.headers()["ratelimit"], "\"token\";r=0;t=3");
+        assert_eq!(r.headers()["ratelimit-policy"], "\"tenant\";q=4;w=2");
+        assert_eq!(r.headers()["ratelimit"], "\"tenant\";r=0;t=3");
     }
 }

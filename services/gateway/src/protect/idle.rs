@@ -41,6 +41,18 @@ impl Listener for IdleTimeoutListener {
     }
 }
 
+/// The TCP peer of a connection, as `ConnectInfo` of its requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, IdleTimeoutListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, IdleTimeoutListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
 /// A stream that fails with `TimedOut` after `idle` without progress.
 pub struct IdleStream<S> {
     inner: S,

@@ -1,12 +1,15 @@
 //! Tenant protection at the SCIM edge, as one middleware on every SCIM
-//! route: authenticate, classify (deactivations and deletions draw on a
-//! reserved share), rate-limit per token (Redis GCRA, in-process fallback),
+//! route: authenticate (wrong tokens throttled per client address),
+//! classify (requests that only deactivate or delete draw on a reserved
+//! share), rate-limit per tenant (Redis GCRA, in-process fallback; every
+//! token of a tenant draws on the one budget),
 //! take one of the tenant's concurrency slots, then run the handler and
 //! report the budget in `RateLimit` headers. A request whose class or cost
 //! depends on its body (user PATCH/PUT, Bulk) is checked against the
 //! limit and takes its slot before its body is read: a token over its
 //! limit, or a tenant out of slots, never makes the gateway read or parse.
 
+pub mod auth_failures;
 pub mod classify;
 pub mod concurrency;
 pub mod config;
@@ -14,6 +17,7 @@ pub mod gcra;
 pub mod headers;
 pub mod hygiene;
 pub mod idle;
+pub mod inbound;
 pub mod limiter;
 pub mod redis;
 
@@ -22,6 +26,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 
 use crate::AppState;
 use crate::auth::{self, Caller};
@@ -37,6 +42,10 @@ pub struct Protection {
     pub slots: concurrency::TenantSlots,
     /// Limits of tenants without their own.
     pub default_limits: Limits,
+    /// Per-address budgets of rejected tokens.
+    pub auth_failures: auth_failures::AuthFailures,
+    /// What is believed of a client's headers (address, request id, trace).
+    pub inbound: Arc<inbound::Inbound>,
 }
 
 /// Protection could not be set up from its configuration.
@@ -46,6 +55,8 @@ pub enum ProtectionError {
     RedisUrlFile(#[source] std::io::Error),
     #[error("invalid REDIS_URL")]
     RedisUrl(#[source] ::redis::RedisError),
+    #[error("invalid TRUSTED_PROXY_CIDRS: {0}")]
+    TrustedProxies(String),
 }
 
 impl Protection {
@@ -81,6 +92,15 @@ impl Protection {
                 rate_per_second: config.default_rate.max(1),
                 burst: config.default_burst.max(1),
             },
+            auth_failures: auth_failures::AuthFailures::new(
+                config.auth_failures_per_minute,
+                config.auth_failure_burst,
+            ),
+            inbound: Arc::new(inbound::Inbound {
+                trusted_proxies: inbound::Inbound::parse_proxies(&config.trusted_proxy_cidrs)
+                    .map_err(ProtectionError::TrustedProxies)?,
+                trace_context_from_clients: config.trace_context_from_clients,
+            }),
         })
     }
 
@@ -90,6 +110,20 @@ impl Protection {
         Limits {
             rate_per_second: or(caller.rate_per_second, self.default_limits.rate_per_second),
             burst: or(caller.burst, self.default_limits.burst),
+        }
+    }
+}
+
+impl Protection {
+    /// The most operations a Bulk request of `caller` may hold: the
+    /// configured maximum, and with rate limiting on no more than the
+    /// tenant's burst (a request costs one per operation, and a request
+    /// costing more than the burst could only be admitted by not charging
+    /// it in full). Advertised in the tenant's `/ServiceProviderConfig`.
+    pub fn bulk_max_operations(&self, caller: &Caller, configured: u32) -> u32 {
+        match self.limiter {
+            Some(_) => configured.min(self.limits_for(caller).burst),
+            None => configured,
         }
     }
 }
@@ -121,7 +155,7 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
     let (mut parts, body) = request.into_parts();
     let caller = match auth::authenticate(&mut parts, &state).await {
         Ok(c) => c,
-        Err(e) => return e.into_response(),
+        Err(refusal) => return refusal,
     };
     // Every answer from here on goes to the caller's provisioning log.
     crate::provlog::attribute(&caller);
@@ -139,7 +173,9 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
         classify::class(&parts.method, &path, None)
     };
     if needs_body && let Some(limiter) = &protection.limiter {
-        let (outcome, backend) = limiter.peek(&caller.token_id, limits, provisional, 1).await;
+        let (outcome, backend) = limiter
+            .peek(&caller.tenant_id, limits, provisional, 1)
+            .await;
         if !outcome.allowed {
             count_decision(false, backend);
             tracing::info!(tenant = %caller.tenant_id, "rate limited before reading the body");
@@ -163,7 +199,16 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
         match axum::body::to_bytes(body, limit).await {
             Ok(bytes) => {
                 let class = classify::class(&parts.method, &path, Some(&bytes));
-                let cost = classify::cost(&parts.method, &path, Some(&bytes));
+                let mut cost = classify::cost(&parts.method, &path, Some(&bytes));
+                // A Bulk request with more operations than the tenant may
+                // send is refused by its handler (413, naming the maximum):
+                // charged like any one request, so that the client hears
+                // what to fix rather than a 429 it cannot wait out.
+                let max =
+                    protection.bulk_max_operations(&caller, state.protocol.bulk_max_operations);
+                if cost > max {
+                    cost = 1;
+                }
                 (Body::from(bytes), class, cost)
             }
             Err(e) if over_limit(&e) => {
@@ -188,7 +233,7 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
     };
     let decision = match &protection.limiter {
         Some(limiter) => {
-            let (outcome, backend) = limiter.decide(&caller.token_id, limits, class, cost).await;
+            let (outcome, backend) = limiter.decide(&caller.tenant_id, limits, class, cost).await;
             count_decision(outcome.allowed, backend);
             if !outcome.allowed {
                 tracing::info!(tenant = %caller.tenant_id, reserved = class == Class::Reserved, "rate limited");

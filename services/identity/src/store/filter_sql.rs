@@ -199,7 +199,28 @@ pub(super) fn compile(table: &Table, filter: &Filter, buf: &mut SqlBuf) -> Resul
     compile_in(filter, Scope::Resource(table), buf, 0)
 }
 
-const MAX_DEPTH: usize = 64;
+/// Deepest nesting compiled. The parser already bounds a filter to
+/// [`scim::filter::MAX_FILTER_DEPTH`] parentheses and
+/// [`scim::filter::MAX_FILTER_TERMS`] comparisons; chains of one operator
+/// (`a or b or c …`) are compiled flat, so only alternations and `not`
+/// nest here.
+const MAX_DEPTH: usize = scim::filter::MAX_FILTER_DEPTH + scim::filter::MAX_FILTER_TERMS;
+
+/// The operands of a chain of one operator, left to right: `a or (b or c)`
+/// and `(a or b) or c` both give `[a, b, c]`.
+fn chain<'f>(filter: &'f Filter, and: bool, out: &mut Vec<&'f Filter>) {
+    match filter {
+        Filter::And(a, b) if and => {
+            chain(a, and, out);
+            chain(b, and, out);
+        }
+        Filter::Or(a, b) if !and => {
+            chain(a, and, out);
+            chain(b, and, out);
+        }
+        other => out.push(other),
+    }
+}
 
 fn compile_in(
     filter: &Filter,
@@ -211,16 +232,18 @@ fn compile_in(
         return Err(ScimError::invalid_filter("filter is nested too deeply"));
     }
     match filter {
-        Filter::And(a, b) | Filter::Or(a, b) => {
-            let joiner = if matches!(filter, Filter::And(..)) {
-                " AND "
-            } else {
-                " OR "
-            };
+        Filter::And(..) | Filter::Or(..) => {
+            let and = matches!(filter, Filter::And(..));
+            let joiner = if and { " AND " } else { " OR " };
+            let mut operands = Vec::new();
+            chain(filter, and, &mut operands);
             buf.push("(");
-            compile_in(a, scope, buf, depth + 1)?;
-            buf.push(joiner);
-            compile_in(b, scope, buf, depth + 1)?;
+            for (i, operand) in operands.into_iter().enumerate() {
+                if i > 0 {
+                    buf.push(joiner);
+                }
+                compile_in(operand, scope, buf, depth + 1)?;
+            }
             buf.push(")");
         }
         Filter::Not(inner) => {

@@ -86,7 +86,7 @@ pub struct TokenOwner {
     pub limits: TenantLimits,
 }
 
-/// A tenant's per-token rate limits; `None` means the gateway's default.
+/// A tenant's rate limits (all its tokens together); `None` means the gateway's default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TenantLimits {
     pub rate_per_second: Option<u32>,

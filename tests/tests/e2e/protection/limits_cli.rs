@@ -42,7 +42,7 @@ async fn limits_are_set_kept_and_reset_with_scimctl() {
 
     // The gateway applies them (first use of the token: no cached answer).
     let r = t.get("/Users?count=0").await;
-    assert_eq!(r.header("ratelimit-policy"), Some("\"token\";q=9;w=3"));
+    assert_eq!(r.header("ratelimit-policy"), Some("\"tenant\";q=9;w=3"));
 
     let reset = limits(&app, &[&t.id, "--rate", "0", "--burst", "0"]).await;
     assert_eq!(reset["ratePerSecond"], Value::Null);

@@ -1,4 +1,4 @@
-//! Per-token rate limits in the shared Redis: burst, limit, recovery, an
+//! Per-tenant rate limits in the shared Redis: burst, limit, recovery, an
 //! accurate `Retry-After`, one budget across two gateways, and the reserved
 //! share of deactivations.
 
@@ -21,9 +21,9 @@ async fn burst_then_limit_then_recovery_with_an_accurate_retry_after() {
     for left in ["2", "1", "0"] {
         let r = t.get("/Users?count=0").await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        assert_eq!(r.header("ratelimit-policy"), Some("\"token\";q=3;w=3"));
+        assert_eq!(r.header("ratelimit-policy"), Some("\"tenant\";q=3;w=3"));
         let rl = r.header("ratelimit").unwrap();
-        assert!(rl.starts_with(&format!("\"token\";r={left};t=")), "{rl}");
+        assert!(rl.starts_with(&format!("\"tenant\";r={left};t=")), "{rl}");
     }
     // Over the limit: 429, a SCIM error body, Retry-After and RateLimit.
     let r = t.get("/Users?count=0").await;
@@ -31,15 +31,19 @@ async fn burst_then_limit_then_recovery_with_an_accurate_retry_after() {
     let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
     // 1 per second: the next slot is 1 s away (less the time the burst took).
     assert_eq!(wait, 1);
-    assert!(r.header("ratelimit").unwrap().starts_with("\"token\";r=0;"));
+    assert!(
+        r.header("ratelimit")
+            .unwrap()
+            .starts_with("\"tenant\";r=0;")
+    );
     // Retry-After is honest: after that long the request goes through.
     tokio::time::sleep(Duration::from_secs(wait)).await;
     assert_eq!(t.get("/Users?count=0").await.status, StatusCode::OK);
 
-    // The decisions live in Redis, under this test's prefix, by token id.
+    // The decisions live in Redis, under this test's prefix, by tenant id.
     assert_eq!(
         keys(SHARED_REDIS, &prefix).await,
-        vec![format!("{prefix}{{{}}}", t.token_id)]
+        vec![format!("{prefix}{{{}}}", t.id)]
     );
 
     // Recovery: a full bucket again once burst/rate has passed.
@@ -150,7 +154,7 @@ async fn a_bulk_request_costs_one_per_operation() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // Five of six spent at once: one request left, not five.
     let left = r.header("ratelimit").unwrap().to_owned();
-    assert!(left.starts_with("\"token\";r=1;"), "{left}");
+    assert!(left.starts_with("\"tenant\";r=1;"), "{left}");
     // Another five do not fit: 429, with the wait for four more slots.
     let r = t.post("/Bulk", bulk).await;
     assert_scim_error(&r, 429, None);

@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use e2e::{Options, TestApp};
+use e2e::{Options, Tenant, TestApp};
 use proto::identity::v1 as pb;
 
 /// The machine's shared Redis (tests use a unique key prefix each).
@@ -37,6 +37,26 @@ pub async fn set_limits(app: &TestApp, tenant: &str, rate_per_second: u32, burst
         })
         .await
         .unwrap();
+}
+
+/// `t` with a second token of its tenant.
+pub async fn second_token(app: &TestApp, t: &Tenant) -> Tenant {
+    let issued = app
+        .identity
+        .clone()
+        .issue_token(pb::IssueTokenRequest {
+            tenant_id: t.id.clone(),
+            description: "second".into(),
+            ttl_seconds: 0,
+            secret: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut other = t.clone();
+    other.token = issued.secret;
+    other.token_id = issued.token.unwrap().id;
+    other
 }
 
 /// A `redis-server` of the test's own on a free port; killed on drop.

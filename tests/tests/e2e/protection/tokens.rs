@@ -39,21 +39,7 @@ async fn rotation_then_revocation_seen_by_every_replica() {
     let app = spawn_app_with(Backend::Sqlite, options.clone()).await;
     let second = app.spawn_gateway(&options).await;
     let old = app.tenant("rotate").await;
-    let issued = app
-        .identity
-        .clone()
-        .issue_token(pb::IssueTokenRequest {
-            tenant_id: old.id.clone(),
-            description: "new".into(),
-            ttl_seconds: 0,
-            secret: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut new = old.clone();
-    new.token = issued.secret;
-    new.token_id = issued.token.unwrap().id;
+    let new = super::support::second_token(&app, &old).await;
     // During the rotation both tokens work on both replicas (and are cached there).
     for t in [&old, &new, &old.via(&second), &new.via(&second)] {
         assert_eq!(t.get("/Users?count=0").await.status, StatusCode::OK);

@@ -104,7 +104,7 @@ async fn throttled_requests_show_in_the_log_and_in_health() {
     assert!(
         throttled
             .summary
-            .starts_with("429: this token is over its rate limit"),
+            .starts_with("429: this tenant is over its rate limit"),
         "{throttled:?}"
     );
     let health = app
