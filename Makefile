@@ -3,7 +3,7 @@
 CARGO ?= cargo
 SHELL := bash
 
-.PHONY: run test build fmt fmt-check lint check
+.PHONY: run test test-large build fmt fmt-check lint check
 
 ## Start every service in one process on SQLite (./data), SCIM on http://127.0.0.1:8080.
 run:
@@ -14,6 +14,10 @@ test:
 	@set -o pipefail; $(CARGO) test --workspace --no-fail-fast 2>&1 | awk '{ print } \
 	  /^test result:/ { passed += $$4; failed += $$6 } \
 	  END { printf "tests: %d passed, %d failed\n", passed, failed }'
+
+## The full-size scale tests the suite runs smaller (150,000-member groups; about 10 minutes).
+test-large:
+	$(CARGO) test -p e2e --test e2e -- --ignored scale::
 
 build:
 	$(CARGO) build --workspace --bins

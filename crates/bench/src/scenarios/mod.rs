@@ -11,6 +11,7 @@
 pub mod create_limit;
 pub mod deactivation;
 pub mod growth;
+pub mod large_groups;
 pub mod noisy;
 pub mod protection;
 pub mod replicas;
@@ -45,6 +46,7 @@ pub fn registry() -> Vec<Box<dyn Scenario>> {
         Box::new(create_limit::CreateLimit),
         Box::new(replicas::ScaleOut),
         Box::new(replicas::Failover),
+        Box::new(large_groups::LargeGroups),
         Box::new(scale::ScaleCurves),
     ]
 }
