@@ -61,8 +61,13 @@ const nav = (name) => page.getByRole("navigation", { name: "Console sections" })
 const notice = () => page.locator(".notice").first().innerText();
 
 try {
-  await check("a signed link opens the console and lands on SCIM setup", async () => {
+  await check("a signed link shows a sign-in button (opening it uses nothing), which opens SCIM setup", async () => {
     await page.goto(link);
+    assert.equal(await page.locator("h1").innerText(), "Sign in");
+    assert.deepEqual(await context.cookies(), [], "the link's page set a cookie");
+    await page.reload();
+    await shot("sign-in");
+    await page.getByRole("button", { name: /^Sign in to / }).click();
     await page.waitForURL("**/setup");
     assert.equal(await page.locator("h1").innerText(), "SCIM setup");
     assert.match(await page.locator("#tenant-url").innerText(), /\/scim\/v2\//);
@@ -180,6 +185,13 @@ try {
 
   await check("no script or CSP errors on any page", async () => {
     assert.deepEqual(problems, []);
+  });
+
+  await check("sign out everywhere ends the session (after the error check: its 401 page is logged as a failed load)", async () => {
+    await page.getByRole("button", { name: "Sign out everywhere" }).click();
+    assert.equal(await page.locator("h1").innerText(), "Signed out");
+    await page.goto(new URL("/setup", page.url()).href);
+    assert.equal(await page.locator("h1").innerText(), "Sign-in needed");
   });
   console.log(`all ${step} steps passed; screenshots in ${artifacts}`);
 } catch (e) {

@@ -419,6 +419,12 @@ impl TestApp {
     /// Starts a console against this system's identity and policy; returns
     /// its base URL (`http://127.0.0.1:<port>`).
     pub async fn spawn_console(&self) -> String {
+        self.spawn_console_with(|_| {}).await
+    }
+
+    /// [`TestApp::spawn_console`] with settings changed by `adjust` (short
+    /// timeouts, say); every console shares [`CONSOLE_SESSION_KEY`].
+    pub async fn spawn_console_with(&self, adjust: impl FnOnce(&mut console::Config)) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut config = console::Config::with_key(CONSOLE_SESSION_KEY.into());
         config.identity_url = self.identity_url.clone();
@@ -427,10 +433,44 @@ impl TestApp {
         if let Some(pki) = &self.pki {
             config.tls = Pki::settings(&pki.console);
         }
+        adjust(&mut config);
         let app = console::Application::build(&config, listener).unwrap();
         let url = format!("http://{}", app.local_addr());
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         url
+    }
+
+    /// Opens the console link of `code` on the console at `console` as a
+    /// browser does (the link's page, then its button) and returns the
+    /// session cookie (`console_session=…`).
+    pub async fn console_sign_in(&self, console: &str, code: &str) -> String {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let shown = http
+            .get(format!("{console}/login?code={code}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(shown.status(), StatusCode::OK);
+        let pressed = http
+            .post(format!("{console}/login"))
+            .header("origin", console)
+            .header("content-type", "application/x-www-form-urlencoded")
+            // A code is `ccl_` and hex digits: nothing to escape.
+            .body(format!("code={code}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pressed.status(), StatusCode::SEE_OTHER);
+        pressed.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
     }
 
     /// A console link's one-time code for `tenant`, valid `ttl_seconds` (0: the default).

@@ -55,6 +55,9 @@ const METHODS: Grants = &[
             "Snapshot",
             "IssueConsoleLink",
             "RedeemConsoleLink",
+            "InspectConsoleLink",
+            "GetConsoleSessionEpoch",
+            "EndConsoleSessions",
             "RecordRequests",
             "ListRequestLog",
             "GetTenantHealth",
@@ -132,6 +135,9 @@ const DEFAULT_ROLES: &[(&str, Grants)] = &[
                 IDENTITY,
                 &[
                     "RedeemConsoleLink",
+                    "InspectConsoleLink",
+                    "GetConsoleSessionEpoch",
+                    "EndConsoleSessions",
                     "GetTenant",
                     "IssueToken",
                     "ListTokens",
@@ -537,6 +543,17 @@ mod tests {
             a.decide(Some(&gw), "/policy.v1.PolicyService/SetAlertSettings"),
             Err(Refusal::PermissionDenied(_))
         ));
+        // The console reads and advances the session epoch; the gateway does not.
+        let console = peer(&["console"]);
+        for m in [
+            "GetConsoleSessionEpoch",
+            "EndConsoleSessions",
+            "InspectConsoleLink",
+        ] {
+            let path = format!("/identity.v1.IdentityService/{m}");
+            assert!(a.decide(Some(&console), &path).is_ok(), "{m}");
+            assert!(a.decide(Some(&gw), &path).is_err(), "{m}");
+        }
         let asset = peer(&["asset-service"]);
         assert!(
             a.decide(Some(&asset), "/policy.v1.PolicyService/RecordCheckout")

@@ -101,6 +101,13 @@ pub enum Command {
         )]
         console_url: String,
     },
+    /// End every console session of a tenant, in every browser (copies of
+    /// a session cookie included): the tenant's administrators sign in
+    /// again with a new link.
+    ConsoleLogout {
+        /// Tenant id.
+        tenant: String,
+    },
 }
 
 /// `scimctl schema …`

@@ -100,6 +100,9 @@ pub async fn run(cli: Cli, out: &mut impl Write) -> Result<(), CliError> {
             let client = identity().await?;
             console_link::run(client, tenant, ttl_seconds, &console_url, format, out).await
         }
+        Command::ConsoleLogout { tenant } => {
+            console_link::logout(identity().await?, tenant, format, out).await
+        }
     }
 }
 

@@ -12,6 +12,14 @@ fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
 
 /// The shortest session key accepted (bytes).
 pub const MIN_KEY_BYTES: usize = 32;
+/// `CONSOLE_SESSION_IDLE_SECONDS` by default: 15 minutes.
+pub const DEFAULT_IDLE_SECONDS: u64 = 900;
+/// `CONSOLE_SESSION_CHECK_SECONDS` by default.
+pub const DEFAULT_CHECK_SECONDS: u64 = 5;
+/// `CONSOLE_REQUEST_TIMEOUT_SECONDS` by default.
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
+/// `CONSOLE_HEADER_READ_TIMEOUT_SECONDS` by default.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 10;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
@@ -35,9 +43,26 @@ pub struct Config {
     /// A file holding `CONSOLE_SESSION_KEY` (a mounted Kubernetes secret).
     #[arg(long, env = "CONSOLE_SESSION_KEY_FILE")]
     pub session_key_file: Option<PathBuf>,
-    /// How long a session lasts after the link was opened.
+    /// How long a session lasts after the link was opened, however busy
+    /// (its absolute lifetime).
     #[arg(long, env = "CONSOLE_SESSION_TTL_SECONDS", default_value_t = 3600)]
     pub session_ttl_seconds: u64,
+    /// A session unused for this long ends (the idle timeout).
+    #[arg(long, env = "CONSOLE_SESSION_IDLE_SECONDS", default_value_t = DEFAULT_IDLE_SECONDS)]
+    pub session_idle_seconds: u64,
+    /// How long a replica trusts a tenant's session epoch it read from
+    /// identity before asking again (0: on every request). "Sign out
+    /// everywhere" reaches other replicas within this time.
+    #[arg(long, env = "CONSOLE_SESSION_CHECK_SECONDS", default_value_t = DEFAULT_CHECK_SECONDS)]
+    pub session_check_seconds: u64,
+    /// The longest a request may take, its body included, before it is
+    /// answered with an error page.
+    #[arg(long, env = "CONSOLE_REQUEST_TIMEOUT_SECONDS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECONDS)]
+    pub request_timeout_seconds: u64,
+    /// The longest a client may take to send a request's headers before
+    /// the connection is closed (slow clients holding connections open).
+    #[arg(long, env = "CONSOLE_HEADER_READ_TIMEOUT_SECONDS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECONDS)]
+    pub header_read_timeout_seconds: u64,
     /// The client certificate towards identity and policy and the internal
     /// CA (mutual TLS; plain gRPC without them).
     #[command(flatten)]
@@ -55,6 +80,14 @@ pub enum ConfigError {
     ShortKey,
     #[error("CONSOLE_SESSION_TTL_SECONDS must be between 60 and 86400")]
     Ttl,
+    #[error("CONSOLE_SESSION_IDLE_SECONDS must be between 1 and CONSOLE_SESSION_TTL_SECONDS")]
+    Idle,
+    #[error("CONSOLE_SESSION_CHECK_SECONDS may be at most 60")]
+    Check,
+    #[error(
+        "CONSOLE_REQUEST_TIMEOUT_SECONDS and CONSOLE_HEADER_READ_TIMEOUT_SECONDS must be between 1 and 3600"
+    )]
+    Timeout,
 }
 
 impl Config {
@@ -68,6 +101,10 @@ impl Config {
             session_key: Some(key),
             session_key_file: None,
             session_ttl_seconds: 3600,
+            session_idle_seconds: DEFAULT_IDLE_SECONDS,
+            session_check_seconds: DEFAULT_CHECK_SECONDS,
+            request_timeout_seconds: DEFAULT_REQUEST_TIMEOUT_SECONDS,
+            header_read_timeout_seconds: DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
             tls: mtls::TlsSettings::default(),
         }
     }
@@ -89,10 +126,25 @@ impl Config {
         Ok(key)
     }
 
+    /// Refuses a missing or short key and settings out of their ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.key()?;
         if !(60..=86_400).contains(&self.session_ttl_seconds) {
             return Err(ConfigError::Ttl);
+        }
+        if !(1..=self.session_ttl_seconds).contains(&self.session_idle_seconds) {
+            return Err(ConfigError::Idle);
+        }
+        if self.session_check_seconds > 60 {
+            return Err(ConfigError::Check);
+        }
+        for timeout in [
+            self.request_timeout_seconds,
+            self.header_read_timeout_seconds,
+        ] {
+            if !(1..=3600).contains(&timeout) {
+                return Err(ConfigError::Timeout);
+            }
         }
         Ok(())
     }

@@ -27,6 +27,9 @@ pub enum PageError {
     BadRequest(String),
     #[error("{0} was not found in this tenant.")]
     NotFound(&'static str),
+    /// The request ran past `CONSOLE_REQUEST_TIMEOUT_SECONDS`.
+    #[error("The request took too long and was stopped. Please try again.")]
+    Timeout,
     /// A service's answer.
     #[error("{}", upstream_message(.0))]
     Upstream(tonic::Status),
@@ -67,6 +70,7 @@ impl PageError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream(s) => match s.code() {
                 Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
                 Code::FailedPrecondition | Code::AlreadyExists | Code::Aborted => {

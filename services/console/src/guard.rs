@@ -1,8 +1,11 @@
-//! The one gate every state-changing request passes (any method but GET and
-//! HEAD): it must come from this site (`Sec-Fetch-Site`, `Origin`), carry a
-//! valid session, and repeat the session's CSRF secret in its form field
-//! `csrf`. Handlers behind it never see a request that failed any of these.
-//! Also the security headers of every response.
+//! The gates requests pass. Every state-changing request (any method but
+//! GET and HEAD) must come from this site (`Sec-Fetch-Site`, `Origin`):
+//! [`guard`], on every route, the sign-in form included. Every page of a
+//! tenant needs a session whose cookie is valid and whose epoch is still
+//! the tenant's, and a state-changing request must also repeat the
+//! session's CSRF secret in its form field `csrf`: [`session_gate`], on
+//! those routes. Handlers behind them never see a request that failed any
+//! of these. Also the security headers of every response.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -12,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::error::PageError;
+use crate::session::{Session, now_seconds};
 
 /// Largest form body accepted.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -66,23 +70,55 @@ fn same_origin(headers: &HeaderMap) -> Result<(), PageError> {
     Ok(())
 }
 
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Refuses cross-site state-changing requests, on every route.
+pub async fn guard(request: Request, next: Next) -> Response {
     if matches!(*request.method(), Method::GET | Method::HEAD) {
         return next.run(request).await;
     }
-    match check(&state, request).await {
-        Ok(request) => next.run(request).await,
+    match same_origin(request.headers()) {
+        Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     }
 }
 
-async fn check(state: &AppState, request: Request) -> Result<Request, PageError> {
-    let (parts, body) = request.into_parts();
-    same_origin(&parts.headers)?;
+/// Admits requests with a live session (and, unless GET or HEAD, its CSRF
+/// secret), hands the [`Session`] to the handler, and re-issues the cookie
+/// with a new last use when it is due (unless the handler set a cookie of
+/// its own, as signing out does).
+pub async fn session_gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (session, request) = match admit(&state, request).await {
+        Ok(admitted) => admitted,
+        Err(e) => return e.into_response(),
+    };
+    let mut response = next.run(request).await;
+    let now = now_seconds();
+    if state.sessions.refresh_due(&session, now)
+        && !response.headers().contains_key(header::SET_COOKIE)
+        && let Ok(cookie) =
+            HeaderValue::from_str(&state.sessions.set_cookie(&session.seen_at(now), now))
+    {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+async fn admit(state: &AppState, request: Request) -> Result<(Session, Request), PageError> {
+    let (mut parts, body) = request.into_parts();
     let session = state
-        .sessions
-        .from_headers(&parts.headers)
+        .session(&parts.headers)
+        .await?
         .ok_or(PageError::NoSession)?;
+    let body = if matches!(parts.method, Method::GET | Method::HEAD) {
+        body
+    } else {
+        Body::from(checked_form(&session, body).await?)
+    };
+    parts.extensions.insert(session.clone());
+    Ok((session, Request::from_parts(parts, body)))
+}
+
+/// The form body, once its `csrf` field is the session's secret.
+async fn checked_form(session: &Session, body: Body) -> Result<axum::body::Bytes, PageError> {
     let bytes = to_bytes(body, MAX_FORM_BYTES)
         .await
         .map_err(|_| PageError::BadRequest("The form is too large.".into()))?;
@@ -95,7 +131,7 @@ async fn check(state: &AppState, request: Request) -> Result<Request, PageError>
             "The form's security token is missing or out of date. Reload the page and try again.",
         ));
     }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    Ok(bytes)
 }
 
 #[cfg(test)]

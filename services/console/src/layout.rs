@@ -109,6 +109,7 @@ pub fn page(session: &Session, nav: Nav, title: &str, notice: &Notice, body: Mar
                         (csrf(session))
                         span.muted.session { "Session ends " (until(session.expires)) }
                         button.link type="submit" { "Sign out" }
+                        button.link type="submit" formaction="/logout/everywhere" { "Sign out everywhere" }
                     }
                 }
                 main #main tabindex="-1" {

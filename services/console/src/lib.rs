@@ -1,15 +1,18 @@
 //! The tenant administrator's console ("Configure SCIM"): server-rendered
 //! pages over identity and policy gRPC. It holds no state: a session is a
-//! signed cookie ([`session`]), a console link's one-time code lives in
+//! signed cookie ([`session`]) checked against the tenant's session epoch
+//! in identity ([`epochs`]), a console link's one-time code lives in
 //! identity ([`login`]).
 
 pub mod config;
+pub mod epochs;
 pub mod error;
 pub mod guard;
 pub mod http_metrics;
 pub mod layout;
 pub mod login;
 pub mod pages;
+pub mod serve;
 pub mod session;
 
 use std::future::Future;
@@ -30,6 +33,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub use config::Config;
+use epochs::Epochs;
 use error::PageError;
 use session::SessionKeys;
 
@@ -39,6 +43,10 @@ pub struct AppState {
     pub identity: IdentityServiceClient<telemetry::grpc::Client<Channel>>,
     pub policy: PolicyServiceClient<telemetry::grpc::Client<Channel>>,
     pub sessions: SessionKeys,
+    /// The tenants' session epochs, cached briefly.
+    pub epochs: Epochs,
+    /// The longest a request may take (`CONSOLE_REQUEST_TIMEOUT_SECONDS`).
+    pub request_timeout: Duration,
     /// The channels of the two clients, for health checks.
     pub identity_channel: Channel,
     pub policy_channel: Channel,
@@ -66,11 +74,18 @@ pub enum StartupError {
 }
 
 pub fn router(state: AppState) -> Router {
+    // Every route that shows or changes a tenant's data needs its session.
+    let tenant_routes = pages::routes()
+        .route("/logout", post(login::logout))
+        .route("/logout/everywhere", post(login::logout_everywhere))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::session_gate,
+        ));
     Router::new()
         .route("/", get(|| async { Redirect::to("/setup") }))
-        .route("/login", get(login::login))
-        .route("/logout", post(login::logout))
-        .merge(pages::routes())
+        .route("/login", get(login::show).post(login::redeem))
+        .merge(tenant_routes)
         .route("/static/console.css", get(css))
         .route("/static/console.js", get(js))
         .route("/favicon.ico", get(favicon))
@@ -78,7 +93,11 @@ pub fn router(state: AppState) -> Router {
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { PageError::NotFound("That page") })
-        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(middleware::from_fn(guard::guard))
+        .layer(middleware::from_fn_with_state(
+            state.request_timeout,
+            serve::deadline,
+        ))
         .layer(middleware::from_fn(http_metrics::track))
         .layer(middleware::from_fn(guard::security_headers))
         .layer(CatchPanicLayer::custom(|_| {
@@ -154,6 +173,7 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     router: Router,
+    header_read_timeout: Duration,
 }
 
 impl Application {
@@ -177,13 +197,20 @@ impl Application {
                 .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
             identity_channel,
             policy_channel,
-            sessions: SessionKeys::new(config.key()?, config.session_ttl_seconds),
+            sessions: SessionKeys::new(
+                config.key()?,
+                config.session_ttl_seconds,
+                config.session_idle_seconds,
+            ),
+            epochs: Epochs::new(Duration::from_secs(config.session_check_seconds)),
+            request_timeout: Duration::from_secs(config.request_timeout_seconds),
             scim_public_url: config.scim_public_url.trim_end_matches('/').into(),
         };
         Ok(Self {
             listener,
             addr,
             router: router(state),
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_seconds),
         })
     }
 
@@ -197,9 +224,13 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         tracing::info!(addr = %self.addr, "console serving");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        serve::run(
+            self.listener,
+            self.router,
+            self.header_read_timeout,
+            shutdown,
+        )
+        .await;
         Ok(())
     }
 }
@@ -222,7 +253,9 @@ mod tests {
             policy: PolicyServiceClient::new(telemetry::grpc::client(nowhere())),
             identity_channel: nowhere(),
             policy_channel: nowhere(),
-            sessions: SessionKeys::new(config.key().unwrap_or_default(), 600),
+            sessions: SessionKeys::new(config.key().unwrap_or_default(), 600, 300),
+            epochs: Epochs::new(Duration::from_secs(5)),
+            request_timeout: Duration::from_secs(30),
             scim_public_url: "http://scim.test".into(),
         })
     }

@@ -181,6 +181,12 @@ fn patch_operations(
         .collect()
 }
 
+/// A stored console session epoch (never negative: it starts at 0 and only
+/// grows) as the API's unsigned number.
+fn epoch_out(epoch: i64) -> u64 {
+    u64::try_from(epoch).unwrap_or(0)
+}
+
 #[tonic::async_trait]
 impl IdentityService for IdentityApi {
     #[instrument(skip_all, fields(tenant_id = %request.get_ref().id))]
@@ -425,13 +431,66 @@ impl IdentityService for IdentityApi {
         if !console_link::well_formed(&code) {
             return Err(IdentityError::ConsoleLinkInvalid.into());
         }
-        let tenant_id = self
+        let (tenant_id, epoch) = self
             .store
             .redeem_console_link(&console_link::hash(&code))
             .await?
             .ok_or(IdentityError::ConsoleLinkInvalid)?;
         tracing::info!(tenant_id = %tenant_id, "console link redeemed");
-        Ok(Response::new(pb::RedeemConsoleLinkResponse { tenant_id }))
+        Ok(Response::new(pb::RedeemConsoleLinkResponse {
+            tenant_id,
+            session_epoch: epoch_out(epoch),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn inspect_console_link(
+        &self,
+        request: Request<pb::InspectConsoleLinkRequest>,
+    ) -> Result<Response<pb::InspectConsoleLinkResponse>, Status> {
+        let code = request.into_inner().code;
+        if !console_link::well_formed(&code) {
+            return Err(IdentityError::ConsoleLinkInvalid.into());
+        }
+        let tenant_id = self
+            .store
+            .inspect_console_link(&console_link::hash(&code))
+            .await?
+            .ok_or(IdentityError::ConsoleLinkInvalid)?;
+        Ok(Response::new(pb::InspectConsoleLinkResponse { tenant_id }))
+    }
+
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
+    async fn get_console_session_epoch(
+        &self,
+        request: Request<pb::GetConsoleSessionEpochRequest>,
+    ) -> Result<Response<pb::GetConsoleSessionEpochResponse>, Status> {
+        let id = tenant(&request.into_inner().tenant_id)?;
+        let epoch = self
+            .store
+            .console_session_epoch(&id)
+            .await?
+            .ok_or(IdentityError::NotFound("tenant"))?;
+        Ok(Response::new(pb::GetConsoleSessionEpochResponse {
+            session_epoch: epoch_out(epoch),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
+    async fn end_console_sessions(
+        &self,
+        request: Request<pb::EndConsoleSessionsRequest>,
+    ) -> Result<Response<pb::EndConsoleSessionsResponse>, Status> {
+        let id = tenant(&request.into_inner().tenant_id)?;
+        let epoch = self
+            .store
+            .end_console_sessions(&id)
+            .await?
+            .ok_or(IdentityError::NotFound("tenant"))?;
+        tracing::info!(epoch, "console sessions ended");
+        Ok(Response::new(pb::EndConsoleSessionsResponse {
+            session_epoch: epoch_out(epoch),
+        }))
     }
 
     #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]

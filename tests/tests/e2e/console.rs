@@ -9,6 +9,8 @@ use proto::policy::v1 as pb;
 use reqwest::StatusCode;
 use serde_json::json;
 
+mod sessions;
+
 /// A browser-like client of the console: keeps the session cookie and
 /// the CSRF secret of the last page it read.
 struct Browser {
@@ -62,14 +64,37 @@ impl Browser {
         }
     }
 
+    /// Opens a console link the way an administrator does: the GET shows
+    /// a button, pressing it posts the code. The GET's answer when it shows
+    /// no button (a bad link), else the post's.
     async fn open_link(&mut self, code: &str) -> PageReply {
-        let r = self
-            .http
-            .get(format!("{}/login?code={code}", self.base))
-            .send()
-            .await
-            .unwrap();
-        self.read(r).await
+        let shown = self.show_link(code).await;
+        if shown.status != StatusCode::OK {
+            return shown;
+        }
+        assert!(shown.body.contains("name=\"code\""), "{}", shown.body);
+        self.press_link(code, None).await
+    }
+
+    /// The GET of a console link (what a link scanner does too).
+    async fn show_link(&mut self, code: &str) -> PageReply {
+        self.get(&format!("/login?code={code}")).await
+    }
+
+    /// The sign-in form's post, with the tenant a switch was confirmed for.
+    async fn press_link(&mut self, code: &str, switch: Option<&str>) -> PageReply {
+        let mut fields = vec![("code", code)];
+        fields.extend(switch.map(|t| ("switch", t)));
+        let origin = self.base.clone();
+        self.post_raw(
+            "/login",
+            &fields,
+            &[
+                ("origin", origin.as_str()),
+                ("sec-fetch-site", "same-origin"),
+            ],
+        )
+        .await
     }
 
     async fn get(&mut self, path: &str) -> PageReply {
@@ -142,7 +167,8 @@ async fn signed_in(app: &TestApp, console: &str, tenant: &str) -> Browser {
     let mut browser = Browser::new(console);
     let code = app.console_code(tenant, 0).await;
     let r = browser.open_link(&code).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.headers["location"], "/setup");
     let r = browser.get("/setup").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     browser
@@ -216,7 +242,7 @@ async fn console_link_opens_once(app: &TestApp) {
 
     let mut browser = Browser::new(&console);
     let r = browser.open_link(&code).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let cookie = r.headers["set-cookie"].to_str().unwrap();
     for attribute in [
         "Secure",
@@ -768,7 +794,7 @@ async fn scimctl_prints_a_working_link(app: &TestApp) {
     );
     let code = url.rsplit_once("code=").unwrap().1;
     let mut browser = Browser::new(&console);
-    assert_eq!(browser.open_link(code).await.status, StatusCode::OK);
+    assert_eq!(browser.open_link(code).await.status, StatusCode::SEE_OTHER);
     assert_eq!(browser.get("/setup").await.status, StatusCode::OK);
 }
 
@@ -801,8 +827,11 @@ async fn no_input_makes_a_server_error(app: &TestApp) {
         "/users/abc/unlock",
         "/report/alerts",
         "/report/alerts/test",
+        "/login",
     ];
     let fields = [
+        "code",
+        "switch",
         "description",
         "kind",
         "group_id",

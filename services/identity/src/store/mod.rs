@@ -319,9 +319,19 @@ pub trait Store: Send + Sync + 'static {
         hash: &str,
         expires: Micros,
     ) -> Result<(), IdentityError>;
-    /// Marks an unused, unexpired console link used and returns its tenant;
+    /// Marks an unused, unexpired console link used and returns its tenant
+    /// and the tenant's console session epoch; None when there is no such link.
+    async fn redeem_console_link(&self, hash: &str)
+    -> Result<Option<(String, i64)>, IdentityError>;
+    /// The tenant of an unused, unexpired console link, leaving it unused;
     /// None when there is no such link.
-    async fn redeem_console_link(&self, hash: &str) -> Result<Option<String>, IdentityError>;
+    async fn inspect_console_link(&self, hash: &str) -> Result<Option<String>, IdentityError>;
+    /// The tenant's console session epoch, or None for an unknown tenant.
+    async fn console_session_epoch(&self, tenant: &TenantId) -> Result<Option<i64>, IdentityError>;
+    /// Advances the tenant's console session epoch (ending every session
+    /// issued under an older one) and returns the new one; None for an
+    /// unknown tenant.
+    async fn end_console_sessions(&self, tenant: &TenantId) -> Result<Option<i64>, IdentityError>;
 
     /// Creates a user, or restores a deleted or deactivated account with the
     /// same `externalId` (then `true`), keeping its id.

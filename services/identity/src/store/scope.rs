@@ -29,6 +29,8 @@ pub enum CrossTenant {
     WatchAllTenants,
     /// `RedeemConsoleLink`: a code's hash is looked up before its tenant is known.
     RedeemConsoleLink,
+    /// `InspectConsoleLink`: the same lookup by hash, without using the code.
+    InspectConsoleLink,
 }
 
 /// Whose rows a transaction may see and write.

@@ -525,8 +525,23 @@ impl Store for SqlStore {
         self.insert_console_link_query(tenant, hash, expires).await
     }
 
-    async fn redeem_console_link(&self, hash: &str) -> Result<Option<String>, IdentityError> {
+    async fn redeem_console_link(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(String, i64)>, IdentityError> {
         self.redeem_console_link_query(hash).await
+    }
+
+    async fn inspect_console_link(&self, hash: &str) -> Result<Option<String>, IdentityError> {
+        self.inspect_console_link_query(hash).await
+    }
+
+    async fn console_session_epoch(&self, tenant: &TenantId) -> Result<Option<i64>, IdentityError> {
+        self.console_epoch_query(tenant).await
+    }
+
+    async fn end_console_sessions(&self, tenant: &TenantId) -> Result<Option<i64>, IdentityError> {
+        self.end_console_sessions_query(tenant).await
     }
 
     #[tracing::instrument(name = "db.create_user", skip_all, fields(

@@ -129,19 +129,7 @@ async fn every_path_works(app: &TestApp) {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let login = http
-        .get(format!("{console}/login?code={code}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), StatusCode::OK);
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
+    let cookie = app.console_sign_in(&console, &code).await;
     for page in ["/setup", "/roles", "/users"] {
         let r = http
             .get(format!("{console}{page}"))

@@ -76,13 +76,28 @@ async fn identity_as_a_plain_role_keeps_every_path_working() {
         .into_inner()
         .tenants;
     assert!(tenants.len() >= 3, "{tenants:?}");
-    // A console link: issued in the tenant's scope, redeemed by hash
-    // (CrossTenant::RedeemConsoleLink), once.
+    // A console link: issued in the tenant's scope, inspected by hash
+    // (CrossTenant::InspectConsoleLink) without using it, redeemed by hash
+    // (CrossTenant::RedeemConsoleLink) with the tenant's session epoch, once.
     let code = app.console_code(&t.id, 0).await;
     let mut identity = app.identity.clone();
+    let inspect = pb::InspectConsoleLinkRequest { code: code.clone() };
+    let inspected = identity.inspect_console_link(inspect).await.unwrap();
+    assert_eq!(inspected.into_inner().tenant_id, t.id);
+    let ended = identity
+        .end_console_sessions(pb::EndConsoleSessionsRequest {
+            tenant_id: t.id.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(ended.into_inner().session_epoch, 1);
     let redeem = pb::RedeemConsoleLinkRequest { code };
     let redeemed = identity.redeem_console_link(redeem.clone()).await.unwrap();
-    assert_eq!(redeemed.into_inner().tenant_id, t.id);
+    let redeemed = redeemed.into_inner();
+    assert_eq!(
+        (redeemed.tenant_id.as_str(), redeemed.session_epoch),
+        (t.id.as_str(), 1)
+    );
     let again = identity.redeem_console_link(redeem).await.unwrap_err();
     assert_eq!(again.code(), tonic::Code::Unauthenticated);
     // The stream heads (CrossTenant::WatchAllTenants) are readable.

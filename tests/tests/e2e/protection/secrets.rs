@@ -91,13 +91,7 @@ async fn no_token_or_password_in_logs_or_error_bodies() {
     let console = app.spawn_console().await;
     let code = app.console_code(&t.id, 0).await;
     let http = reqwest::Client::new();
-    let login = http
-        .get(format!("{console}/login?code={code}"))
-        .send()
-        .await
-        .unwrap();
-    let set_cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let cookie = app.console_sign_in(&console, &code).await;
     let setup = http
         .get(format!("{console}/setup"))
         .header("cookie", &cookie)
