@@ -30,3 +30,14 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("desc
 /// comes near it: a page of changes is at most about 1 MiB, and a change
 /// record carries at most 1,000 ids.
 pub const MAX_MESSAGE_BYTES: usize = 32 << 20;
+
+/// `google.rpc.ErrorInfo.reason` of a create refused because the tenant is
+/// at a quota (`RESOURCE_EXHAUSTED` from identity). Other causes of
+/// `RESOURCE_EXHAUSTED` (a message over a size limit) carry no such reason.
+pub const REASON_QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
+
+/// `google.rpc.ErrorInfo.reason` of a stream cursor older than what the
+/// stream retains (`OUT_OF_RANGE` from identity's `ReadChanges` and `Watch`,
+/// and from policy's `WatchRoleChanges`): the records after it were pruned,
+/// and the consumer must resynchronise that tenant instead of skipping them.
+pub const REASON_CHANGES_PRUNED: &str = "CHANGES_PRUNED";

@@ -164,6 +164,8 @@ pub struct Options {
     /// identity's `statement_timeout` and `lock_timeout` (ms, Postgres).
     pub identity_statement_timeout_ms: u64,
     pub identity_lock_timeout_ms: u64,
+    /// identity's per-tenant quotas (the service's defaults unless set).
+    pub identity_quotas: identity::quota::Quotas,
     /// Every gRPC connection over mutual TLS with the default allowlist:
     /// each service presents a certificate of a test CA named for its role,
     /// and the harness's own clients present the operator's.
@@ -186,6 +188,7 @@ impl Default for Options {
             policy_role: None,
             identity_statement_timeout_ms: identity::StoreOptions::default().statement_timeout_ms,
             identity_lock_timeout_ms: identity::StoreOptions::default().lock_timeout_ms,
+            identity_quotas: identity::quota::Quotas::default(),
             mtls: false,
         }
     }
@@ -212,6 +215,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         (Some(role), Backend::Postgres) => as_role(&url, role, &options).await,
         _ => store,
     };
+    let store = store.with_quotas(options.identity_quotas);
 
     let pki = options.mtls.then(|| std::sync::Arc::new(Pki::new()));
     let identity_store = store.clone();
@@ -680,6 +684,16 @@ impl TestApp {
         &self.identity_database_url
     }
 
+    /// The URL of policy's database (as the harness's policy connects), for fixtures.
+    pub fn policy_database_url(&self) -> &str {
+        &self.policy_server.database_url
+    }
+
+    /// A handle on policy's database (for maintenance such as pruning).
+    pub fn policy_store(&self) -> &policy::SqlStore {
+        &self.policy_server.store
+    }
+
     /// The name of identity's Postgres database (None on SQLite).
     pub fn identity_database(&self) -> Option<&str> {
         match &self._database {
@@ -693,8 +707,11 @@ impl TestApp {
     /// same database, on the same port when it is still free.
     pub async fn restart_policy(&mut self) {
         let old = &mut self.policy_server;
-        old.task.abort();
-        let _ = (&mut old.task).await;
+        // Already stopped by [`TestApp::kill_policy`], it is not awaited twice.
+        if !old.task.is_finished() {
+            old.task.abort();
+            let _ = (&mut old.task).await;
+        }
         old.store.close().await;
         let listener = match TcpListener::bind(old.addr).await {
             Ok(l) => l,

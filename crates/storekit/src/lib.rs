@@ -3,7 +3,8 @@
 //! identity and the role-change log of policy), the partitioning of
 //! tenants across replicas ([`partition_of`]) and the check that a
 //! service's database role is one that row-level security binds
-//! ([`roles`]).
+//! ([`roles`]), and how the tables that grow with use are pruned
+//! ([`retention`]).
 //!
 //! Tenants are the unit of order and of partitioning. Nothing here is
 //! shared by all tenants on a write path: a stream's order is kept per
@@ -11,6 +12,7 @@
 
 mod dialect;
 mod partition;
+pub mod retention;
 pub mod roles;
 pub mod stream;
 #[cfg(feature = "testing")]

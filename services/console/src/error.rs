@@ -35,7 +35,20 @@ pub enum PageError {
     Upstream(tonic::Status),
 }
 
+/// True for a write refused by a tenant quota (identity's or policy's
+/// `RESOURCE_EXHAUSTED` with reason `QUOTA_EXCEEDED`): not worth a retry.
+fn is_quota(status: &tonic::Status) -> bool {
+    use tonic_types::StatusExt;
+    status.code() == Code::ResourceExhausted
+        && status
+            .get_details_error_info()
+            .is_some_and(|info| info.reason == proto::REASON_QUOTA_EXCEEDED)
+}
+
 fn upstream_message(status: &tonic::Status) -> String {
+    if is_quota(status) {
+        return status.message().to_owned();
+    }
     match status.code() {
         // Validation messages of identity and policy are written for clients.
         Code::InvalidArgument
@@ -71,6 +84,7 @@ impl PageError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Upstream(s) if is_quota(s) => StatusCode::CONFLICT,
             Self::Upstream(s) => match s.code() {
                 Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
                 Code::FailedPrecondition | Code::AlreadyExists | Code::Aborted => {
@@ -112,5 +126,30 @@ impl IntoResponse for PageError {
         self.log();
         let status = self.status();
         (status, layout::error_page(status, &self.to_string())).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic_types::StatusExt;
+
+    use super::*;
+
+    #[test]
+    fn a_quota_refusal_shows_its_message_and_is_no_outage() {
+        let quota = tonic::Status::with_error_details(
+            Code::ResourceExhausted,
+            "tenant quota exceeded: this tenant already has its quota of 1000 roles",
+            tonic_types::ErrorDetails::with_error_info(
+                proto::REASON_QUOTA_EXCEEDED,
+                "policy.v1",
+                std::collections::HashMap::<String, String>::new(),
+            ),
+        );
+        let e = PageError::from(quota);
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        assert!(e.to_string().contains("quota of 1000 roles"));
+        let other = PageError::from(tonic::Status::resource_exhausted("too large"));
+        assert_eq!(other.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

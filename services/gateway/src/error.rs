@@ -135,6 +135,13 @@ impl From<tonic::Status> for ApiError {
             Code::OutOfRange => Self::new(StatusCode::PAYLOAD_TOO_LARGE, None, message),
             Code::Unauthenticated => Self::unauthorized(),
             Code::PermissionDenied => Self::new(StatusCode::FORBIDDEN, None, message),
+            // A tenant at a quota: 403, a 4xx the IdP does not retry on its
+            // own (429 and 5xx it does, forever), with the quota named.
+            // Any other RESOURCE_EXHAUSTED (a message past a size limit)
+            // stays a 429.
+            Code::ResourceExhausted if reason.as_deref() == Some(proto::REASON_QUOTA_EXCEEDED) => {
+                Self::new(StatusCode::FORBIDDEN, None, message)
+            }
             Code::ResourceExhausted => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, None, "too many requests")
             }
@@ -207,6 +214,25 @@ mod tests {
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
         let response = e.into_response();
         assert_eq!(response.headers()["retry-after"], "1");
+    }
+
+    #[test]
+    fn a_quota_is_403_with_its_message_and_other_exhaustion_429() {
+        let quota = tonic::Status::with_error_details(
+            Code::ResourceExhausted,
+            "tenant quota exceeded: this tenant already has its quota of 5 users",
+            tonic_types::ErrorDetails::with_error_info(
+                proto::REASON_QUOTA_EXCEEDED,
+                "identity.v1",
+                std::collections::HashMap::<String, String>::new(),
+            ),
+        );
+        let e = ApiError::from(quota);
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        assert!(e.0.detail.contains("quota of 5 users"), "{}", e.0.detail);
+        let other = ApiError::from(tonic::Status::resource_exhausted("message too large"));
+        assert_eq!(other.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(other.0.detail, "too many requests");
     }
 
     #[test]

@@ -37,19 +37,30 @@ pub struct Config {
     /// Allow `IssueToken` with a caller-chosen secret (local development only).
     #[arg(long, env = "ALLOW_CHOSEN_TOKEN_SECRETS", default_value_t = false)]
     pub allow_chosen_secrets: bool,
+    /// Change records older than this many days are pruned (a follower
+    /// further behind resynchronises the tenant from `Snapshot`).
+    #[arg(long, env = "CHANGES_RETENTION_DAYS", default_value_t = 30)]
+    pub changes_retention_days: u32,
+    /// At most this many change records are kept per tenant (the newest).
+    #[arg(long, env = "CHANGES_MAX_PER_TENANT", default_value_t = 5_000_000)]
+    pub changes_max_per_tenant: u64,
     /// Provisioning-log entries older than this many days are pruned.
     #[arg(long, env = "REQUEST_LOG_RETENTION_DAYS", default_value_t = 30)]
     pub request_log_retention_days: u32,
     /// At most this many provisioning-log entries are kept per tenant (the newest).
     #[arg(long, env = "REQUEST_LOG_MAX_PER_TENANT", default_value_t = 100_000)]
     pub request_log_max_per_tenant: u64,
-    /// How often the provisioning log is pruned, in seconds.
-    #[arg(
-        long,
-        env = "REQUEST_LOG_PRUNE_INTERVAL_SECONDS",
-        default_value_t = 600
-    )]
-    pub request_log_prune_interval_seconds: u64,
+    /// How often the change stream and the provisioning log are pruned, in seconds.
+    #[arg(long, env = "RETENTION_INTERVAL_SECONDS", default_value_t = 600)]
+    pub retention_interval_seconds: u64,
+    /// Most live users a tenant may have (0: no limit); a create past it
+    /// is refused.
+    #[arg(long, env = "MAX_USERS_PER_TENANT", default_value_t = crate::quota::DEFAULT_MAX_USERS)]
+    pub max_users_per_tenant: u64,
+    /// Most groups a tenant may have (0: no limit); a create past it is
+    /// refused.
+    #[arg(long, env = "MAX_GROUPS_PER_TENANT", default_value_t = crate::quota::DEFAULT_MAX_GROUPS)]
+    pub max_groups_per_tenant: u64,
     /// This server's certificate and the internal CA (mutual TLS).
     #[command(flatten)]
     pub tls: mtls::TlsSettings,
@@ -59,16 +70,24 @@ pub struct Config {
 }
 
 impl Config {
-    /// The provisioning log's retention.
-    pub fn retention(&self) -> crate::request_log::Retention {
-        crate::request_log::Retention {
-            max_age: std::time::Duration::from_secs(
-                u64::from(self.request_log_retention_days) * 86_400,
+    /// What retention keeps of the change stream and the provisioning log.
+    pub fn retention(&self) -> crate::retention::Retention {
+        use storekit::retention::Rule;
+        crate::retention::Retention {
+            changes: Rule::days(self.changes_retention_days, self.changes_max_per_tenant),
+            request_log: Rule::days(
+                self.request_log_retention_days,
+                self.request_log_max_per_tenant,
             ),
-            max_per_tenant: self.request_log_max_per_tenant,
-            interval: std::time::Duration::from_secs(
-                self.request_log_prune_interval_seconds.max(1),
-            ),
+            interval: std::time::Duration::from_secs(self.retention_interval_seconds.max(1)),
+        }
+    }
+
+    /// The per-tenant quotas.
+    pub fn quotas(&self) -> crate::quota::Quotas {
+        crate::quota::Quotas {
+            max_users: self.max_users_per_tenant,
+            max_groups: self.max_groups_per_tenant,
         }
     }
 

@@ -15,6 +15,13 @@ pub const ERROR_DOMAIN: &str = "identity.v1";
 pub const REASON_VERSION_MISMATCH: &str = "VERSION_MISMATCH";
 /// `ErrorInfo.reason` of a `userName` taken in the tenant.
 pub const REASON_UNIQUENESS: &str = "uniqueness";
+/// `ErrorInfo.reason` of a create refused by a tenant quota
+/// (`RESOURCE_EXHAUSTED`); its metadata names the `quota` and `limit`.
+pub const REASON_QUOTA_EXCEEDED: &str = proto::REASON_QUOTA_EXCEEDED;
+/// `ErrorInfo.reason` of a change-stream cursor older than the retained
+/// range (`OUT_OF_RANGE`); its metadata names the `tenant_id` and the
+/// `first_retained_seq`.
+pub const REASON_CHANGES_PRUNED: &str = proto::REASON_CHANGES_PRUNED;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
@@ -36,6 +43,21 @@ pub enum IdentityError {
     ConsoleLinkInvalid,
     #[error("issuing a chosen token secret is disabled on this server")]
     ChosenSecretRefused,
+    #[error(
+        "tenant quota exceeded: this tenant already has its quota of {limit} {kind}; \
+         delete some or ask the platform operator to raise the quota"
+    )]
+    QuotaExceeded { kind: &'static str, limit: u64 },
+    #[error(
+        "tenant {tenant}: position {cursor} is older than the retained change stream \
+         (first retained position {first}); resynchronise the tenant from Snapshot \
+         and continue from its as_of_seq"
+    )]
+    ChangesPruned {
+        tenant: String,
+        cursor: i64,
+        first: i64,
+    },
     #[error("random number generator unavailable")]
     Random(#[from] getrandom::Error),
     #[error("storage failure")]
@@ -86,6 +108,31 @@ impl From<IdentityError> for Status {
             e @ IdentityError::Unauthenticated => Status::unauthenticated(e.to_string()),
             e @ IdentityError::ConsoleLinkInvalid => Status::unauthenticated(e.to_string()),
             e @ IdentityError::ChosenSecretRefused => Status::permission_denied(e.to_string()),
+            IdentityError::QuotaExceeded { kind, limit } => {
+                let message = e.to_string();
+                let metadata = HashMap::from([
+                    ("quota".to_owned(), format!("{kind}_per_tenant")),
+                    ("limit".to_owned(), limit.to_string()),
+                ]);
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    message,
+                    ErrorDetails::with_error_info(REASON_QUOTA_EXCEEDED, ERROR_DOMAIN, metadata),
+                )
+            }
+            IdentityError::ChangesPruned {
+                ref tenant, first, ..
+            } => {
+                let metadata = HashMap::from([
+                    ("tenant_id".to_owned(), tenant.clone()),
+                    ("first_retained_seq".to_owned(), first.to_string()),
+                ]);
+                Status::with_error_details(
+                    Code::OutOfRange,
+                    e.to_string(),
+                    ErrorDetails::with_error_info(REASON_CHANGES_PRUNED, ERROR_DOMAIN, metadata),
+                )
+            }
             e @ IdentityError::Random(_) => {
                 tracing::error!(error = ?e, "random source failed");
                 Status::unavailable(e.to_string())

@@ -865,6 +865,7 @@ impl IdentityService for IdentityApi {
             .store
             .changes_after(&tenant, after_seq.max(0), limit, watch::MAX_BYTES)
             .await?;
+        watch::contiguous(&tenant, after_seq.max(0), &rows)?;
         Ok(Response::new(pb::ReadChangesResponse {
             changes: rows.into_iter().map(convert::change).collect(),
         }))

@@ -9,7 +9,9 @@ pub mod domain;
 pub mod error;
 pub mod groups;
 pub mod grpc;
+pub mod quota;
 pub mod request_log;
+pub mod retention;
 pub mod schemas;
 pub mod store;
 pub mod token;
@@ -52,7 +54,7 @@ pub struct Application {
     addr: SocketAddr,
     api: IdentityApi,
     store: SqlStore,
-    retention: request_log::Retention,
+    retention: retention::Retention,
     security: Option<mtls::Secured>,
 }
 
@@ -76,11 +78,13 @@ impl Application {
             .map_err(StartupError::Role)?;
         let addr = listener.local_addr()?;
         let security = mtls::secure("identity", addr, &config.tls, &config.access)?;
-        Ok(
-            Self::with_store(store, listener, config.allow_chosen_secrets)?
-                .with_retention(config.retention())
-                .with_security(security),
-        )
+        Ok(Self::with_store(
+            store.with_quotas(config.quotas()),
+            listener,
+            config.allow_chosen_secrets,
+        )?
+        .with_retention(config.retention())
+        .with_security(security))
     }
 
     pub fn with_store(
@@ -95,7 +99,7 @@ impl Application {
             addr,
             api,
             store,
-            retention: request_log::Retention::default(),
+            retention: retention::Retention::default(),
             security: None,
         })
     }
@@ -107,9 +111,9 @@ impl Application {
         self
     }
 
-    /// How long the provisioning log is kept (default: 30 days, 100,000
-    /// entries per tenant, pruned every 10 minutes).
-    pub fn with_retention(mut self, retention: request_log::Retention) -> Self {
+    /// How long the change stream and the provisioning log are kept
+    /// (defaults in [`retention::Retention`]).
+    pub fn with_retention(mut self, retention: retention::Retention) -> Self {
         self.retention = retention;
         self
     }
@@ -152,7 +156,7 @@ impl Application {
                 tokio::time::sleep(std::time::Duration::from_secs(5)).await;
             }
         });
-        let pruning = tokio::spawn(request_log::prune_periodically(
+        let pruning = tokio::spawn(retention::prune_periodically(
             Arc::new(self.store.clone()),
             self.retention,
         ));

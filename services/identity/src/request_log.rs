@@ -1,13 +1,10 @@
 //! The provisioning log's rules outside storage: what a recorded entry may
 //! hold, the status filters readers pass, tenant health (quarantine risk and
-//! its sentence) and retention (a background task that prunes by age and by
-//! a per-tenant cap).
+//! its sentence). Its retention is in [`crate::retention`].
 
-use std::time::Duration;
-
-use crate::domain::{Micros, TenantId, now_micros};
+use crate::domain::TenantId;
 use crate::error::IdentityError;
-use crate::store::{HealthCounts, RequestLogRecord, Store};
+use crate::store::{HealthCounts, RequestLogRecord};
 
 /// Most entries one `RecordRequests` call may carry.
 pub const MAX_RECORD_BATCH: usize = 1000;
@@ -193,55 +190,6 @@ pub fn summary(counts: &HealthCounts, window_seconds: u64) -> String {
     }
     s.push('.');
     s
-}
-
-// === Retention ===
-
-/// How long entries are kept and how many per tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retention {
-    pub max_age: Duration,
-    pub max_per_tenant: u64,
-    /// How often the background task prunes.
-    pub interval: Duration,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Self {
-            max_age: Duration::from_secs(30 * 86_400),
-            max_per_tenant: 100_000,
-            interval: Duration::from_secs(600),
-        }
-    }
-}
-
-/// Prunes every tenant's log once; returns how many entries went.
-pub async fn prune_all(store: &dyn Store, retention: &Retention) -> Result<u64, IdentityError> {
-    let age = Micros::try_from(retention.max_age.as_micros()).unwrap_or(Micros::MAX);
-    let older_than = now_micros().saturating_sub(age);
-    let mut deleted = 0;
-    for tenant in store.list_tenants().await? {
-        let id = TenantId::parse(&tenant.id)?;
-        deleted += store
-            .prune_request_log(&id, older_than, retention.max_per_tenant)
-            .await?;
-    }
-    Ok(deleted)
-}
-
-/// Prunes every `retention.interval`, forever (the caller aborts it).
-pub async fn prune_periodically(store: std::sync::Arc<dyn Store>, retention: Retention) {
-    let mut tick = tokio::time::interval(retention.interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match prune_all(store.as_ref(), &retention).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, "provisioning log pruned"),
-            Err(e) => tracing::warn!(error = %e, "provisioning log pruning failed"),
-        }
-    }
 }
 
 #[cfg(test)]

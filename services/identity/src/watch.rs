@@ -24,7 +24,7 @@ use tonic::Status;
 use crate::convert;
 use crate::domain::TenantId;
 use crate::error::IdentityError;
-use crate::store::Store;
+use crate::store::{ChangeRecord, Store};
 
 /// How often a stream looks for other replicas' writes.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -67,6 +67,28 @@ impl Tenants {
                 partitions.contains(&storekit::partition_of(tenant, *count))
             }
         }
+    }
+}
+
+/// Refuses a page of `tenant`'s changes read after `after_seq` that does
+/// not start right after it. Positions are dense and commit-ordered, so a
+/// gap is never a write in flight: the records between were pruned by
+/// retention (or removed by hand), and a reader that went on would skip
+/// them silently. `OUT_OF_RANGE` tells it to resynchronise the tenant.
+pub fn contiguous(
+    tenant: &TenantId,
+    after_seq: i64,
+    rows: &[ChangeRecord],
+) -> Result<(), IdentityError> {
+    match rows.first() {
+        Some(first) if first.seq > after_seq.saturating_add(1) => {
+            Err(IdentityError::ChangesPruned {
+                tenant: tenant.as_str().to_owned(),
+                cursor: after_seq,
+                first: first.seq,
+            })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -181,6 +203,7 @@ async fn serve_round(
             continue;
         };
         let rows = store.changes_after(&id, cursor, BATCH, MAX_BYTES).await?;
+        contiguous(&id, cursor, &rows)?;
         let Some(last) = rows.last().map(|r| r.seq) else {
             continue;
         };

@@ -63,6 +63,25 @@ pub struct Config {
     /// about this long. Leases are renewed every fifth of it.
     #[arg(long, env = "POLICY_LEASE_TTL_MS", default_value_t = 10_000)]
     pub lease_ttl_ms: u64,
+    /// Role changes older than this many days are pruned.
+    #[arg(long, env = "ROLE_HISTORY_RETENTION_DAYS", default_value_t = 365)]
+    pub role_history_retention_days: u32,
+    /// At most this many role changes are kept per tenant (the newest).
+    #[arg(long, env = "ROLE_HISTORY_MAX_PER_TENANT", default_value_t = 5_000_000)]
+    pub role_history_max_per_tenant: u64,
+    /// Alert delivery attempts older than this many days are pruned.
+    #[arg(long, env = "ALERT_DELIVERIES_RETENTION_DAYS", default_value_t = 90)]
+    pub alert_deliveries_retention_days: u32,
+    /// At most this many alert delivery attempts are kept per tenant.
+    #[arg(
+        long,
+        env = "ALERT_DELIVERIES_MAX_PER_TENANT",
+        default_value_t = 100_000
+    )]
+    pub alert_deliveries_max_per_tenant: u64,
+    /// How often the role history and the delivery log are pruned, in seconds.
+    #[arg(long, env = "RETENTION_INTERVAL_SECONDS", default_value_t = 600)]
+    pub retention_interval_seconds: u64,
     /// This server's certificate (also its client certificate towards
     /// identity) and the internal CA (mutual TLS).
     #[command(flatten)]
@@ -90,6 +109,22 @@ impl Config {
                 .unwrap_or_else(crate::follower::default_replica_id),
             Duration::from_millis(self.lease_ttl_ms),
         )
+    }
+
+    /// What retention keeps of the role history and the delivery log.
+    pub fn retention(&self) -> crate::retention::Retention {
+        use storekit::retention::Rule;
+        crate::retention::Retention {
+            role_history: Rule::days(
+                self.role_history_retention_days,
+                self.role_history_max_per_tenant,
+            ),
+            alert_deliveries: Rule::days(
+                self.alert_deliveries_retention_days,
+                self.alert_deliveries_max_per_tenant,
+            ),
+            interval: Duration::from_secs(self.retention_interval_seconds.max(1)),
+        }
     }
 
     /// The store's part of the configuration.

@@ -1,7 +1,26 @@
 //! The policy service's errors and their one mapping to gRPC statuses.
 //! Storage and upstream texts are logged, never sent to clients.
 
-use tonic::Status;
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// `ErrorInfo.domain` of the errors this service details.
+pub const ERROR_DOMAIN: &str = "policy.v1";
+
+fn detailed(
+    code: Code,
+    message: String,
+    reason: &str,
+    metadata: HashMap<String, String>,
+) -> Status {
+    Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
+    )
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -25,6 +44,21 @@ pub enum PolicyError {
     RoleInUse(&'static str),
     #[error("the built-in role Disabled cannot be deleted or changed")]
     BuiltInRole,
+    /// A tenant is at one of its fixed caps ([`crate::store::MAX_ROLES`],
+    /// [`crate::store::MAX_ASSIGNMENTS`]).
+    #[error("tenant quota exceeded: this tenant already has its quota of {limit} {kind}")]
+    QuotaExceeded { kind: &'static str, limit: u64 },
+    /// A `WatchRoleChanges` cursor below the tenant's retained role changes.
+    #[error(
+        "tenant {tenant}: position {cursor} is older than the retained role changes \
+         (first retained position {first}); read the current roles (ListUsersByRole, \
+         GetEffectiveRole) and watch again from_now"
+    )]
+    HistoryPruned {
+        tenant: String,
+        cursor: i64,
+        first: i64,
+    },
     /// identity could not be reached or refused a call (Reconcile).
     #[error("identity is unavailable")]
     Identity(#[source] Box<Status>),
@@ -49,6 +83,32 @@ impl From<PolicyError> for Status {
             e @ (PolicyError::UnknownRole(_)
             | PolicyError::RoleInUse(_)
             | PolicyError::BuiltInRole) => Status::failed_precondition(e.to_string()),
+            PolicyError::QuotaExceeded { kind, limit } => {
+                let metadata = HashMap::from([
+                    ("quota".to_owned(), format!("{kind}_per_tenant")),
+                    ("limit".to_owned(), limit.to_string()),
+                ]);
+                detailed(
+                    Code::ResourceExhausted,
+                    e.to_string(),
+                    proto::REASON_QUOTA_EXCEEDED,
+                    metadata,
+                )
+            }
+            PolicyError::HistoryPruned {
+                ref tenant, first, ..
+            } => {
+                let metadata = HashMap::from([
+                    ("tenant_id".to_owned(), tenant.clone()),
+                    ("first_retained_seq".to_owned(), first.to_string()),
+                ]);
+                detailed(
+                    Code::OutOfRange,
+                    e.to_string(),
+                    proto::REASON_CHANGES_PRUNED,
+                    metadata,
+                )
+            }
             PolicyError::Identity(status) => {
                 tracing::warn!(code = ?status.code(), message = status.message(), "identity call failed");
                 Status::unavailable("identity is unavailable")
@@ -78,7 +138,6 @@ fn storage_status(source: &sqlx::Error) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tonic::Code;
 
     #[test]
     fn each_error_has_a_precise_code_and_no_storage_text() {
@@ -99,6 +158,21 @@ mod tests {
                 Code::FailedPrecondition,
             ),
             (PolicyError::BuiltInRole, Code::FailedPrecondition),
+            (
+                PolicyError::QuotaExceeded {
+                    kind: "roles",
+                    limit: 1,
+                },
+                Code::ResourceExhausted,
+            ),
+            (
+                PolicyError::HistoryPruned {
+                    tenant: "acme".into(),
+                    cursor: 1,
+                    first: 9,
+                },
+                Code::OutOfRange,
+            ),
             (
                 PolicyError::Identity(Box::new(Status::internal("secret detail"))),
                 Code::Unavailable,

@@ -436,10 +436,68 @@ async fn turn(
         match page(store.as_ref(), &mut identity, &tenant, &lease, &mut cursor).await {
             Ok(true) => {}
             Ok(false) => break,
+            Err(FollowError::Identity(status)) if pruned(&status) => {
+                match resync(store.as_ref(), &identity, &tenant, &lease, &mut cursor).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => return (tenant.as_str().to_owned(), cursor, Some(e)),
+                }
+            }
             Err(e) => return (tenant.as_str().to_owned(), cursor, Some(e)),
         }
     }
     (tenant.as_str().to_owned(), cursor, None)
+}
+
+/// True for identity's answer to a cursor below the tenant's retained
+/// changes (`OUT_OF_RANGE`, reason `CHANGES_PRUNED`).
+fn pruned(status: &tonic::Status) -> bool {
+    use tonic_types::StatusExt;
+    status.code() == tonic::Code::OutOfRange
+        && status
+            .get_details_error_info()
+            .is_some_and(|info| info.reason == proto::REASON_CHANGES_PRUNED)
+}
+
+/// The way past a pruned stream: the changes after `cursor` are gone, so
+/// the tenant's replica is replaced from identity's `Snapshot` and the
+/// cursor set to the snapshot's position (`Store::resync`, checked like a
+/// page: the stored cursor must still be `cursor`, the lease still held).
+/// Changes from there on are then applied as usual. False when the lease
+/// is gone.
+async fn resync(
+    store: &dyn Store,
+    identity: &crate::IdentityClient,
+    tenant: &TenantId,
+    lease: &Lease,
+    cursor: &mut i64,
+) -> Result<bool, FollowError> {
+    tracing::warn!(
+        tenant_id = %tenant, cursor = *cursor,
+        "identity pruned the change stream past this tenant's cursor: resynchronising from a snapshot"
+    );
+    let (as_of_seq, users) = crate::reconcile::snapshot(identity.clone(), tenant).await?;
+    Ok(
+        match store
+            .resync(tenant, &users, as_of_seq, *cursor, lease)
+            .await?
+        {
+            Applied::Applied {
+                cursor: next,
+                role_changes,
+            } => {
+                metrics::counter!("policy_stream_resyncs_total").increment(1);
+                tracing::info!(tenant_id = %tenant, cursor = next, role_changes, "tenant resynchronised");
+                *cursor = next;
+                true
+            }
+            Applied::Moved { cursor: stored } => {
+                *cursor = stored;
+                true
+            }
+            Applied::LeaseLost => false,
+        },
+    )
 }
 
 /// The user ids a change names: its share of a transaction's work.

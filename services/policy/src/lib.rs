@@ -59,6 +59,7 @@ mod grpc_equipment;
 pub mod profile;
 pub mod reconcile;
 pub mod request;
+pub mod retention;
 pub mod role;
 pub mod store;
 pub mod text;
@@ -116,6 +117,7 @@ pub struct Application {
     identity: IdentityClient,
     alerts: AlertOptions,
     follower: FollowerOptions,
+    retention: retention::Retention,
     clock: Arc<dyn Clock>,
     security: Option<mtls::Secured>,
 }
@@ -145,7 +147,8 @@ impl Application {
             .with_identity_tls(&config.identity_url, identity_tls.as_ref())?
             .with_security(security)
             .with_alert_options(config.alert_options())
-            .with_follower_options(config.follower_options()))
+            .with_follower_options(config.follower_options())
+            .with_retention(config.retention()))
     }
 
     /// Prepares the server on `listener` over a connected, migrated store,
@@ -163,6 +166,7 @@ impl Application {
             identity: identity_client(identity_url, None)?,
             alerts: AlertOptions::default(),
             follower: FollowerOptions::default(),
+            retention: retention::Retention::default(),
             clock: Arc::new(SystemClock),
             security: None,
         })
@@ -190,6 +194,13 @@ impl Application {
     /// lease TTL).
     pub fn with_follower_options(mut self, options: FollowerOptions) -> Self {
         self.follower = options;
+        self
+    }
+
+    /// How long the role history and the alert delivery log are kept
+    /// (defaults in [`retention::Retention`]).
+    pub fn with_retention(mut self, retention: retention::Retention) -> Self {
+        self.retention = retention;
         self
     }
 
@@ -229,6 +240,7 @@ impl Application {
         let health_store = self.store.clone();
         let equipment: Arc<dyn EquipmentStore> = Arc::new(self.store.clone());
         let store: Arc<dyn Store> = Arc::new(self.store);
+        let pruning = AbortOnDrop(tokio::spawn(retention::run(store.clone(), self.retention)));
         let follower = AbortOnDrop(tokio::spawn(follower::run(
             store.clone(),
             self.identity.clone(),
@@ -297,6 +309,7 @@ impl Application {
         follower.join().await;
         worker.join().await;
         drop(pool_metrics);
+        drop(pruning);
         drop(health);
         served.map_err(|e| StartupError::Io(std::io::Error::other(e)))
     }

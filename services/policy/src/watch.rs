@@ -107,6 +107,17 @@ async fn serve_round(
             continue;
         };
         let rows = store.role_changes_after(&t, cursor, BATCH).await?;
+        // Positions are dense: a gap after the cursor is pruned history,
+        // which the consumer must not skip unknowingly.
+        if let Some(first) = rows.first().map(|r| r.seq)
+            && first > cursor.saturating_add(1)
+        {
+            return Err(PolicyError::HistoryPruned {
+                tenant: id,
+                cursor,
+                first,
+            });
+        }
         let Some(last) = rows.last().map(|r| r.seq) else {
             continue;
         };

@@ -22,6 +22,7 @@ mod policy;
 mod protection;
 mod provlog;
 mod replay;
+mod retention;
 mod scale;
 mod scimctl;
 mod scimctl_policy;

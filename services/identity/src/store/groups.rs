@@ -16,6 +16,7 @@ use crate::domain::{
     GroupColumns, MemberOp, NewMember, ResourceId, TenantId, fold_case, now_micros,
 };
 use crate::error::IdentityError;
+use crate::quota::Counted;
 
 const GROUP_COLUMNS: &str = "g.id, g.tenant_id, g.display_name, g.external_id, g.version, g.created, g.last_modified, g.resource";
 
@@ -360,6 +361,7 @@ impl SqlStore {
         .bind(&group.resource)
         .execute(&mut *tx)
         .await?;
+        self.check_quota(&mut tx, tenant, Counted::Groups).await?;
         let change = Change::GroupChanged {
             kind: "group.created",
             group_id: group.id.clone(),

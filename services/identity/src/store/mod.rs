@@ -16,6 +16,7 @@ mod paging_tests;
 #[cfg(test)]
 mod plans;
 mod request_log;
+mod retention;
 mod schemas;
 mod scope;
 mod snapshot;
@@ -29,6 +30,7 @@ use scim::Filter;
 
 pub use changes::{ChangeRecord, MEMBER_CHUNK};
 pub use filter_sql::Dialect;
+pub use retention::Pruned;
 pub use scope::{CrossTenant, Scope};
 pub use snapshot::SnapshotUser;
 pub use sql::{SqlStore, StoreOptions};
@@ -450,13 +452,15 @@ pub trait Store: Send + Sync + 'static {
         tenant: &TenantId,
         since: Micros,
     ) -> Result<HealthCounts, IdentityError>;
-    /// Deletes the tenant's entries older than `older_than` and all but the
-    /// newest `keep`; returns how many were deleted.
-    async fn prune_request_log(
+    /// Prunes the tenant's rows of `table` that `rule` no longer keeps at
+    /// `now` (µs), oldest first, in batches of their own transactions
+    /// (see `storekit::retention`); returns how many were deleted.
+    async fn prune(
         &self,
         tenant: &TenantId,
-        older_than: Micros,
-        keep: u64,
+        table: Pruned,
+        rule: &storekit::retention::Rule,
+        now: Micros,
     ) -> Result<u64, IdentityError>;
 
     /// Ticks after every write this process commits. Watchers also poll, for

@@ -1,5 +1,5 @@
 //! The provisioning log: batched inserts, newest-first listing with filters,
-//! the aggregate behind tenant health, and pruning. Every statement runs in
+//! and the aggregate behind tenant health (pruning is `retention.rs`). Every statement runs in
 //! a transaction scoped to one tenant.
 
 use sqlx::Row;
@@ -236,42 +236,5 @@ impl SqlStore {
             last_test_connection: row.try_get("last_test_connection")?,
             top_errors,
         })
-    }
-
-    /// Deletes the tenant's entries older than `older_than` and all but the
-    /// newest `keep`; returns how many went.
-    pub(super) async fn prune_request_log_query(
-        &self,
-        tenant: &TenantId,
-        older_than: Micros,
-        keep: u64,
-    ) -> Result<u64, IdentityError> {
-        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        let mut tx = self.write_tx(Scope::Tenant(tenant)).await?;
-        let aged = sqlx::query("DELETE FROM request_log WHERE tenant_id = $1 AND at < $2")
-            .bind(tenant.as_str())
-            .bind(older_than)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        // The id of the newest entry beyond the cap; everything up to it goes.
-        let cut: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM request_log WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2",
-        )
-        .bind(tenant.as_str())
-        .bind(keep)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let capped = match cut {
-            Some(cut) => sqlx::query("DELETE FROM request_log WHERE tenant_id = $1 AND id <= $2")
-                .bind(tenant.as_str())
-                .bind(cut)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected(),
-            None => 0,
-        };
-        tx.commit().await?;
-        Ok(aged + capped)
     }
 }

@@ -74,6 +74,8 @@ pub struct SqlStore {
     pub(super) continuations: Continuations,
     /// Members a list page with members carries at most (`groups.rs`).
     pub(super) list_member_cap: u64,
+    /// The per-tenant quotas creates are checked against.
+    pub(super) quotas: crate::quota::Quotas,
 }
 
 impl SqlStore {
@@ -133,7 +135,36 @@ impl SqlStore {
             signal: Arc::new(signal),
             continuations: Continuations::default(),
             list_member_cap: super::groups::LIST_MEMBER_CAP,
+            quotas: crate::quota::Quotas::default(),
         }
+    }
+
+    /// Checks creates against `quotas` (the default: [`crate::quota::Quotas::default`]).
+    pub fn with_quotas(mut self, quotas: crate::quota::Quotas) -> Self {
+        self.quotas = quotas;
+        self
+    }
+
+    /// Refuses the write in `conn`'s transaction when it took the tenant's
+    /// live count of `what` past its quota. The count row was written by
+    /// this transaction's own insert (migration 0013's triggers), so its
+    /// lock is held already and the figure includes the new row: two
+    /// creates racing for the last place cannot both pass.
+    pub(super) async fn check_quota(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        tenant: &TenantId,
+        what: crate::quota::Counted,
+    ) -> Result<(), IdentityError> {
+        if self.quotas.limit(what) == 0 {
+            return Ok(());
+        }
+        let live: Option<i64> = sqlx::query_scalar(super::paging::LIVE_COUNT)
+            .bind(tenant.as_str())
+            .bind(what.kind())
+            .fetch_optional(conn)
+            .await?;
+        self.quotas.check(what, live.unwrap_or(0))
     }
 
     /// Passes `result` through, waking watchers when it is a committed write.
@@ -749,13 +780,18 @@ impl Store for SqlStore {
         self.request_health_query(tenant, since).await
     }
 
-    async fn prune_request_log(
+    #[tracing::instrument(name = "db.prune", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "prune", tenant_id = %tenant, table = ?table,
+    ))]
+    async fn prune(
         &self,
         tenant: &TenantId,
-        older_than: Micros,
-        keep: u64,
+        table: super::Pruned,
+        rule: &storekit::retention::Rule,
+        now: Micros,
     ) -> Result<u64, IdentityError> {
-        self.prune_request_log_query(tenant, older_than, keep).await
+        self.prune_query(tenant, table, rule, now).await
     }
 
     fn change_signal(&self) -> tokio::sync::watch::Receiver<u64> {

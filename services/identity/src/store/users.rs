@@ -13,6 +13,7 @@ use super::sql::{SqlStore, unique_violation};
 use super::{ListQuery, Page, UserChange, UserRecord};
 use crate::domain::{Micros, ResourceId, TenantId, UserColumns, fold_case, now_micros};
 use crate::error::IdentityError;
+use crate::quota::Counted;
 
 pub(super) const USER_COLUMNS: &str = "u.id, u.tenant_id, u.user_name, u.external_id, u.active, u.version, u.created, u.last_modified, u.resource";
 
@@ -31,7 +32,7 @@ pub(super) fn get_user_sql() -> String {
 /// Served by `users_external_id_modified` (migration 0012), filter and order.
 pub(super) fn restore_probe_sql(dialect: Dialect) -> String {
     format!(
-        "SELECT {USER_COLUMNS} FROM users u WHERE u.tenant_id = $1 AND u.external_id = $2 \
+        "SELECT {USER_COLUMNS}, u.deleted FROM users u WHERE u.tenant_id = $1 AND u.external_id = $2 \
          AND (u.deleted IS NOT NULL OR u.active = $3) \
          ORDER BY u.last_modified DESC LIMIT 1{}",
         dialect.for_update()
@@ -244,8 +245,13 @@ impl SqlStore {
         let (user, restored) = match restorable {
             Some(row) => {
                 let old = user_from_row(&row)?;
+                let tombstone: Option<Micros> = row.try_get("deleted")?;
                 let user = record(tenant, &old.id, cols, old.version + 1, old.created, now);
                 overwrite(&mut tx, tenant, &user, cols).await?;
+                // A deleted account comes back as a live user: it counts.
+                if tombstone.is_some() {
+                    self.check_quota(&mut tx, tenant, Counted::Users).await?;
+                }
                 let change = user_changed("user.restored", &user);
                 changes::record(&mut tx, self.dialect, tenant, &change, now).await?;
                 (user, true)
@@ -268,6 +274,7 @@ impl SqlStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| unique_violation(e, IdentityError::UserNameTaken))?;
+                self.check_quota(&mut tx, tenant, Counted::Users).await?;
                 replace_emails(&mut tx, tenant, &user.id, cols, true).await?;
                 let change = user_changed("user.created", &user);
                 changes::record(&mut tx, self.dialect, tenant, &change, now).await?;

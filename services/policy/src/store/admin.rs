@@ -53,6 +53,34 @@ async fn role_user(
     Ok(None)
 }
 
+/// The most roles a tenant may create (the built-in `Disabled` aside).
+pub const MAX_ROLES: u64 = 1_000;
+/// The most group-to-role assignments a tenant may have.
+pub const MAX_ASSIGNMENTS: u64 = 10_000;
+
+/// Refuses the write in `conn`'s transaction when the tenant now has more
+/// than `limit` rows in `table` (`roles` or `assignments`, constants). The
+/// tenant's writes are serialised (its write lock; SQLite's one writer), so
+/// the count includes every committed row and this one, and no two writes
+/// can both take the last place. A few thousand rows at most: one index
+/// count.
+async fn check_cap(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    table: &'static str,
+    limit: u64,
+) -> Result<(), PolicyError> {
+    let sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = $1");
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .fetch_one(conn)
+        .await?;
+    if u64::try_from(n).unwrap_or(0) > limit {
+        return Err(PolicyError::QuotaExceeded { kind: table, limit });
+    }
+    Ok(())
+}
+
 impl SqlStore {
     pub(super) async fn create_role_tx(
         &self,
@@ -77,6 +105,7 @@ impl SqlStore {
         if inserted.rows_affected() == 0 {
             return Err(PolicyError::RoleExists);
         }
+        check_cap(&mut tx, tenant, "roles", MAX_ROLES).await?;
         self.commit(tx).await?;
         Ok(RoleRecord {
             name: name.as_str().to_owned(),
@@ -155,6 +184,7 @@ impl SqlStore {
         .bind(now_micros())
         .execute(&mut *tx)
         .await?;
+        check_cap(&mut tx, tenant, "assignments", MAX_ASSIGNMENTS).await?;
         let members = members_of(&mut tx, tenant, &a.group_id).await?;
         let changed = recompute(&mut tx, tenant, &members, now_micros()).await?;
         self.commit(tx).await?;

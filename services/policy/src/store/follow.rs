@@ -279,27 +279,7 @@ impl SqlStore {
         as_of_seq: i64,
     ) -> Result<(u32, u32), sqlx::Error> {
         let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
-        // Users absent from the snapshot were created while it was read, so
-        // after `as_of_seq`: the rewind below replays them.
-        sqlx::query("DELETE FROM replica_members WHERE tenant_id = $1")
-            .bind(tenant.as_str())
-            .execute(&mut *tx)
-            .await?;
-        for user in users {
-            upsert_user(&mut tx, tenant, &user.user_id, user.active, user.deleted).await?;
-            for group in &user.group_ids {
-                add_member(&mut tx, tenant, group, &user.user_id).await?;
-            }
-        }
-        let rows = sqlx::query("SELECT user_id FROM replica_users WHERE tenant_id = $1")
-            .bind(tenant.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
-        let ids: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get("user_id"))
-            .collect::<Result<_, _>>()?;
-        let changed = recompute(&mut tx, tenant, &ids, now_micros()).await?;
+        let (checked, changed) = replace_replica(&mut tx, tenant, users).await?;
         // The snapshot may predate changes already applied: apply them again
         // (replica changes are idempotent; roles change only on a difference).
         // Only this tenant's cursor moves.
@@ -307,7 +287,67 @@ impl SqlStore {
             write_cursor(&mut tx, tenant, as_of_seq).await?;
         }
         self.commit(tx).await?;
-        let checked = u32::try_from(ids.len()).unwrap_or(u32::MAX);
         Ok((checked, changed))
     }
+
+    /// The follower's way past a pruned stream: like [`Self::reconcile_tx`],
+    /// but only while the stored cursor is still `from` and `lease` is
+    /// held (as for a page), and the cursor is set to `as_of_seq` whichever
+    /// side it is on, so the follower continues from the snapshot.
+    pub(super) async fn resync_tx(
+        &self,
+        tenant: &TenantId,
+        users: &[SnapshotUser],
+        as_of_seq: i64,
+        from: i64,
+        lease: &Lease,
+    ) -> Result<Applied, sqlx::Error> {
+        let mut tx = self.begin_write(Scope::Tenant(tenant)).await?;
+        let stored = read_cursor(&mut tx, tenant).await?;
+        if stored != from {
+            return Ok(Applied::Moved { cursor: stored });
+        }
+        if !holds(&mut tx, lease, now_micros()).await? {
+            return Ok(Applied::LeaseLost);
+        }
+        let (_, role_changes) = replace_replica(&mut tx, tenant, users).await?;
+        write_cursor(&mut tx, tenant, as_of_seq).await?;
+        self.commit(tx).await?;
+        Ok(Applied::Applied {
+            cursor: as_of_seq,
+            role_changes,
+        })
+    }
+}
+
+/// Replaces the tenant's replica with `users` and recomputes every user;
+/// returns (users checked, users changed).
+async fn replace_replica(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    users: &[SnapshotUser],
+) -> Result<(u32, u32), sqlx::Error> {
+    // Users absent from the snapshot were created while it was read, so
+    // after `as_of_seq`: the changes from there on bring them.
+    sqlx::query("DELETE FROM replica_members WHERE tenant_id = $1")
+        .bind(tenant.as_str())
+        .execute(&mut *conn)
+        .await?;
+    for user in users {
+        upsert_user(conn, tenant, &user.user_id, user.active, user.deleted).await?;
+        for group in &user.group_ids {
+            add_member(conn, tenant, group, &user.user_id).await?;
+        }
+    }
+    let rows = sqlx::query("SELECT user_id FROM replica_users WHERE tenant_id = $1")
+        .bind(tenant.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get("user_id"))
+        .collect::<Result<_, _>>()?;
+    let changed = recompute(conn, tenant, &ids, now_micros()).await?;
+    let checked = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+    Ok((checked, changed))
 }

@@ -20,6 +20,7 @@ mod leases;
 #[cfg(test)]
 mod plans;
 mod read;
+mod retention;
 mod scope;
 mod sql;
 #[cfg(test)]
@@ -31,9 +32,11 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
+pub use admin::{MAX_ASSIGNMENTS, MAX_ROLES};
 pub use alerts::{Claimed, Delivery, Outcome};
 pub use equipment_api::EquipmentStore;
 pub use leases::{Lease, Round, fair_share};
+pub use retention::Pruned;
 pub use sql::{Dialect, SqlStore, StoreOptions};
 
 use crate::domain::{
@@ -100,6 +103,31 @@ pub trait Store: Send + Sync + 'static {
         users: &[SnapshotUser],
         as_of_seq: i64,
     ) -> Result<(u32, u32), PolicyError>;
+    /// The follower's resynchronisation of a tenant whose stream was pruned
+    /// past its cursor: replaces the replica with the snapshot and sets the
+    /// cursor to `as_of_seq`, in one transaction, provided the stored cursor
+    /// still equals `from` and `lease` is still held (else nothing is done).
+    async fn resync(
+        &self,
+        tenant: &TenantId,
+        users: &[SnapshotUser],
+        as_of_seq: i64,
+        from: i64,
+        lease: &Lease,
+    ) -> Result<Applied, PolicyError>;
+    /// The tenants with rows in a pruned table, by id.
+    async fn pruned_tenants(&self) -> Result<Vec<String>, PolicyError>;
+    /// Prunes the tenant's rows of `table` that `rule` no longer keeps at
+    /// `now` (µs), oldest first, in batches of their own transactions that
+    /// take no tenant lock (see `storekit::retention`); returns how many
+    /// were deleted.
+    async fn prune(
+        &self,
+        tenant: &TenantId,
+        table: Pruned,
+        rule: &storekit::retention::Rule,
+        now: i64,
+    ) -> Result<u64, PolicyError>;
 
     async fn create_role(
         &self,

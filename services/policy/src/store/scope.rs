@@ -45,6 +45,8 @@ pub enum CrossTenant {
     AlertDelivery,
     /// The digest scheduler finding the tenants whose digest is due.
     DigestSchedule,
+    /// Retention finding the tenants with rows to prune (tenant ids only).
+    Retention,
 }
 
 /// Whose rows a transaction may see and write.
@@ -89,6 +91,16 @@ impl Pools {
         scope: Scope<'_>,
     ) -> Result<Transaction<'static, Any>, sqlx::Error> {
         begin(&self.write, self.dialect, scope, true).await
+    }
+
+    /// A write transaction bound to `scope` that does not take its tenant's
+    /// write lock: for pruning, which deletes rows no recomputation reads
+    /// and must not make the tenant's writers wait.
+    pub(super) async fn write_unlocked(
+        &self,
+        scope: Scope<'_>,
+    ) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        begin(&self.write, self.dialect, scope, false).await
     }
 
     /// Applies migrations (DDL, which row-level security does not govern)

@@ -168,6 +168,15 @@ impl SqlStore {
         self.pools.write(scope).await
     }
 
+    /// A write transaction bound to `scope` without the tenant's write
+    /// lock (pruning only).
+    pub(super) async fn begin_prune(
+        &self,
+        scope: Scope<'_>,
+    ) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        self.pools.write_unlocked(scope).await
+    }
+
     /// A read transaction bound to `scope` (dropped, it rolls back: reads
     /// need no commit).
     pub(super) async fn begin_read(
@@ -355,6 +364,41 @@ impl Store for SqlStore {
         as_of_seq: i64,
     ) -> Result<(u32, u32), PolicyError> {
         Ok(self.reconcile_tx(tenant, users, as_of_seq).await?)
+    }
+
+    #[tracing::instrument(name = "db.resync", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "resync", tenant_id = %tenant,
+    ))]
+    async fn resync(
+        &self,
+        tenant: &TenantId,
+        users: &[SnapshotUser],
+        as_of_seq: i64,
+        from: i64,
+        lease: &Lease,
+    ) -> Result<Applied, PolicyError> {
+        Ok(self
+            .resync_tx(tenant, users, as_of_seq, from, lease)
+            .await?)
+    }
+
+    async fn pruned_tenants(&self) -> Result<Vec<String>, PolicyError> {
+        Ok(self.pruned_tenants_query().await?)
+    }
+
+    #[tracing::instrument(name = "db.prune", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "prune", tenant_id = %tenant, table = ?table,
+    ))]
+    async fn prune(
+        &self,
+        tenant: &TenantId,
+        table: super::Pruned,
+        rule: &storekit::retention::Rule,
+        now: i64,
+    ) -> Result<u64, PolicyError> {
+        Ok(self.prune_query(tenant, table, rule, now).await?)
     }
 
     #[tracing::instrument(name = "db.create_role", skip_all, fields(

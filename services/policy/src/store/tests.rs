@@ -564,3 +564,27 @@ async fn replicas_share_the_partitions_and_take_over_expired_leases() {
     let b = s.lease_round("b", at(later + 2)).await.unwrap();
     assert_eq!(b, (0..8).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn roles_and_assignments_are_capped_per_tenant() {
+    let db = db().await;
+    let s = &db.store;
+    for i in 0..MAX_ROLES {
+        s.create_role(&t(), &role(&format!("R{i}")), "")
+            .await
+            .unwrap();
+    }
+    let over = s.create_role(&t(), &role("OneTooMany"), "").await;
+    assert!(
+        matches!(over, Err(PolicyError::QuotaExceeded { kind: "roles", .. })),
+        "{over:?}"
+    );
+    // Nothing of the refused role was written.
+    assert_eq!(
+        s.list_roles(&t()).await.unwrap().len() as u64,
+        MAX_ROLES + 1
+    );
+    // Another tenant has its own quota.
+    let other = TenantId::parse("globex").unwrap();
+    s.create_role(&other, &role("R0"), "").await.unwrap();
+}

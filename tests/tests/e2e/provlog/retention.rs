@@ -36,14 +36,17 @@ pub(super) async fn retention_prunes_old_and_excess_entries(app: &TestApp) {
         .recorded;
     assert_eq!(recorded, 11);
 
-    let retention = identity::request_log::Retention {
-        max_age: day * 30,
-        max_per_tenant: 4,
-        interval: Duration::from_secs(600),
+    let retention = identity::retention::Retention {
+        request_log: storekit::retention::Rule {
+            max_age: day * 30,
+            max_per_tenant: 4,
+        },
+        ..Default::default()
     };
-    let deleted = identity::request_log::prune_all(&app.identity_store, &retention)
+    let deleted = identity::retention::prune_all(&app.identity_store, &retention)
         .await
-        .unwrap();
+        .unwrap()
+        .request_log;
     // A: 3 too old, then 2 beyond the cap of 4; B: 1 too old.
     assert_eq!(deleted, 6);
     let a_left: Vec<String> = list(app, &a.id, Default::default())
