@@ -151,6 +151,8 @@ impl System {
             &[
                 ("GATEWAY_LISTEN", "127.0.0.1:0".into()),
                 ("IDENTITY_URL", identity.addr.clone()),
+                // The caller stands for an ingress that traces.
+                ("TRACE_CONTEXT_FROM_CLIENTS", "true".into()),
             ],
             "gateway serving SCIM",
         )

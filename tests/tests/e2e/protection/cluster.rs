@@ -78,8 +78,8 @@ async fn limits_hold_on_a_redis_cluster() {
         }
         let elapsed = started.elapsed().as_secs() + 1;
         assert!(admitted >= 2 && admitted <= 2 + elapsed, "{admitted}");
-        // The decision was the cluster's: the token's key is on one node.
-        let key = format!("{prefix}{{{}}}", t.token_id);
+        // The decision was the cluster's: the tenant's key is on one node.
+        let key = format!("{prefix}{{{}}}", t.id);
         let mut found = 0;
         for url in &urls {
             found += keys(url, &key).await.len();
