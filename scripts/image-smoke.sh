@@ -332,10 +332,12 @@ for c in "$identity_c" "$policy_c" "$gateway_c"; do
     fail "$c: /tmp is writable"
   fi
 done
+podman exec "$policy_c" test -s /etc/ssl/certs/ca-certificates.crt \
+  || fail "the image has no CA bundle (ca-certificates), which policy's HTTPS webhooks need"
 for c in "$identity_c" "$policy_c"; do
   grep -q 'serves gRPC over mutual TLS' <<<"$(podman logs "$c" 2>&1)" || fail "$c does not serve mutual TLS"
 done
-step "identity, policy, gateway run as 10001, no capabilities, no new privileges, seccomp, read-only root"
+step "identity, policy, gateway run as 10001, no capabilities, no new privileges, seccomp, read-only root; mutual TLS; CA bundle present"
 
 # ---------------------------------------------------------------- provisioning
 scimctl_as() { # certificate, arguments
