@@ -6,17 +6,24 @@
 # - the Dockerfile builds (the `prebuilt` variant: binaries built here by
 #   cargo, on a Debian bookworm base made by debootstrap, since no registry
 #   is needed or assumed) and the image holds every binary the chart runs;
-# - identity, policy and gateway start from it under the chart's security
-#   context: user 10001 (fsGroup 10001 as a supplementary group), read-only
-#   root filesystem with no tmpfs (the chart mounts none), every capability
-#   dropped, no privilege escalation, the runtime's default seccomp profile;
-#   each service's /proc/1/status is checked for exactly that;
-# - with the chart's commands, environment and mounts: `identity migrate` and
-#   `policy migrate` as the tables' owner (the migration Jobs), `serve` as an
-#   unprivileged service role (no DATABASE_ALLOW_PRIVILEGED_ROLE), internal
-#   gRPC over mutual TLS with certificates mounted read-only, mode 0440, at
-#   /etc/scim/grpc-tls and named as the chart names them (a throwaway CA
-#   made here with openssl), service URLs by the chart's Service names;
+# - the chart's own containers run from it: the chart is rendered with
+#   `helm template` and each container's command, environment, volumes,
+#   podSecurityContext, securityContext and readiness probe are turned into
+#   podman options (a setting it cannot mirror stops the run), so a chart
+#   change is tested as soon as it is made;
+# - under the chart's security context: user 10001 with fsGroup 10001 as a
+#   supplementary group, a read-only root filesystem with no tmpfs (the
+#   chart mounts none), every capability dropped, no privilege escalation,
+#   the runtime's default seccomp profile; each service's /proc/1/status is
+#   checked for exactly that, and /tmp must not be writable;
+# - the migration Jobs (`identity migrate`, `policy migrate`) as the tables'
+#   owners and the Deployments as unprivileged service roles (no
+#   DATABASE_ALLOW_PRIVILEGED_ROLE; identity with the owner's URL must be
+#   refused), on fresh databases with the roles of docs/sre.md;
+# - internal gRPC over mutual TLS with a throwaway CA made here by openssl,
+#   certificates named as the chart's `generate` mode names them, mounted
+#   as its Secret volumes are, and services reached by the chart's Service
+#   names; the gateway's certificate must be refused CreateTenant;
 # - a tenant and a token issued by scimctl from the image (operator
 #   certificate), a user provisioned over SCIM through the gateway with curl
 #   and read back, and policy following identity's change stream: the user's
@@ -32,7 +39,8 @@
 # nothing (about 20 minutes on a shared 2-core machine). The smoke test
 # checks behaviour, not speed.
 #
-# Needs root (podman with runc, apt-get for what is missing), Postgres on
+# Needs root (podman with runc, apt-get for what is missing), helm
+# (scripts/install-helm.sh), Python with PyYAML, Postgres on
 # 127.0.0.1:5432 (user postgres, trust) and Redis on 127.0.0.1:6379. The
 # debootstrap base is cached in /var/tmp (IMAGE_SMOKE_CACHE) and in podman's
 # storage; everything else (containers, the image, databases, roles,
@@ -68,7 +76,7 @@ base=localhost/debian:bookworm-slim
 run_id="$(date +%s)-$$"
 db_id="image_smoke_$(date +%s)_$$"
 image="localhost/scim-platform:smoke-$run_id"
-# The chart's names for a release `image-smoke` in namespace `default`.
+# The chart rendered as release `image-smoke` in namespace `default`.
 release=image-smoke
 full="$release-scim-platform"
 runtime=(--runtime /usr/sbin/runc)
@@ -217,103 +225,217 @@ SQL
 done
 db_url() { echo "postgres://$1@127.0.0.1:5432/$2"; }
 
-# ---------------------------------------------------------------- ports
+# ---------------------------------------------------------------- the chart
+# The chart rendered for a release `image-smoke` in namespace `default`, on
+# free ports of this host, and turned into podman options: each container's
+# command, environment (secretKeyRefs answered by the values below, as the
+# chart's Secret would), volumes (the gRPC Secret: these certificates, its
+# defaultMode and fsGroup applied to the files; an emptyDir: a tmpfs),
+# podSecurityContext and securityContext (anything this does not know how to
+# mirror stops the run), and its readiness probe.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-identity_port=$(free_port) identity_metrics=$(free_port)
-policy_port=$(free_port) policy_metrics=$(free_port)
-gateway_port=$(free_port) gateway_metrics=$(free_port)
+gateway_port=$(free_port)
+identity_port=$(free_port)
+policy_port=$(free_port)
+chart_values=(
+  --set "gateway.port=$gateway_port,gateway.metricsPort=$(free_port)"
+  --set "identity.port=$identity_port,identity.metricsPort=$(free_port)"
+  --set "policy.port=$policy_port,policy.metricsPort=$(free_port)"
+  --set "publicBaseUrl=http://127.0.0.1:$gateway_port"
+)
+bash scripts/install-helm.sh >/dev/null
+yaml_python=python3
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import yaml' 2>/dev/null \
+    || { apt-get update -qq && apt-get install -y -qq python3-yaml >/dev/null; }
+  yaml_python=/usr/bin/python3
+fi
+helm template "$release" deploy/helm/scim-platform --namespace default "${chart_values[@]}" \
+  >"$work/chart.yaml"
+mkdir -p "$work/run"
+SECRETS="$(jq -n \
+  --arg iu "$(db_url "${db_id}_identity" "${db_id}_identity")" \
+  --arg imu "$(db_url "${db_id}_identity_owner" "${db_id}_identity")" \
+  --arg pu "$(db_url "${db_id}_policy" "${db_id}_policy")" \
+  --arg pmu "$(db_url "${db_id}_policy_owner" "${db_id}_policy")" \
+  --arg cursor "$(openssl rand -hex 32)" \
+  '{IDENTITY_DATABASE_URL: $iu, IDENTITY_MIGRATE_DATABASE_URL: $imu,
+    POLICY_DATABASE_URL: $pu, POLICY_MIGRATE_DATABASE_URL: $pmu,
+    REDIS_URL: "redis://127.0.0.1:6379", CURSOR_SECRET: $cursor}')" \
+FULL="$full" PKI="$pki" "$yaml_python" - "$work/chart.yaml" "$work/run" <<'PY'
+import json, os, re, sys, yaml
+
+rendered, out = sys.argv[1], sys.argv[2]
+full, pki = os.environ["FULL"], os.environ["PKI"]
+secrets = json.loads(os.environ["SECRETS"])
+wanted = {("Deployment", f"{full}-{c}"): c for c in ("identity", "policy", "gateway")}
+wanted.update({("Job", f"{full}-{c}-migrate"): f"{c}-migrate" for c in ("identity", "policy")})
+found = {}
+
+def die(what):
+    sys.exit(f"chart: {what}")
+
+def security(name, pod, ctr):
+    opts, user, group = [], None, None
+    for key, value in pod.items():
+        if key == "runAsNonRoot":
+            pass  # checked below, with the user
+        elif key == "runAsUser":
+            user = value
+        elif key == "runAsGroup":
+            group = value
+        elif key == "fsGroup":
+            opts += ["--group-add", str(value)]
+        elif key == "seccompProfile" and value == {"type": "RuntimeDefault"}:
+            pass  # podman's default profile
+        else:
+            die(f"{name}: podSecurityContext.{key}={value!r} is not mirrored")
+    for key, value in ctr.items():
+        if key == "allowPrivilegeEscalation" and value is False:
+            opts += ["--security-opt", "no-new-privileges"]
+        elif key == "readOnlyRootFilesystem" and value is True:
+            opts += ["--read-only", "--read-only-tmpfs=false"]
+        elif key == "capabilities" and set(value) <= {"drop", "add"}:
+            for cap in value.get("drop", []):
+                opts += ["--cap-drop", cap.lower()]
+            for cap in value.get("add", []):
+                opts += ["--cap-add", cap.lower()]
+        elif key == "runAsUser":
+            user = value
+        elif key == "runAsGroup":
+            group = value
+        else:
+            die(f"{name}: securityContext.{key}={value!r} is not mirrored")
+    if user is None:
+        die(f"{name}: no runAsUser")
+    if (pod.get("runAsNonRoot") or ctr.get("runAsNonRoot")) and user == 0:
+        die(f"{name}: runAsNonRoot with user 0")
+    opts += ["--user", f"{user}:{group}" if group is not None else str(user)]
+    return opts, pod.get("fsGroup")
+
+for doc in yaml.safe_load_all(open(rendered)):
+    if not doc:
+        continue
+    component = wanted.get((doc["kind"], doc["metadata"]["name"]))
+    if component is None:
+        continue
+    spec = doc["spec"]["template"]["spec"]
+    (ctr,) = spec["containers"]
+    opts, fs_group = security(component, spec.get("securityContext", {}), ctr.get("securityContext", {}))
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    for mount in ctr.get("volumeMounts", []):
+        volume = volumes[mount["name"]]
+        if "secret" in volume:
+            m = re.fullmatch(re.escape(full) + r"-(\w+)-grpc-tls", volume["secret"]["secretName"])
+            if not m:
+                die(f"{component}: Secret volume {volume['secret']['secretName']} is not mirrored")
+            source = os.path.join(pki, m.group(1))
+            mode = volume["secret"].get("defaultMode", 0o644)
+            for f in os.listdir(source):
+                os.chown(os.path.join(source, f), 0, fs_group if fs_group is not None else 0)
+                os.chmod(os.path.join(source, f), mode)
+            ro = ",readonly" if mount.get("readOnly") else ""
+            opts += ["--mount", f"type=bind,source={source},target={mount['mountPath']}{ro}"]
+        elif "emptyDir" in volume:
+            opts += ["--tmpfs", mount["mountPath"]]
+        else:
+            die(f"{component}: volume {mount['name']} is not mirrored")
+    env = {}
+    for e in ctr.get("env", []):
+        if "value" in e:
+            value = re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), str(e["value"]))
+        elif "secretKeyRef" in e.get("valueFrom", {}):
+            ref = e["valueFrom"]["secretKeyRef"]
+            if ref["key"] in secrets:
+                value = secrets[ref["key"]]
+            elif ref.get("optional"):
+                continue
+            else:
+                die(f"{component}: {e['name']} needs Secret key {ref['key']}")
+        elif "fieldRef" in e.get("valueFrom", {}):
+            value = {"metadata.name": f"{component}-0", "metadata.namespace": "default"}[
+                e["valueFrom"]["fieldRef"]["fieldPath"]]
+        else:
+            die(f"{component}: env {e['name']} is not mirrored")
+        env[e["name"]] = value
+    for key, value in env.items():
+        opts += ["-e", f"{key}={value}"]
+    command = ctr.get("command") or die(f"{component}: no command")
+    opts += ["--entrypoint", json.dumps(command)]
+    ready = ""
+    if "readinessProbe" in ctr:
+        probe = ctr["readinessProbe"]["httpGet"]
+        ports = {p["name"]: p["containerPort"] for p in ctr.get("ports", [])}
+        port = ports.get(probe["port"], probe["port"])
+        ready = f"http://127.0.0.1:{port}{probe['path']}"
+    with open(os.path.join(out, component + ".opts"), "w") as f:
+        f.write("\n".join(opts) + "\n")
+    with open(os.path.join(out, component + ".args"), "w") as f:
+        f.write("".join(a + "\n" for a in ctr.get("args", [])))
+    with open(os.path.join(out, component + ".ready"), "w") as f:
+        f.write(ready)
+    found[component] = True
+missing = {c for c in wanted.values()} - set(found)
+if missing:
+    die(f"no {', '.join(sorted(missing))} in the rendered chart")
+PY
 
 # ---------------------------------------------------------------- containers
-# The chart's podSecurityContext and securityContext (values.yaml), the
-# chart's Service names resolving to this host, its commonEnv (values' log
-# level and format).
-chart_run=(
+# --network host, with the chart's Service names of identity and policy
+# resolving to this host.
+podman_run=(
   podman "${runtime[@]}" run --network host
-  --user 10001 --group-add 10001
-  --read-only --read-only-tmpfs=false
-  --cap-drop=all --security-opt no-new-privileges
   --add-host "$full-identity:127.0.0.1" --add-host "$full-policy:127.0.0.1"
-  -e RUST_LOG=info -e LOG_FORMAT=json
 )
-tls_env=(
-  -e GRPC_TLS_CA=/etc/scim/grpc-tls/ca.crt
-  -e GRPC_TLS_CERT=/etc/scim/grpc-tls/tls.crt
-  -e GRPC_TLS_KEY=/etc/scim/grpc-tls/tls.key
-)
-tls_mount() { echo "type=bind,source=$pki/$1,target=/etc/scim/grpc-tls,readonly"; }
-
-migrate() { # service
-  local name="image-smoke-$run_id-$1-migrate"
+run_chart() { # component, container name, extra podman options (before the image)
+  local component="$1" name="image-smoke-$run_id-$2" opts args
+  shift 2
+  mapfile -t opts <"$work/run/$component.opts"
+  mapfile -t args <"$work/run/$component.args"
   containers+=("$name")
-  "${chart_run[@]}" --name "$name" --entrypoint "/usr/local/bin/$1" \
-    -e DATABASE_URL="$(db_url "${db_id}_$1_owner" "${db_id}_$1")" \
-    "$image" migrate >/dev/null
+  "${podman_run[@]}" --name "$name" "${opts[@]}" "$@" "$image" ${args[@]+"${args[@]}"}
 }
-step "identity migrate, policy migrate (as the owners)"
-migrate identity
-migrate policy
 
-# Why two roles: `serve` as the tables' owner is refused.
-owner_c="image-smoke-$run_id-identity-as-owner"
-containers+=("$owner_c")
-if "${chart_run[@]}" --name "$owner_c" --entrypoint /usr/local/bin/identity \
-  "${tls_env[@]}" --mount "$(tls_mount identity)" \
+step "identity migrate, policy migrate (the chart's Jobs, as the owners)"
+run_chart identity-migrate identity-migrate >/dev/null
+run_chart policy-migrate policy-migrate >/dev/null
+
+# Why two roles: identity's Deployment with the owner's URL is refused.
+if run_chart identity identity-as-owner \
   -e METRICS_LISTEN="127.0.0.1:$(free_port)" -e IDENTITY_LISTEN="127.0.0.1:$(free_port)" \
-  -e DATABASE_URL="$(db_url "${db_id}_identity_owner" "${db_id}_identity")" \
-  "$image" serve >/dev/null 2>&1; then
+  -e DATABASE_URL="$(db_url "${db_id}_identity_owner" "${db_id}_identity")" >/dev/null 2>&1; then
   fail "identity served as the tables' owner"
 fi
-grep -q 'owns (or may act as the owner of) the tables' <<<"$(podman logs "$owner_c" 2>&1)" \
+grep -q 'owns (or may act as the owner of) the tables' \
+  <<<"$(podman logs "image-smoke-$run_id-identity-as-owner" 2>&1)" \
   || fail "identity as the owner: no role refusal in its log"
 step "identity refuses to serve as the tables' owner"
 
-step "starting identity, policy, gateway"
+step "starting identity, policy, gateway (the chart's Deployments)"
 identity_c="image-smoke-$run_id-identity"
-containers+=("$identity_c")
-"${chart_run[@]}" -d --name "$identity_c" --entrypoint /usr/local/bin/identity \
-  "${tls_env[@]}" --mount "$(tls_mount identity)" \
-  -e METRICS_LISTEN="0.0.0.0:$identity_metrics" -e IDENTITY_LISTEN="0.0.0.0:$identity_port" \
-  -e DATABASE_MAX_CONNECTIONS=10 -e DATABASE_STATEMENT_TIMEOUT_MS=5000 -e DATABASE_LOCK_TIMEOUT_MS=2000 \
-  -e REQUEST_LOG_RETENTION_DAYS=30 -e REQUEST_LOG_MAX_PER_TENANT=100000 \
-  -e DATABASE_URL="$(db_url "${db_id}_identity" "${db_id}_identity")" \
-  "$image" serve >/dev/null
-
 policy_c="image-smoke-$run_id-policy"
-containers+=("$policy_c")
-"${chart_run[@]}" -d --name "$policy_c" --entrypoint /usr/local/bin/policy \
-  "${tls_env[@]}" --mount "$(tls_mount policy)" \
-  -e METRICS_LISTEN="0.0.0.0:$policy_metrics" -e POLICY_LISTEN="0.0.0.0:$policy_port" \
-  -e DATABASE_MAX_CONNECTIONS=10 -e DATABASE_STATEMENT_TIMEOUT_MS=5000 -e DATABASE_LOCK_TIMEOUT_MS=2000 \
-  -e DATABASE_URL="$(db_url "${db_id}_policy" "${db_id}_policy")" \
-  -e IDENTITY_URL="https://$full-identity:$identity_port" \
-  "$image" serve >/dev/null
-
 gateway_c="image-smoke-$run_id-gateway"
-containers+=("$gateway_c")
-"${chart_run[@]}" -d --name "$gateway_c" --entrypoint /usr/local/bin/gateway \
-  "${tls_env[@]}" --mount "$(tls_mount gateway)" \
-  -e METRICS_LISTEN="0.0.0.0:$gateway_metrics" -e GATEWAY_LISTEN="0.0.0.0:$gateway_port" \
-  -e IDENTITY_URL="https://$full-identity:$identity_port" \
-  -e PUBLIC_BASE_URL="http://127.0.0.1:$gateway_port" \
-  -e AUTH_CACHE_TTL_SECONDS=10 -e MAX_BODY_BYTES=1048576 -e SHUTDOWN_DELAY_SECONDS=5 \
-  -e REDIS_URL=redis://127.0.0.1:6379 -e CURSOR_SECRET="$(openssl rand -hex 32)" \
-  "$image" >/dev/null
+run_chart identity identity -d >/dev/null
+run_chart policy policy -d >/dev/null
+run_chart gateway gateway -d >/dev/null
 
-# The chart's readiness probes: identity's and policy's metrics port, the
-# gateway's HTTP port.
-wait_ready() { # container, url
-  local i
+# The chart's readiness probes (identity's and policy's metrics port, the
+# gateway's HTTP port).
+wait_ready() { # component
+  local c="image-smoke-$run_id-$1" url i
+  url="$(cat "$work/run/$1.ready")"
+  [ -n "$url" ] || fail "$1 has no readiness probe in the chart"
   for i in $(seq 1 120); do
-    curl -fsS -o /dev/null "$2" 2>/dev/null && return 0
-    [ "$(podman inspect -f '{{.State.Running}}' "$1")" = true ] || fail "$1 exited"
+    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+    [ "$(podman inspect -f '{{.State.Running}}' "$c")" = true ] || fail "$c exited"
     sleep 0.5
   done
-  fail "$1 not ready at $2 after 60 s"
+  fail "$c not ready at $url after 60 s"
 }
-wait_ready "$identity_c" "http://127.0.0.1:$identity_metrics/readyz"
-wait_ready "$policy_c" "http://127.0.0.1:$policy_metrics/readyz"
-wait_ready "$gateway_c" "http://127.0.0.1:$gateway_port/readyz"
-ready="$(curl -fsS "http://127.0.0.1:$gateway_port/readyz")"
+wait_ready identity
+wait_ready policy
+wait_ready gateway
+ready="$(curl -fsS "$(cat "$work/run/gateway.ready")")"
 [ "$(jq -r '.checks.identity + " " + .checks.redis' <<<"$ready")" = "ok ok" ] \
   || fail "gateway readiness: $ready"
 step "ready: $ready"
@@ -340,10 +462,15 @@ done
 step "identity, policy, gateway run as 10001, no capabilities, no new privileges, seccomp, read-only root; mutual TLS; CA bundle present"
 
 # ---------------------------------------------------------------- provisioning
+# scimctl as an operator's Job would run it: the chart's security context
+# (the migration Job's), a client certificate mounted like the services'.
+mapfile -t job_security < <(awk '/^(--user|--group-add|--cap-drop|--security-opt)$/ { print; getline; print }
+  /^--read-only/ { print }' "$work/run/identity-migrate.opts")
 scimctl_as() { # certificate, arguments
   local cert="$1"
   shift
-  "${chart_run[@]}" --rm --entrypoint /usr/local/bin/scimctl --mount "$(tls_mount "$cert")" \
+  "${podman_run[@]}" --rm "${job_security[@]}" --entrypoint /usr/local/bin/scimctl \
+    --mount "type=bind,source=$pki/$cert,target=/etc/scim/grpc-tls,readonly" \
     "$image" --json \
     --identity-url "https://$full-identity:$identity_port" --policy-url "https://$full-policy:$policy_port" \
     --ca /etc/scim/grpc-tls/ca.crt --cert /etc/scim/grpc-tls/tls.crt --key /etc/scim/grpc-tls/tls.key "$@"
