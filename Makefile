@@ -34,6 +34,12 @@ lint:
 ## What CI checks besides the tests.
 check: fmt-check lint
 
+.PHONY: image-smoke
+## Build the container image with podman and run identity, policy and gateway from it as the chart
+## runs them, against Postgres and Redis on this machine (root; see docs/sre.md, "The image").
+image-smoke:
+	bash scripts/image-smoke.sh
+
 .PHONY: bench
 ## Load benchmark (production topology, make run, limits, peers, scale curves): writes bench/.
 ## BENCH_ARGS="--quick" for a short development run; see BENCHMARKS.md.

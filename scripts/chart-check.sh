@@ -70,6 +70,13 @@ for want in "name: rel-scim-platform-grpc-ca" "name: rel-scim-platform-identity-
   "name: GRPC_TLS_KEY" "kind: NetworkPolicy" "path: /readyz"; do
   grep -q "$want" <<<"$defaults" || { echo "chart: default render lacks '$want'" >&2; exit 1; }
 done
+# Numbers reach the services as digits: Helm prints a large number that is
+# only quoted (not `int64`) as 1.048576e+06, which the services refuse.
+for render in "$defaults" "$rendered"; do
+  if grep -nE 'value: "?[0-9.]+e[+-][0-9]+"?$' <<<"$render" >&2; then
+    echo "chart: an environment value renders in exponent form (pipe it through int64)" >&2; exit 1
+  fi
+done
 # The identity certificate names the Service it is reached by, and the CA signed it.
 tmp=$(mktemp -d)
 printf '%s\n' "$defaults" >"$tmp/rendered.yaml"
