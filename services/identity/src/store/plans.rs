@@ -318,6 +318,20 @@ async fn assert_plans(url: &str) {
     }
     let failures = check_plans(&mut conn, dialect, &cases(dialect)).await;
     assert!(failures.is_empty(), "{dialect:?}:\n{}", failures.join("\n"));
+    // A walk's next page starts its index search at the previous page's
+    // last row: the key bounds the search, it does not filter a scan of
+    // the tenant's rows from the first.
+    let (sql, args) = continued_page(dialect);
+    let plan = storekit::testing::explain(&mut conn, dialect, &sql, &args).await;
+    let bounded = plan.iter().any(|line| match dialect {
+        Dialect::Postgres => line.contains("Index Cond") && line.contains("created"),
+        Dialect::Sqlite => line.contains("users_created") && line.contains("created"),
+    });
+    assert!(
+        bounded,
+        "{dialect:?}: the key does not bound the search:\n{}",
+        plan.join("\n")
+    );
 }
 
 #[tokio::test]
