@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod envdoc;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
