@@ -7,6 +7,8 @@
 mod changes;
 mod console_links;
 mod filter_sql;
+#[cfg(test)]
+mod filter_tests;
 mod groups;
 mod keyset;
 mod limits;
