@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
-use crate::{DEADLINE, eventually};
+use crate::DEADLINE;
 
 /// A running Prometheus; killed when dropped.
 pub struct Prometheus {
@@ -145,15 +145,24 @@ impl Prometheus {
             .collect()
     }
 
-    /// Waits until every job's target is scraped and up.
+    /// Waits until every job's target is scraped and up; on a timeout,
+    /// fails with what Prometheus says of its targets.
     pub async fn wait_for_targets(&self, jobs: &[&str]) {
-        eventually("every target up in Prometheus", DEADLINE, || async {
+        let until = std::time::Instant::now() + DEADLINE;
+        loop {
             let up = self.query("up == 1").await;
-            jobs.iter()
+            if jobs
+                .iter()
                 .all(|job| up.iter().any(|(m, _)| m["job"] == *job))
-                .then_some(())
-        })
-        .await;
+            {
+                return;
+            }
+            if std::time::Instant::now() >= until {
+                let targets = self.api("targets", &[]).await;
+                panic!("not every target up after {DEADLINE:?}: {targets}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }
 
