@@ -4,9 +4,9 @@
 //! loaded, time compressed ([`rules::compress`]: every range and `for:`
 //! divided by [`COMPRESSION`], the expressions otherwise as shipped).
 //!
-//! With SCIM writes going on, policy's connection to identity is cut:
-//! ScimChangeStreamStuck must fire in `/api/v1/alerts`, and resolve once
-//! the connection is back. Then every metric name the rules and the
+//! With SCIM writes going on, ScimChangeStreamStuck must stay silent while
+//! policy keeps up; once policy's connection to identity is cut it must
+//! fire in `/api/v1/alerts`, and resolve once the connection is back. Then every metric name the rules and the
 //! dashboard use must be one the running services export, so a renamed
 //! series cannot leave an alert silent or a panel blank.
 
@@ -34,6 +34,9 @@ const DEADLINE: Duration = Duration::from_secs(60);
 const COMPRESSION: u64 = 20;
 
 const STUCK: &str = "ScimChangeStreamStuck";
+/// Its range and `for:` in the rules file (checked below).
+const STUCK_WINDOW: Duration = Duration::from_secs(120);
+const STUCK_FOR: Duration = Duration::from_secs(180);
 
 /// Polls `check` every 200 ms until it gives a value; fails the test
 /// naming `what` after `within`.
@@ -60,6 +63,12 @@ async fn a_stuck_change_stream_fires_its_alert_and_resolves() {
     // reqwest is built without a default TLS provider (plain http here).
     let _ = rustls::crypto::ring::default_provider().install_default();
     prometheus::require_binary();
+    let stuck = &rules::RULES[rules::RULES.find(&format!("alert: {STUCK}")).unwrap()..];
+    let stuck = &stuck[..stuck.find("labels:").unwrap()];
+    assert!(
+        stuck.contains("[2m]") && stuck.contains("for: 3m"),
+        "the test's timing of {STUCK} is not the rule's: {stuck}"
+    );
     let mut system = System::start().await;
     let scim = Scim::new(&system);
     let prometheus = Prometheus::start(
@@ -81,19 +90,32 @@ async fn a_stuck_change_stream_fires_its_alert_and_resolves() {
         || async { (value(&prometheus, applied).await? >= 2.0).then_some(()) },
     )
     .await;
-    assert!(
-        !prometheus
-            .alerts()
-            .await
-            .iter()
-            .any(|a| a.name == STUCK && a.state == "firing"),
-        "{STUCK} fires while the stream flows: {:?}",
-        prometheus.alerts().await
-    );
-
-    // Writes go on while policy cannot reach identity.
+    // Writes flow and policy keeps up: over longer than the rule's window
+    // and `for:` together (compressed), the alert must not fire. The
+    // window is the rule's own timing, observed, not a wait for something.
     let (stop_writing, stop) = tokio::sync::watch::channel(false);
     let writer = tokio::spawn(scim.clone().keep_writing(stop));
+    let recorded = "sum(identity_changes_recorded_total)";
+    let before = value(&prometheus, recorded).await.unwrap_or(0.0);
+    let quiet =
+        Instant::now() + (STUCK_WINDOW + STUCK_FOR) / COMPRESSION as u32 + Duration::from_secs(5);
+    while Instant::now() < quiet {
+        let alerts = prometheus.alerts().await;
+        assert!(
+            !alerts
+                .iter()
+                .any(|a| a.name == STUCK && a.state == "firing"),
+            "{STUCK} fires while the stream flows: {alerts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let during = value(&prometheus, recorded).await.unwrap_or(0.0);
+    assert!(
+        during > before,
+        "no changes recorded while watching: {before} → {during}"
+    );
+
+    // The writes go on while policy cannot reach identity.
     system.relay.cut();
     let cut = Instant::now();
     let firing = eventually(&format!("{STUCK} firing"), DEADLINE, || async {
