@@ -199,7 +199,6 @@ pub struct System {
 
 impl System {
     pub async fn start() -> Self {
-        use proto::identity::v1 as pb;
         let pki = Pki::new();
         let (identity_db, identity_database) = e2e::fresh_database(Backend::Postgres, "").await;
         let (policy_db, policy_database) = e2e::fresh_database(Backend::Postgres, "").await;
@@ -239,30 +238,13 @@ impl System {
         env.extend(tls_env(&pki.gateway));
         let gateway = start("gateway", &env, "gateway serving SCIM").await;
 
-        let tenant = format!("alerts-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let endpoint =
             tonic::transport::Endpoint::from_shared(format!("https://{}", identity.addr)).unwrap();
         let channel = pki.client(&pki.operator).connect(endpoint).await.unwrap();
         let mut admin =
             proto::identity::v1::identity_service_client::IdentityServiceClient::new(channel);
-        admin
-            .create_tenant(pb::CreateTenantRequest {
-                id: tenant.clone(),
-                display_name: "Alerts".into(),
-            })
-            .await
-            .unwrap();
-        let token = admin
-            .issue_token(pb::IssueTokenRequest {
-                tenant_id: tenant.clone(),
-                description: "alerts test".into(),
-                ttl_seconds: 0,
-                secret: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .secret;
+        let (tenant, issued) = e2e::create_tenant(&mut admin, "alerts").await;
+        let token = issued.secret;
         Self {
             base: format!("http://{}/scim/v2/{tenant}", gateway.addr),
             token,
