@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod envdoc;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -46,6 +48,8 @@ pub struct TestApp {
     /// the provisioning log).
     pub identity_store: identity::SqlStore,
     identity_database_url: String,
+    /// policy's database as its owner (the service may connect as a role).
+    policy_owner_url: String,
     identity_server: IdentityServer,
     policy_server: PolicyServer,
     /// The test PKI when the system runs over mutual TLS.
@@ -155,9 +159,11 @@ pub struct Options {
     pub protection: gateway::protect::ProtectionConfig,
     /// Bulk limits and cursor settings of the gateway.
     pub protocol: gateway::protocol::ProtocolConfig,
-    /// On Postgres, identity connects as this role (made by the test, given
-    /// table privileges here) instead of the superuser, so that row-level
-    /// security binds it. Ignored on SQLite.
+    /// On Postgres, identity connects as this role (made when missing,
+    /// given table privileges here) instead of the superuser, so that
+    /// row-level security binds it, as in production: by default
+    /// [`IDENTITY_SERVICE_ROLE`]; `None` connects as the superuser. Ignored
+    /// on SQLite.
     pub identity_role: Option<String>,
     /// The same for policy: its database is migrated by the owner first.
     pub policy_role: Option<String>,
@@ -172,6 +178,13 @@ pub struct Options {
     pub mtls: bool,
 }
 
+/// The role identity connects as on Postgres unless a test chooses another:
+/// a plain login role (no superuser, no `BYPASSRLS`, owns nothing), as the
+/// service runs in production.
+pub const IDENTITY_SERVICE_ROLE: &str = "e2e_identity_service";
+/// The same for policy.
+pub const POLICY_SERVICE_ROLE: &str = "e2e_policy_service";
+
 impl Default for Options {
     fn default() -> Self {
         Self {
@@ -184,8 +197,8 @@ impl Default for Options {
                 ..Default::default()
             },
             protocol: gateway::protocol::ProtocolConfig::default(),
-            identity_role: None,
-            policy_role: None,
+            identity_role: Some(IDENTITY_SERVICE_ROLE.to_owned()),
+            policy_role: Some(POLICY_SERVICE_ROLE.to_owned()),
             identity_statement_timeout_ms: identity::StoreOptions::default().statement_timeout_ms,
             identity_lock_timeout_ms: identity::StoreOptions::default().lock_timeout_ms,
             identity_quotas: identity::quota::Quotas::default(),
@@ -226,6 +239,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let addr = start_gateway(&identity_url, &options, pki.as_deref()).await;
 
     let policy_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let policy_owner_url = policy_database_url.clone();
     let (policy_database_url, migrate_policy) = match (&options.policy_role, backend) {
         (Some(role), Backend::Postgres) => {
             migrate_policy_database(&policy_database_url).await;
@@ -257,6 +271,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         backend,
         identity_store,
         identity_database_url: url,
+        policy_owner_url,
         identity_server,
         policy_server,
         _database: database,
@@ -363,9 +378,22 @@ fn identity_options(url: String, options: &Options) -> identity::StoreOptions {
     }
 }
 
-/// Grants `role` the table privileges of a service on the (migrated)
-/// database at `url`; returns the URL that connects as `role`.
+/// Grants `role` (made as a plain login role when it does not exist) the
+/// table privileges of a service on the (migrated) database at `url`;
+/// returns the URL that connects as `role`.
 pub async fn role_url(url: &str, role: &str) -> String {
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&postgres_admin_url())
+        .await
+        .unwrap();
+    // Roles are the cluster's: tests racing to make one tolerate each other.
+    let create = format!(
+        "DO $$ BEGIN CREATE ROLE \"{role}\" LOGIN NOSUPERUSER NOBYPASSRLS; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(create))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
         .await
         .unwrap();
@@ -693,9 +721,10 @@ impl TestApp {
         &self.identity_database_url
     }
 
-    /// The URL of policy's database (as the harness's policy connects), for fixtures.
+    /// The URL of policy's database as its owner (which row-level security
+    /// does not bind), for fixtures.
     pub fn policy_database_url(&self) -> &str {
-        &self.policy_server.database_url
+        &self.policy_owner_url
     }
 
     /// A handle on policy's database (for maintenance such as pruning).

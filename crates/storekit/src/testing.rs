@@ -348,3 +348,48 @@ pub async fn check_plans(
 pub async fn analyze(conn: &mut AnyConnection) {
     sqlx::query("ANALYZE").execute(&mut *conn).await.unwrap();
 }
+
+/// The role plan checks connect as on Postgres: what a service connects as
+/// in production (no superuser, no `BYPASSRLS`, owns nothing).
+pub const PLAN_ROLE: &str = "storekit_plan_service";
+
+/// Connects to the Postgres database at `url` (made and migrated by its
+/// owner) as [`PLAN_ROLE`], with a service's table rights and with
+/// `app.tenant_id` set to `tenant` for the session: statements are then
+/// planned as the services run them, under row-level security, where a
+/// join condition reaches a protected table's index only when every
+/// function in it is leakproof. (The owner and superusers bypass the
+/// policies, so their plans can hide a read of a whole table.)
+pub async fn connect_as_service(url: &str, tenant: &str) -> AnyConnection {
+    let mut owner = AnyConnection::connect(url).await.unwrap();
+    // Roles are the cluster's: tests racing to make it tolerate each other.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DO $$ BEGIN CREATE ROLE {PLAN_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    )))
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    for grant in [
+        format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {PLAN_ROLE}"
+        ),
+        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {PLAN_ROLE}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(grant))
+            .execute(&mut owner)
+            .await
+            .unwrap();
+    }
+    let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let mut conn = AnyConnection::connect(&format!("{scheme}://{PLAN_ROLE}@{host}"))
+        .await
+        .unwrap();
+    sqlx::query("SELECT set_config('app.tenant_id', $1, false)")
+        .bind(tenant)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}

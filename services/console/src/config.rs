@@ -47,7 +47,8 @@ pub struct Config {
     /// (its absolute lifetime).
     #[arg(long, env = "CONSOLE_SESSION_TTL_SECONDS", default_value_t = 3600)]
     pub session_ttl_seconds: u64,
-    /// A session unused for this long ends (the idle timeout).
+    /// A session unused this long ends (1 to `CONSOLE_SESSION_TTL_SECONDS`); an active
+    /// session's cookie is re-issued with a new last use at most once a minute.
     #[arg(long, env = "CONSOLE_SESSION_IDLE_SECONDS", default_value_t = DEFAULT_IDLE_SECONDS)]
     pub session_idle_seconds: u64,
     /// How long a replica trusts a tenant's session epoch it read from

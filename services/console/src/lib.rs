@@ -4,6 +4,7 @@
 //! in identity ([`epochs`]), a console link's one-time code lives in
 //! identity ([`login`]).
 
+pub mod cli;
 pub mod config;
 pub mod epochs;
 pub mod error;

@@ -1,17 +1,8 @@
 //! The console binary: config from the environment, serve until SIGTERM.
 
 use clap::Parser;
-use console::{Application, Config};
-
-#[derive(Parser)]
-#[command(version, about = "The tenant administrator's SCIM console")]
-struct Cli {
-    #[command(flatten)]
-    config: Config,
-    /// Prometheus `/metrics` listen address.
-    #[arg(long, env = "METRICS_LISTEN", default_value = "0.0.0.0:9090")]
-    metrics_listen: std::net::SocketAddr,
-}
+use console::Application;
+use console::cli::Cli;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,17 +1,8 @@
 //! The SCIM gateway binary: config from the environment, serve until SIGTERM.
 
 use clap::Parser;
-use gateway::{Application, Config};
-
-#[derive(Parser)]
-#[command(version, about = "The SCIM 2.0 gateway")]
-struct Cli {
-    #[command(flatten)]
-    config: Config,
-    /// Prometheus `/metrics` listen address.
-    #[arg(long, env = "METRICS_LISTEN", default_value = "0.0.0.0:9090")]
-    metrics_listen: std::net::SocketAddr,
-}
+use gateway::Application;
+use gateway::cli::Cli;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

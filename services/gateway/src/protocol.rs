@@ -24,9 +24,9 @@ pub struct ProtocolConfig {
     /// Largest Bulk request body in bytes (413 above).
     #[arg(long, env = "BULK_MAX_PAYLOAD_BYTES", default_value_t = DEFAULT_BULK_MAX_PAYLOAD_BYTES)]
     pub bulk_max_payload_bytes: usize,
-    /// The key that signs pagination cursors; every replica needs the same
-    /// one. Without it (and without the file) a random key per process:
-    /// cursors then die with the process. Never logged.
+    /// Key that signs pagination cursors; give every replica the same one, or cursors fail
+    /// (`invalidCursor`) on another replica and after a restart. At least 32 bytes (the gateway
+    /// refuses to start with a shorter or empty one; `openssl rand -base64 32`). Never logged.
     #[arg(long, env = "CURSOR_SECRET", hide_env_values = true, value_parser = secret)]
     pub cursor_secret: Option<SecretString>,
     /// A file holding `CURSOR_SECRET` (a mounted Kubernetes secret).

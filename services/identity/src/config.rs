@@ -9,7 +9,12 @@ pub struct Config {
     /// gRPC listen address.
     #[arg(long, env = "IDENTITY_LISTEN", default_value = "0.0.0.0:50051")]
     pub listen: SocketAddr,
-    /// `postgres://user@host/db` or `sqlite:path/file.db`. Never logged.
+    /// `postgres://…` in production: for `serve` the service role, for `identity migrate` the
+    /// tables' owner (sre.md, "Row-level security (Postgres)"). On SQLite (`make run`, a single
+    /// machine) the file is in WAL mode with `synchronous=NORMAL`: a crash of the process loses
+    /// nothing committed and the file stays consistent, but a power loss or an OS crash can
+    /// lose the last transactions committed before it (those not yet checkpointed to disk); use
+    /// Postgres where that matters.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -20,10 +25,15 @@ pub struct Config {
     /// Database connections per process.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub max_connections: u32,
-    /// Postgres `statement_timeout` of every connection, in ms; 0 disables.
+    /// Postgres `statement_timeout` of every connection (`0` disables): a statement past it is
+    /// cancelled, and the call answers `DEADLINE_EXCEEDED` (SCIM `504`); see sre.md, "Database
+    /// timeouts".
     #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_MS", default_value_t = storekit::timeouts::DEFAULT_STATEMENT_TIMEOUT_MS)]
     pub statement_timeout_ms: u64,
-    /// Postgres `lock_timeout` of every connection, in ms; 0 disables.
+    /// Postgres `lock_timeout` of every connection (`0` disables): a write that waits longer
+    /// for a row another write holds answers `UNAVAILABLE` (SCIM `503` with `Retry-After: 1`).
+    /// SQLite waits for its writer lock up to its `busy_timeout` (5 s) instead. Migrations run
+    /// without either timeout.
     #[arg(long, env = "DATABASE_LOCK_TIMEOUT_MS", default_value_t = storekit::timeouts::DEFAULT_LOCK_TIMEOUT_MS)]
     pub lock_timeout_ms: u64,
     /// Start on Postgres even as a superuser, a `BYPASSRLS` role or the
@@ -34,7 +44,8 @@ pub struct Config {
     /// Apply migrations at start (the one-process mode does; production runs `identity migrate`).
     #[arg(long, env = "MIGRATE_ON_START", default_value_t = false)]
     pub migrate: bool,
-    /// Allow `IssueToken` with a caller-chosen secret (local development only).
+    /// Let `IssueToken` take a caller-chosen secret (local development only; `make run` grants
+    /// the same permission when `SCIM_DEV_TOKEN` is set)
     #[arg(long, env = "ALLOW_CHOSEN_TOKEN_SECRETS", default_value_t = false)]
     pub allow_chosen_secrets: bool,
     /// Change records older than this many days are pruned (a follower

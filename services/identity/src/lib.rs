@@ -2,6 +2,7 @@
 //! (`identity.v1`). It is the only writer of identity data; every write also
 //! commits a change record (transactional outbox).
 
+pub mod cli;
 pub mod config;
 pub mod console_link;
 pub mod convert;

@@ -1,28 +1,9 @@
 //! `identity serve` (default) runs the gRPC server; `identity migrate`
 //! applies the database migrations and exits (a Helm hook Job runs it).
 
-use clap::{Parser, Subcommand};
-use identity::{Application, Config, SqlStore, StartupError};
-
-#[derive(Parser)]
-#[command(version, about = "The identity service (identity.v1 over gRPC)")]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    config: Config,
-    /// Prometheus `/metrics` listen address (`serve` only).
-    #[arg(long, env = "METRICS_LISTEN", default_value = "0.0.0.0:9091")]
-    metrics_listen: std::net::SocketAddr,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Serve gRPC until SIGTERM (the default).
-    Serve,
-    /// Apply database migrations and exit.
-    Migrate,
-}
+use clap::Parser;
+use identity::cli::{Cli, Command};
+use identity::{Application, SqlStore, StartupError};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -15,7 +15,8 @@ pub struct Config {
     /// gRPC listen address.
     #[arg(long, env = "POLICY_LISTEN", default_value = "0.0.0.0:50052")]
     pub listen: SocketAddr,
-    /// `postgres://user@host/db` or `sqlite:path/file.db`. Never logged.
+    /// Policy's own database (`postgres://…` in production), never identity's: for `serve` the
+    /// service role, for `policy migrate` the owner. Never logged.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -29,10 +30,15 @@ pub struct Config {
     /// Database connections per process.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub max_connections: u32,
-    /// Postgres `statement_timeout` of every connection, in ms; 0 disables.
+    /// Postgres `statement_timeout` of every connection (`0` disables): a statement past it is
+    /// cancelled, and the call answers `DEADLINE_EXCEEDED` (SCIM `504`); see sre.md, "Database
+    /// timeouts".
     #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_MS", default_value_t = storekit::timeouts::DEFAULT_STATEMENT_TIMEOUT_MS)]
     pub statement_timeout_ms: u64,
-    /// Postgres `lock_timeout` of every connection, in ms; 0 disables.
+    /// Postgres `lock_timeout` of every connection (`0` disables): a write that waits longer
+    /// for a row another write holds answers `UNAVAILABLE` (SCIM `503` with `Retry-After: 1`).
+    /// SQLite waits for its writer lock up to its `busy_timeout` (5 s) instead. Migrations run
+    /// without either timeout. In policy it also bounds the wait for a tenant's write lock.
     #[arg(long, env = "DATABASE_LOCK_TIMEOUT_MS", default_value_t = storekit::timeouts::DEFAULT_LOCK_TIMEOUT_MS)]
     pub lock_timeout_ms: u64,
     /// Start on Postgres even as a superuser, a `BYPASSRLS` role or the
@@ -43,24 +49,32 @@ pub struct Config {
     /// Apply migrations at start (the one-process mode does; production runs `policy migrate`).
     #[arg(long, env = "MIGRATE_ON_START", default_value_t = false)]
     pub migrate: bool,
-    /// The first retry delay of a webhook delivery, in milliseconds; it
-    /// doubles per failure (with jitter) up to an hour, for 26 hours.
+    /// First retry delay of an alert webhook delivery; it doubles per failure (with jitter) up
+    /// to an hour, for 26 hours. Deliveries go out in rounds of up to 32 attempts at once, each
+    /// bounded by a 10 s timeout (connection, answer and body); a round takes at most 4 due
+    /// events per tenant, round-robin across tenants, so one tenant's backlog (a flood of test
+    /// alerts, a slow receiver's retries) delays another tenant's alert by at most one round (≤
+    /// 10 s)
     #[arg(long, env = "ALERT_RETRY_BASE_MS", default_value_t = 10_000)]
     pub alert_retry_base_ms: u64,
-    /// Internal address ranges webhooks may reach, comma-separated
-    /// (`10.20.0.0/16,fd00:1::/64`, a bare address for one). By default
-    /// none: loopback, private, link-local, shared, unique-local, multicast
-    /// and reserved addresses are refused, when configured and after DNS
-    /// resolution at every delivery.
+    /// Internal address ranges alert webhooks may reach, comma-separated
+    /// (`10.20.0.0/16,fd00:1::/64`, a bare address for one). By default webhooks reach public
+    /// addresses only: loopback, private, link-local (cloud metadata), shared (100.64/10),
+    /// unique-local, unspecified, multicast, broadcast and reserved addresses, IPv4-mapped,
+    /// IPv4-compatible and NAT64 forms included, are refused when a tenant sets its URL
+    /// (literal addresses) and after DNS resolution at every delivery (the client connects only
+    /// to the addresses checked; no proxy is used). A refused delivery is logged as failed and
+    /// a `webhook to internal addresses refused` warning names the host and addresses. A bad
+    /// range stops the process at start.
     #[arg(long, env = "ALERT_WEBHOOK_ALLOW_CIDRS", default_value = "")]
     pub alert_webhook_allow_cidrs: Egress,
     /// This replica's name in the stream's lease table (unique per
     /// process); by default the host name and a random suffix.
     #[arg(long, env = "POLICY_REPLICA_ID")]
     pub replica_id: Option<String>,
-    /// How long a lease on a partition of tenants lasts unrenewed, in
-    /// milliseconds: a replica that dies has its tenants taken over after
-    /// about this long. Leases are renewed every fifth of it.
+    /// How long a lease on a partition of tenants lasts unrenewed: a dead replica's tenants are
+    /// taken over after about this long; renewed every fifth of it (values under 500 are taken
+    /// as 500); see sre.md, "The change stream and policy replicas".
     #[arg(long, env = "POLICY_LEASE_TTL_MS", default_value_t = 10_000)]
     pub lease_ttl_ms: u64,
     /// Role changes older than this many days are pruned.

@@ -48,6 +48,7 @@
 //! - Webhooks are plain `http` (this build has no TLS stack).
 
 pub mod alerts;
+pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod domain;

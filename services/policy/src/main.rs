@@ -2,28 +2,9 @@
 //! identity's change stream; `policy migrate` applies the database
 //! migrations and exits (a Helm hook Job runs it).
 
-use clap::{Parser, Subcommand};
-use policy::{Application, Config, SqlStore, StartupError};
-
-#[derive(Parser)]
-#[command(version, about = "The policy service (policy.v1 over gRPC)")]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    config: Config,
-    /// Prometheus `/metrics` listen address (`serve` only).
-    #[arg(long, env = "METRICS_LISTEN", default_value = "0.0.0.0:9092")]
-    metrics_listen: std::net::SocketAddr,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Serve gRPC and follow identity until SIGTERM (the default).
-    Serve,
-    /// Apply database migrations and exit.
-    Migrate,
-}
+use clap::Parser;
+use policy::cli::{Cli, Command};
+use policy::{Application, SqlStore, StartupError};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

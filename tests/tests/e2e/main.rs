@@ -10,6 +10,7 @@ mod concurrency;
 mod console;
 mod cursors;
 mod db_timeouts;
+mod docs;
 mod entra;
 mod equipment;
 mod extensions;

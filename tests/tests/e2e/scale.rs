@@ -378,6 +378,12 @@ async fn large_groups(backend: Backend, size: usize) {
     big.assign(&everyone, "Admin", 1).await;
     big.assign(&few, "Member", 2).await;
     eprintln!("{:?} groups created", t0.elapsed());
+    // The whole group read through SCIM, every member in the answer.
+    let got = big.scim.get(&format!("/Groups/{everyone}")).await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    let listed = got.body["members"].as_array().map_or(0, Vec::len);
+    assert_eq!(listed, size, "members in the GET of the whole group");
+    eprintln!("{:?} group read with members", t0.elapsed());
     caught_up(&app, &big.id(), Duration::from_secs(300)).await;
     eprintln!("{:?} applied", t0.elapsed());
     // The few in both groups take the higher priority's role.

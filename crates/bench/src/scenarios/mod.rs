@@ -1,6 +1,6 @@
 //! Benchmarks that run against the production topology once it is up and
 //! provisioned. Each is a [`Scenario`]; [`registry`] lists them in run
-//! order. To add one (for example issue 4's rate limiter cost and noisy
+//! order. To add one (for example a rate limiter cost or a noisy
 //! neighbour), write a module with a type that implements `Scenario` and
 //! add one line to `registry()`. A scenario gets a [`ScenarioCtx`]: the
 //! running system (gateway, identity, policy, their databases), the

@@ -95,13 +95,21 @@ async fn spawn_service(
     Ok((svc, port))
 }
 
-fn db_url(db: Option<&(String, String)>, what: &str) -> Result<String, Error> {
+/// The URL a service process connects with: the plain service role, as the
+/// production topology's first processes (the owner's URL would be refused).
+async fn db_url(db: Option<&(String, String)>, what: &str) -> Result<String, Error> {
+    let (name, _owner_url) = db.ok_or_else(|| format!("no {what} database"))?;
+    crate::pg::service_role_url(name).await
+}
+
+/// The owner's URL, for the bench's own reads of the databases.
+fn owner_url(db: Option<&(String, String)>, what: &str) -> Result<String, Error> {
     db.map(|d| d.1.clone())
         .ok_or_else(|| format!("no {what} database").into())
 }
 
 async fn spawn_identity(cx: &ScenarioCtx<'_>, name: &str) -> Result<(Service, String), Error> {
-    let url = db_url(cx.sys.identity_db.as_ref(), "identity")?;
+    let url = db_url(cx.sys.identity_db.as_ref(), "identity").await?;
     let (svc, port) = spawn_service(
         cx,
         name,
@@ -119,7 +127,7 @@ async fn spawn_policy(
     identity_url: &str,
     replica: &str,
 ) -> Result<(Service, String), Error> {
-    let url = db_url(cx.sys.policy_db.as_ref(), "policy")?;
+    let url = db_url(cx.sys.policy_db.as_ref(), "policy").await?;
     let (svc, port) = spawn_service(
         cx,
         name,
@@ -445,8 +453,8 @@ impl Scenario for ScaleOut {
     async fn run(&self, cx: &mut ScenarioCtx<'_>) -> Result<(), Error> {
         let policy = cx.sys.policy_url.clone().ok_or("no policy")?;
         let gw = cx.sys.gateway_port.ok_or("no gateway")?;
-        let idb = crate::pg::pool(&db_url(cx.sys.identity_db.as_ref(), "identity")?).await?;
-        let pdb = crate::pg::pool(&db_url(cx.sys.policy_db.as_ref(), "policy")?).await?;
+        let idb = crate::pg::pool(&owner_url(cx.sys.identity_db.as_ref(), "identity")?).await?;
+        let pdb = crate::pg::pool(&owner_url(cx.sys.policy_db.as_ref(), "policy")?).await?;
         let n = if cx.tenants.is_empty() {
             if cx.quick { 6 } else { 24 }
         } else {
@@ -707,8 +715,8 @@ impl Scenario for Failover {
         let policy = cx.sys.policy_url.clone().ok_or("no policy")?;
         let identity = cx.sys.identity_url.clone().ok_or("no identity")?;
         let gw = cx.sys.gateway_port.ok_or("no gateway")?;
-        let idb = crate::pg::pool(&db_url(cx.sys.identity_db.as_ref(), "identity")?).await?;
-        let pdb = crate::pg::pool(&db_url(cx.sys.policy_db.as_ref(), "policy")?).await?;
+        let idb = crate::pg::pool(&owner_url(cx.sys.identity_db.as_ref(), "identity")?).await?;
+        let pdb = crate::pg::pool(&owner_url(cx.sys.policy_db.as_ref(), "policy")?).await?;
         let ttl = Duration::from_millis(lease_ttl_ms(cx));
         let n = if cx.quick { 12 } else { 32 };
         let (before_kill, after_kill) = if cx.quick {

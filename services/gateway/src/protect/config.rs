@@ -60,20 +60,26 @@ pub struct ProtectionConfig {
     /// A connection with no bytes moving for this long is closed.
     #[arg(long, env = "IDLE_TIMEOUT_SECONDS", default_value_t = DEFAULT_IDLE_TIMEOUT)]
     pub idle_timeout_seconds: u64,
-    /// Rejected bearer tokens a client address may present per minute
-    /// before unknown tokens from it get 429 without asking identity.
+    /// Rejected bearer tokens a client address (an IPv4 address, an IPv6 /64) may present per
+    /// minute, sustained; beyond its burst, tokens the replica has not seen authenticate within
+    /// the hour get `429` without a call to identity (per replica, in process; counted in
+    /// `gateway_auth_failure_throttled_total`)
     #[arg(long, env = "AUTH_FAILURES_PER_MINUTE", default_value_t = super::auth_failures::DEFAULT_PER_MINUTE)]
     pub auth_failures_per_minute: u32,
     /// Rejected bearer tokens a client address may present at once.
     #[arg(long, env = "AUTH_FAILURE_BURST", default_value_t = super::auth_failures::DEFAULT_BURST)]
     pub auth_failure_burst: u32,
-    /// Proxies (comma-separated ranges) whose `X-Forwarded-For` names the
-    /// client: the ingress controller's addresses. Empty: the TCP peer is
-    /// the client.
+    /// Proxies (comma-separated ranges, e.g. the ingress controller's pod range) whose
+    /// `X-Forwarded-For` names the client: the client is the right-most address there that is
+    /// not itself a trusted proxy. Empty: the TCP peer is the client. Set it behind an ingress,
+    /// or every client shares the ingress's address and its failure budget.
     #[arg(long, env = "TRUSTED_PROXY_CIDRS", default_value = "")]
     pub trusted_proxy_cidrs: String,
-    /// Continue the W3C trace context (`traceparent`) that callers send;
-    /// off, the gateway starts its own trace for every request.
+    /// Continue the W3C trace context (`traceparent`, `tracestate`) that callers send; off,
+    /// both headers are dropped at the door and every request starts its own trace (from the
+    /// internet they would let anyone join our traces or force sampling). Turn on behind an
+    /// ingress that traces. Client `X-Request-Id`s are kept only when 1 to 64 characters of
+    /// letters, digits and `-_.:`; any other is replaced by a fresh UUID.
     #[arg(long, env = "TRACE_CONTEXT_FROM_CLIENTS", default_value_t = false, action = clap::ArgAction::Set)]
     pub trace_context_from_clients: bool,
 }

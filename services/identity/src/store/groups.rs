@@ -58,12 +58,14 @@ fn id_list<S: AsRef<str>>(buf: &mut SqlBuf, ids: &[S]) -> String {
 }
 
 /// A list of members as one bound parameter: a JSON array of
-/// `[id, display]` pairs (`display` null when not sent). Membership
+/// `{"id", "display"}` objects (`display` null when not sent). Membership
 /// statements read it as rows, so a list of any length is one statement.
-fn members_json<'a>(members: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> String {
+pub(super) fn members_json<'a>(
+    members: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+) -> String {
     serde_json::Value::Array(
         members
-            .map(|(id, display)| serde_json::json!([id, display]))
+            .map(|(id, display)| serde_json::json!({"id": id, "display": display}))
             .collect(),
     )
     .to_string()
@@ -71,17 +73,25 @@ fn members_json<'a>(members: impl Iterator<Item = (&'a str, Option<&'a str>)>) -
 
 /// The JSON list bound as `param` as a `FROM` item `i`, and the
 /// expressions of an element's id and display.
+///
+/// On Postgres the list is a record set whose columns are plain text
+/// values: the services run under row-level security, where a join
+/// condition may reach into a protected table's index only when every
+/// function in it is leakproof. Text equality is; extracting from a JSON
+/// value (`->>`) is not, so a condition `u.id = (v ->> 'id')` was kept
+/// above the table's policy and the table read in full (a hash anti
+/// join over every user of the tenant for each membership change).
 fn member_rows(dialect: Dialect, param: &str) -> (String, &'static str, &'static str) {
     match dialect {
         Dialect::Postgres => (
-            format!("jsonb_array_elements({param}::jsonb) AS i(v)"),
-            "(i.v ->> 0)",
-            "(i.v ->> 1)",
+            format!("jsonb_to_recordset({param}::jsonb) AS i(id text, display text)"),
+            "i.id",
+            "i.display",
         ),
         Dialect::Sqlite => (
             format!("json_each({param}) AS i"),
-            "json_extract(i.value, '$[0]')",
-            "json_extract(i.value, '$[1]')",
+            "json_extract(i.value, '$.id')",
+            "json_extract(i.value, '$.display')",
         ),
     }
 }

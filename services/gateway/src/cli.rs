@@ -1,0 +1,16 @@
+//! The gateway binary's command line: every flag and environment variable it reads (the
+//! environment-variable reference in `docs/env.md` is generated from it).
+
+use clap::Parser;
+
+use crate::Config;
+
+#[derive(Parser)]
+#[command(version, about = "The SCIM 2.0 gateway")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    /// Prometheus `/metrics` listen address.
+    #[arg(long, env = "METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    pub metrics_listen: std::net::SocketAddr,
+}
