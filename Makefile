@@ -34,6 +34,11 @@ lint:
 ## What CI checks besides the tests.
 check: fmt-check lint
 
+.PHONY: rules-check
+## promtool: check the Prometheus rules and run their unit tests (deploy/prometheus/rules.test.yml).
+rules-check:
+	bash scripts/rules-check.sh
+
 .PHONY: image-smoke
 ## Build the container image with podman and run identity, policy and gateway from it as the chart
 ## runs them, against Postgres and Redis on this machine (root; see docs/sre.md, "The image").

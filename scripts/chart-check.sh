@@ -18,7 +18,7 @@ helm template rel "$chart" | validate
 # Production-like values: Ingress, HPAs, NetworkPolicies, ServiceMonitor.
 rendered=$(helm template rel "$chart" -f "$prod")
 printf '%s\n' "$rendered" | validate
-for kind in Ingress HorizontalPodAutoscaler NetworkPolicy ServiceMonitor ConfigMap; do
+for kind in Ingress HorizontalPodAutoscaler NetworkPolicy ServiceMonitor PrometheusRule ConfigMap; do
   grep -q "^kind: $kind\$" <<<"$rendered" || { echo "chart: no $kind with $prod" >&2; exit 1; }
 done
 # The console: Deployment, Service, NetworkPolicy and its own Ingress host,
@@ -58,7 +58,7 @@ PY
 rm -f "$roles"
 # Every optional part at once, with the defaults otherwise.
 helm template rel "$chart" --set ingress.enabled=true,ingress.tls.enabled=true \
-  --set networkPolicy.enabled=true,metrics.serviceMonitor.enabled=true \
+  --set networkPolicy.enabled=true,metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true \
   --set gateway.autoscaling.enabled=true,identity.autoscaling.enabled=true,policy.autoscaling.enabled=true \
   --set console.ingress.enabled=true,console.ingress.tls.enabled=true |
   validate
@@ -104,6 +104,27 @@ helm template rel "$chart" --set grpcTls.mode=existing \
 # The schema rejects values it does not know.
 if helm lint --strict "$chart" --set gateway.replicaz=2 >/dev/null 2>&1; then
   echo "chart: values.schema.json accepted an unknown key" >&2; exit 1
+fi
+# The PrometheusRule is prometheus/rules.yml itself, runbook URLs prefixed
+# (so the chart's rules cannot drift from the file promtool tests), and
+# promtool accepts what the chart renders.
+if command -v promtool >/dev/null 2>&1; then
+  tmp=$(mktemp -d)
+  printf '%s\n' "$rendered" >"$tmp/rendered.yaml"
+  "$venv/bin/python" - "$tmp" "$chart/prometheus/rules.yml" <<'PY'
+import sys, yaml
+out, source = sys.argv[1], sys.argv[2]
+rules = [d for d in yaml.safe_load_all(open(f"{out}/rendered.yaml")) if d and d.get("kind") == "PrometheusRule"]
+assert len(rules) == 1, len(rules)
+text = open(source).read().replace(
+    "runbook_url: docs/", "runbook_url: https://git.example.com/scim-platform/blob/main/docs/")
+assert rules[0]["spec"] == yaml.safe_load(text), "the PrometheusRule differs from prometheus/rules.yml"
+yaml.safe_dump(rules[0]["spec"], open(f"{out}/rules.yml", "w"))
+PY
+  promtool check rules "$tmp/rules.yml" >/dev/null
+  rm -rf "$tmp"
+else
+  echo "chart: promtool not found (apt-get install --no-install-recommends prometheus)" >&2; exit 1
 fi
 # The dashboard is valid JSON.
 python3 -m json.tool "$chart/dashboards/scim-platform.json" >/dev/null

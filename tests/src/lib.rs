@@ -668,31 +668,40 @@ impl Reply {
     }
 }
 
+/// Creates a tenant `<prefix>-<8 hex digits>` at `identity` and issues it a
+/// token: the tenant's id and identity's answer (the secret and its record).
+pub async fn create_tenant(
+    identity: &mut IdentityServiceClient<Channel>,
+    prefix: &str,
+) -> (String, pb::IssueTokenResponse) {
+    let id = format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    identity
+        .create_tenant(pb::CreateTenantRequest {
+            id: id.clone(),
+            display_name: prefix.into(),
+        })
+        .await
+        .unwrap();
+    let issued = identity
+        .issue_token(pb::IssueTokenRequest {
+            tenant_id: id.clone(),
+            description: "test".into(),
+            ttl_seconds: 0,
+            secret: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    (id, issued)
+}
+
 impl TestApp {
     /// Creates a tenant with a unique id and issues a token for it.
     pub async fn tenant(&self, prefix: &str) -> Tenant {
-        let id = format!(
-            "{prefix}-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
-        let mut identity = self.identity.clone();
-        identity
-            .create_tenant(pb::CreateTenantRequest {
-                id: id.clone(),
-                display_name: prefix.into(),
-            })
-            .await
-            .unwrap();
-        let issued = identity
-            .issue_token(pb::IssueTokenRequest {
-                tenant_id: id.clone(),
-                description: "test".into(),
-                ttl_seconds: 0,
-                secret: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let (id, issued) = create_tenant(&mut self.identity.clone(), prefix).await;
         Tenant {
             base: format!("{}/scim/v2/{id}", self.base_url),
             id,

@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
-/// Latency buckets (seconds) of every `*_seconds` histogram.
+/// Latency buckets (seconds) of every `*_seconds` histogram. 60 s is the
+/// deprovisioning objective's bound (docs/slos.md): its SLI is the share of
+/// `policy_deprovisioning_latency_seconds` at or under `le="60"`.
 const BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

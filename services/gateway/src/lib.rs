@@ -284,6 +284,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
         },
     };
     let ready = identity.is_ok();
+    // Set on each probe (the kubelet's, every few seconds), for the
+    // readiness alert: the same gauge identity and policy export.
+    metrics::gauge!("service_ready", "service" => "gateway").set(if ready { 1.0 } else { 0.0 });
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not ready" },
         "checks": {

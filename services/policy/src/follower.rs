@@ -113,7 +113,15 @@ enum FollowError {
 }
 
 impl FollowError {
+    /// Logs the error and counts it in `policy_stream_errors_total{stage}`:
+    /// `read` (identity's `ReadChanges` or `Snapshot` failed) or `apply`
+    /// (policy's database refused the page).
     fn log(&self, tenant: &str) {
+        let stage = match self {
+            Self::Identity(_) => "read",
+            Self::Store(_) => "apply",
+        };
+        metrics::counter!("policy_stream_errors_total", "stage" => stage).increment(1);
         match self {
             Self::Identity(status) => tracing::warn!(
                 tenant_id = tenant, code = ?status.code(), message = status.message(),
@@ -261,6 +269,7 @@ impl Follower {
                         }
                         Err(status) => {
                             tracing::warn!(code = ?status.code(), message = status.message(), "identity stream failed");
+                            metrics::counter!("policy_stream_errors_total", "stage" => "heads").increment(1);
                             tokio::time::sleep(heads_backoff).await;
                             heads_backoff = (heads_backoff * 2).min(MAX_BACKOFF);
                             Duration::ZERO
@@ -684,9 +693,9 @@ impl BatchTrace {
 /// `policy_change_stream_lag_seconds` (age of the last applied change when
 /// it was applied), `policy_changes_applied_total` and
 /// `policy_deprovisioning_latency_seconds` (identity's commit of a
-/// deactivation → policy's commit of its role change, i.e. `Disabled`
-/// published; every `active: false` user change counts, also an update of a
-/// user already inactive).
+/// deactivation or a deletion → policy's commit of its role change, i.e.
+/// `Disabled` published; every `active: false` user change counts, also an
+/// update of a user already inactive).
 struct BatchTimings {
     last: Option<std::time::SystemTime>,
     deactivations: Vec<std::time::SystemTime>,
@@ -697,7 +706,11 @@ impl BatchTimings {
         let time = |c: &idpb::Change| c.at.and_then(|t| std::time::SystemTime::try_from(t).ok());
         let deactivations = changes
             .iter()
-            .filter(|c| matches!(&c.kind, Some(idpb::change::Kind::UserChanged(u)) if !u.active))
+            .filter(|c| match &c.kind {
+                Some(idpb::change::Kind::UserChanged(u)) => !u.active,
+                Some(idpb::change::Kind::UserDeleted(_)) => true,
+                _ => false,
+            })
             .filter_map(time)
             .collect();
         Self {
@@ -922,5 +935,42 @@ mod tests {
         let spans = spans_of(&[change(1, "acme", ""), change(2, "acme", "garbage")]);
         assert_eq!(spans.len(), 1);
         assert_eq!(spans[0].parent_span_id, SpanId::INVALID);
+    }
+
+    #[test]
+    fn deactivations_and_deletions_are_timed_as_deprovisioning() {
+        use idpb::change::Kind;
+        let at = Some(prost_types::Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 0,
+        });
+        let with = |seq, kind| idpb::Change {
+            at,
+            kind: Some(kind),
+            ..change(seq, "acme", "")
+        };
+        let user = |active| {
+            Kind::UserChanged(idpb::UserChanged {
+                user_id: "u".into(),
+                active,
+                version: 1,
+            })
+        };
+        let deleted = Kind::UserDeleted(idpb::UserDeleted {
+            user_id: "u".into(),
+        });
+        let group = Kind::GroupChanged(idpb::GroupChanged {
+            group_id: "g".into(),
+            display_name: "G".into(),
+        });
+        let page = [
+            with(1, user(true)),
+            with(2, user(false)),
+            with(3, deleted),
+            with(4, group),
+        ];
+        let timings = BatchTimings::of(&page);
+        assert_eq!(timings.deactivations.len(), 2);
+        assert!(timings.last.is_some());
     }
 }

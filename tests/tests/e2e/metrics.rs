@@ -68,6 +68,19 @@ async fn metrics_expose_the_named_series(app: &TestApp) {
         )
         .await;
     assert_eq!(deactivated.status, StatusCode::OK, "{}", deactivated.body);
+    // A filter that does not parse: a 400, which Entra ID counts towards
+    // quarantining the tenant's job (a 404 on one resource does not).
+    let bad_filter = t.get("/Users?filter=userName%20zz%20%22x%22").await;
+    assert_eq!(
+        bad_filter.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        bad_filter.body
+    );
+    let gateway_ready = reqwest::get(format!("{}/readyz", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(gateway_ready.status(), StatusCode::OK);
     let denied = app
         .http
         .get(format!("{}/Users", t.base))
@@ -116,6 +129,15 @@ async fn metrics_expose_the_named_series(app: &TestApp) {
     // This tenant, or `other` once the bounded tenant set is full.
     let mine = sample(&text, "scim_tenant_requests_total", &[("tenant", &t.id)]);
     let other = sample(&text, "scim_tenant_requests_total", &[("tenant", "other")]);
+    let quarantine = "scim_tenant_quarantine_failures_total";
+    let mine_failed = sample(&text, quarantine, &[("tenant", &t.id)]);
+    let other_failed = sample(&text, quarantine, &[("tenant", "other")]);
+    assert!(
+        mine_failed.or(other_failed).is_some_and(|v| v >= 1.0),
+        "no {quarantine} for {}",
+        t.id
+    );
+    at_least("service_ready", &[("service", "gateway")], 1.0);
     assert!(
         mine.or(other).is_some_and(|v| v >= 1.0),
         "no tenant series for {}: {:?}",
@@ -197,6 +219,9 @@ async fn metrics_expose_the_named_series(app: &TestApp) {
     assert!(open <= max, "open {open} > max {max}");
     at_least("db_pool_max_connections", &[("pool", "policy")], 1.0);
 
+    // identity's outbox: a create and a deactivation at least.
+    at_least("identity_changes_recorded_total", &[], 2.0);
+
     // policy: the change stream and deprovisioning latency.
     at_least("policy_stream_partitions_held", &[], 1.0);
     assert_eq!(
@@ -212,5 +237,11 @@ async fn metrics_expose_the_named_series(app: &TestApp) {
         total / n < 60.0,
         "mean deprovisioning latency {}",
         total / n
+    );
+    // The objective's bound is a bucket: the SLI is the share under it.
+    at_least(
+        "policy_deprovisioning_latency_seconds_bucket",
+        &[("le", "60")],
+        1.0,
     );
 }

@@ -119,7 +119,6 @@ pub struct System {
 
 impl System {
     pub async fn start(otlp: &str) -> Self {
-        use proto::identity::v1 as pb;
         let dir = tempfile::tempdir().unwrap();
         let db = |file: &str| format!("sqlite:{}", dir.path().join(file).display());
         let identity = start(
@@ -158,31 +157,14 @@ impl System {
         )
         .await;
 
-        let tenant = format!("trace-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let mut admin =
             proto::identity::v1::identity_service_client::IdentityServiceClient::connect(
                 identity.addr.clone(),
             )
             .await
             .unwrap();
-        admin
-            .create_tenant(pb::CreateTenantRequest {
-                id: tenant.clone(),
-                display_name: "Trace".into(),
-            })
-            .await
-            .unwrap();
-        let token = admin
-            .issue_token(pb::IssueTokenRequest {
-                tenant_id: tenant.clone(),
-                description: "trace test".into(),
-                ttl_seconds: 0,
-                secret: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .secret;
+        let (tenant, issued) = e2e::create_tenant(&mut admin, "trace").await;
+        let token = issued.secret;
         Self {
             gateway,
             tenant,

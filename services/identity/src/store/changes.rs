@@ -172,6 +172,9 @@ pub(super) async fn record(
 
 /// Appends `changes` in order inside the caller's transaction; must follow
 /// the transaction's last other row write (see the module documentation).
+/// Counts the records in `identity_changes_recorded_total` once written:
+/// the outbox's growth, which policy's progress is compared with (a commit
+/// failing after this point, which is rare, is counted too).
 pub(super) async fn record_all(
     conn: &mut AnyConnection,
     dialect: Dialect,
@@ -184,6 +187,7 @@ pub(super) async fn record_all(
     for batch in records.chunks(RECORDS_PER_STATEMENT) {
         append(conn, dialect, tenant, batch, at, traceparent.as_deref()).await?;
     }
+    metrics::counter!("identity_changes_recorded_total").increment(records.len() as u64);
     Ok(())
 }
 
