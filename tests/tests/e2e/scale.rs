@@ -384,7 +384,9 @@ async fn large_groups(backend: Backend, size: usize) {
     let listed = got.body["members"].as_array().map_or(0, Vec::len);
     assert_eq!(listed, size, "members in the GET of the whole group");
     eprintln!("{:?} group read with members", t0.elapsed());
-    caught_up(&app, &big.id(), Duration::from_secs(300)).await;
+    // A bound on the wait, not a goal: a debug build on a busy machine
+    // applies 150,000 members in minutes (the bench measures the speed).
+    caught_up(&app, &big.id(), Duration::from_secs(900)).await;
     eprintln!("{:?} applied", t0.elapsed());
     // The few in both groups take the higher priority's role.
     let admins = count_in_role(&app, &big.id(), "Admin").await;
@@ -467,7 +469,7 @@ async fn large_groups(backend: Backend, size: usize) {
 
     // And the large changes are all applied.
     eprintln!("{:?} bob disabled", t0.elapsed());
-    caught_up(&app, &big.id(), Duration::from_secs(300)).await;
+    caught_up(&app, &big.id(), Duration::from_secs(900)).await;
     eprintln!("{:?} applied", t0.elapsed());
     assert_eq!(count_in_role(&app, &big.id(), "Admin").await, 0);
     assert_eq!(count_in_role(&app, &big.id(), "Member").await, size);
