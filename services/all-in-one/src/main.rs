@@ -19,12 +19,13 @@ use std::net::SocketAddr;
 
 use all_in_one::Cli;
 use clap::Parser;
-use identity::domain::TenantId;
-use identity::store::{NewToken, Store};
-use identity::{SqlStore, StoreOptions, token};
+use identity::{SqlStore, StoreOptions};
+use proto::identity::v1 as pb;
 use tokio::net::TcpListener;
 
 const DEMO_TENANT: &str = "demo";
+
+type IdentityClient = pb::identity_service_client::IdentityServiceClient<tonic::transport::Channel>;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,7 +40,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     store.migrate().await?;
-    let secret = ensure_demo(&store, cli.dev_token.clone()).await?;
 
     mtls::check_plaintext("identity", cli.identity_listen, cli.grpc_allow_plaintext)?;
     mtls::check_plaintext("policy", cli.policy_listen, cli.grpc_allow_plaintext)?;
@@ -68,16 +68,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .clone()
         .unwrap_or_else(|| format!("http://{}", gateway.local_addr()));
 
-    println!(
-        "Tenant URL: {}/scim/v2/{DEMO_TENANT}",
-        base.trim_end_matches('/')
-    );
-    match secret {
-        Some(s) => println!("Secret token: {s}"),
-        None => println!(
-            "Secret token: (shown on first start only; issue another with `scimctl token issue {DEMO_TENANT}`)"
-        ),
-    }
     println!("identity gRPC: http://{identity_addr}");
     let policy = start_policy(&cli, identity_addr).await?;
     println!("policy gRPC: http://{}", policy.local_addr());
@@ -101,8 +91,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let gateway_task = tokio::spawn(gateway.run_until_stopped(async move {
         let _ = gateway_stop.wait_for(|s| *s).await;
     }));
-    // Issued once identity serves (its task runs now).
-    let link = console_link(identity_addr).await?;
+    // Seeded through identity's API once it serves (its task runs now).
+    let mut identity_client =
+        proto::identity::v1::identity_service_client::IdentityServiceClient::connect(format!(
+            "http://{identity_addr}"
+        ))
+        .await?;
+    let secret = ensure_demo(&mut identity_client, cli.dev_token.clone()).await?;
+    println!(
+        "Tenant URL: {}/scim/v2/{DEMO_TENANT}",
+        base.trim_end_matches('/')
+    );
+    match secret {
+        Some(s) => println!("Secret token: {s}"),
+        None => println!(
+            "Secret token: (shown on first start only; issue another with `scimctl token issue {DEMO_TENANT}`)"
+        ),
+    }
+    let link = console_link(&mut identity_client).await?;
     println!(
         "Console link (single use, 15 minutes; `scimctl console-link {DEMO_TENANT}` for another): http://{console_addr}/login?code={link}"
     );
@@ -164,12 +170,7 @@ async fn start_console(
 }
 
 /// A fresh single-use console link code for the demo tenant.
-async fn console_link(identity_addr: SocketAddr) -> Result<String, Box<dyn std::error::Error>> {
-    use proto::identity::v1 as pb;
-    let mut client = pb::identity_service_client::IdentityServiceClient::connect(format!(
-        "http://{identity_addr}"
-    ))
-    .await?;
+async fn console_link(client: &mut IdentityClient) -> Result<String, Box<dyn std::error::Error>> {
     let issued = client
         .issue_console_link(pb::IssueConsoleLinkRequest {
             tenant_id: DEMO_TENANT.into(),
@@ -180,34 +181,55 @@ async fn console_link(identity_addr: SocketAddr) -> Result<String, Box<dyn std::
     Ok(issued.code)
 }
 
-/// Creates the demo tenant and its token when missing; returns a secret to
-/// print when one was issued now (or chosen through `SCIM_DEV_TOKEN`).
+/// Creates the demo tenant and its token when missing, through identity's
+/// API; returns a secret to print when one was issued now (or chosen
+/// through `SCIM_DEV_TOKEN`).
 async fn ensure_demo(
-    store: &SqlStore,
+    client: &mut IdentityClient,
     dev_token: Option<String>,
-) -> Result<Option<String>, identity::IdentityError> {
-    let tenant = TenantId::parse(DEMO_TENANT)?;
-    let fresh = store.get_tenant(&tenant).await?.is_none();
-    if fresh {
-        store.create_tenant(&tenant, "Demo").await?;
-    }
-    let minted = match dev_token {
-        Some(secret) => {
-            let minted = token::from_secret(secret);
-            if store.authenticate(&minted.hash).await?.is_some() {
-                return Ok(Some(minted.secret));
-            }
-            minted
+) -> Result<Option<String>, tonic::Status> {
+    let fresh = match client
+        .get_tenant(pb::GetTenantRequest {
+            id: DEMO_TENANT.into(),
+        })
+        .await
+    {
+        Ok(_) => false,
+        Err(status) if status.code() == tonic::Code::NotFound => {
+            client
+                .create_tenant(pb::CreateTenantRequest {
+                    id: DEMO_TENANT.into(),
+                    display_name: "Demo".into(),
+                })
+                .await?;
+            true
         }
-        None if fresh => token::mint()?,
+        Err(status) => return Err(status),
+    };
+    let chosen = match dev_token {
+        Some(secret) => {
+            let known = client
+                .authenticate_token(pb::AuthenticateTokenRequest {
+                    secret: secret.clone(),
+                })
+                .await
+                .is_ok_and(|r| r.get_ref().tenant_id == DEMO_TENANT);
+            if known {
+                return Ok(Some(secret));
+            }
+            secret
+        }
+        None if fresh => String::new(),
         None => return Ok(None),
     };
-    let new = NewToken {
-        hash: minted.hash,
-        hint: minted.hint,
-        description: "demo token".into(),
-        expires: None,
-    };
-    store.insert_token(&tenant, &new).await?;
-    Ok(Some(minted.secret))
+    let issued = client
+        .issue_token(pb::IssueTokenRequest {
+            tenant_id: DEMO_TENANT.into(),
+            description: "demo token".into(),
+            ttl_seconds: 0,
+            secret: chosen,
+        })
+        .await?
+        .into_inner();
+    Ok(Some(issued.secret))
 }
