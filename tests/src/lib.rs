@@ -1016,3 +1016,24 @@ pub async fn spawn_metrics() -> String {
         .expect("metrics listener");
     format!("http://{addr}/metrics")
 }
+
+/// Polls `check` (every 20 ms) until it gives `Some`, and returns that; after
+/// `within` the test fails with `what` and the last state `check` reported
+/// through `Err`. Tests wait on a condition this way, never for a fixed time.
+pub async fn wait_until<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match check().await {
+            Ok(found) => return found,
+            Err(state) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: not within {within:?} ({state})"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

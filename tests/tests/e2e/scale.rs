@@ -191,8 +191,26 @@ async fn racing_writers(backend: Backend) {
             }));
         }
     }
-    // identity crashes while the writers run.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // identity crashes while the writers run: once every tenant has
+    // changes, and before the writers are done.
+    let ids: Vec<String> = tenants.iter().map(|t| t.id.clone()).collect();
+    e2e::wait_until(
+        "every tenant written to",
+        Duration::from_secs(60),
+        || async {
+            let heads = app.identity_heads().await;
+            let written = ids
+                .iter()
+                .filter(|t| heads.get(*t).copied().unwrap_or(0) > 0)
+                .count();
+            if written == ids.len() {
+                Ok(())
+            } else {
+                Err(format!("{written} of {} tenants written to", ids.len()))
+            }
+        },
+    )
+    .await;
     app.restart_identity().await;
     for w in writers {
         w.await.unwrap();
@@ -302,18 +320,15 @@ fn group_json(name: &str, ids: &[String]) -> String {
 /// Waits until policy has applied every change of `tenant`.
 async fn caught_up(app: &TestApp, tenant: &str, within: Duration) {
     let head = app.identity_heads().await[tenant];
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
+    e2e::wait_until("policy caught up", within, || async {
         let at = app.policy_cursors().await.get(tenant).copied().unwrap_or(0);
         if at >= head {
-            return;
+            Ok(())
+        } else {
+            Err(format!("policy at {at} of {head} for {tenant}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "policy at {at} of {head} for {tenant} after {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 }
 
 /// How many of the tenant's users policy holds in `role`.
@@ -442,19 +457,18 @@ async fn large_groups(backend: Backend, size: usize) {
     // them: bob is Disabled while policy is still applying them. (How soon
     // is a benchmark's question: `bench run --scenarios large_groups`.)
     let big_head = app.identity_heads().await[&big.id()];
-    let started = tokio::time::Instant::now();
     small.set_active(&bob, false).await;
-    loop {
-        let role = small.effective(&bob).await.ok().map(|e| e.role);
-        if role.as_deref() == Some("Disabled") {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "bob is still {role:?} a minute after his deactivation"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    e2e::wait_until(
+        "bob Disabled after his deactivation",
+        Duration::from_secs(60),
+        || async {
+            match small.effective(&bob).await.ok().map(|e| e.role) {
+                Some(role) if role == "Disabled" => Ok(()),
+                role => Err(format!("bob is {role:?}")),
+            }
+        },
+    )
+    .await;
     let big_applied = app
         .policy_cursors()
         .await
@@ -498,20 +512,17 @@ async fn role_changes(app: &TestApp, tenant: &str) -> Vec<pb::RoleChange> {
 
 /// Waits until the harness's policy replica and `other` each hold leases.
 async fn wait_shared(app: &TestApp, other: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    e2e::wait_until("the partitions shared", Duration::from_secs(15), || async {
         let leases = app.policy_leases().await;
         let mine = leases.iter().filter(|h| *h == e2e::POLICY_REPLICA).count();
         let theirs = leases.iter().filter(|h| *h == other).count();
         if mine > 0 && theirs > 0 && mine + theirs == leases.len() {
-            return;
+            Ok(())
+        } else {
+            Err(format!("leases {leases:?}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the partitions were not shared: {leases:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 }
 
 async fn failover() {
@@ -554,18 +565,16 @@ async fn failover() {
     }
     // Within the lease TTL (2 s here, 10 s by default) and a heartbeat, the
     // survivor has every partition and every change applied.
-    let deadline = killed + Duration::from_secs(15);
-    loop {
+    let within = Duration::from_secs(15).saturating_sub(killed.elapsed());
+    e2e::wait_until("every partition taken over", within, || async {
         let leases = app.policy_leases().await;
         if leases.iter().all(|h| h == e2e::POLICY_REPLICA) {
-            break;
+            Ok(())
+        } else {
+            Err(format!("leases {leases:?}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not taken over: {leases:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     app.policy_caught_up().await;
     // Every stored role is right, and each tenant's role changes are one
     // unbroken chain per user: none lost, none applied twice or out of order.
