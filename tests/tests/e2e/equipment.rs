@@ -178,8 +178,7 @@ pub(crate) async fn disabled_holder_alerts_once_and_leaves_the_report_on_return(
     let got = hook.wait_for(3, DEADLINE).await;
     assert_eq!(got[2].kind(), "equipment.checked_out_to_disabled");
     // The log is written after the receiver answers: poll it.
-    let until = tokio::time::Instant::now() + DEADLINE;
-    loop {
+    e2e::wait_until("three deliveries logged", DEADLINE, || async {
         let log = delivery::deliveries(app, &t.id).await;
         let delivered = log
             .deliveries
@@ -187,11 +186,12 @@ pub(crate) async fn disabled_holder_alerts_once_and_leaves_the_report_on_return(
             .filter(|d| d.outcome == "delivered")
             .count();
         if delivered == 3 {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{log:?}"))
         }
-        assert!(tokio::time::Instant::now() < until, "{log:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
 }
 
 pub(crate) async fn holdings_reports_and_alerts_are_isolated_per_tenant(app: &TestApp) {

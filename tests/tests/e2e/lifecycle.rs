@@ -2,7 +2,7 @@
 //! health, reports Redis without depending on it, and identity's and
 //! policy's `grpc.health.v1` answer for their services.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use e2e::{Backend, postgres_admin_url, spawn_app, spawn_app_with};
 use serde_json::Value;
@@ -35,15 +35,19 @@ async fn grpc_health(url: &str, service: &str) -> i32 {
 
 /// Waits until `/readyz` answers `status` (the health probes run every 2 s).
 async fn wait_readyz(base: &str, status: u16) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (s, body) = readyz(base).await;
-        if s == status {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "/readyz stayed {s}: {body}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    e2e::wait_until(
+        "/readyz answers as expected",
+        Duration::from_secs(15),
+        || async {
+            let (s, body) = readyz(base).await;
+            if s == status {
+                Ok(body)
+            } else {
+                Err(format!("/readyz {s}: {body}"))
+            }
+        },
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use e2e::{Backend, spawn_app};
 use proto::policy::v1 as pb;
@@ -72,14 +71,12 @@ async fn wait_seen(
     tenant: &str,
     user: &str,
 ) {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while effective(client, tenant, user).await.is_none() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the follower did not see user {user} within {DEADLINE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    e2e::wait_until("the follower sees the user", DEADLINE, || async {
+        effective(client, tenant, user)
+            .await
+            .ok_or_else(|| format!("user {user} not seen"))
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
