@@ -109,8 +109,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Maps a status from identity or policy. 4xx messages from our services are
-/// written for clients; any other message stays in the logs.
+/// Maps a status from identity (the only service the gateway calls). 4xx
+/// messages from identity are written for clients; any other message stays
+/// in the logs.
 impl From<tonic::Status> for ApiError {
     fn from(s: tonic::Status) -> Self {
         let reason = s.get_details_error_info().map(|info| info.reason);

@@ -45,7 +45,9 @@
 //! - Events are queued only while the tenant has alerts configured, in the
 //!   transaction of the change that causes them; removing the settings
 //!   drops the queued events.
-//! - Webhooks are plain `http` (this build has no TLS stack).
+//! - Webhooks go to `https` (rustls, the platform's CA bundle) or `http`
+//!   receivers at public addresses only, unless an operator allows internal
+//!   ranges (see [`alerts::egress`]).
 
 pub mod alerts;
 pub mod cli;

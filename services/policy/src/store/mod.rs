@@ -1,4 +1,5 @@
-//! Storage behind one narrow interface. Every query takes the tenant; the
+//! Storage behind one interface, [`Store`], with a method per use (some 26
+//! of them). Every query takes the tenant; the
 //! only implementation is [`SqlStore`], which runs the same statements on
 //! Postgres (production) and SQLite (embedded default) through sqlx's `Any`
 //! driver, with a migration directory per backend.
