@@ -20,6 +20,7 @@ pub mod render;
 pub mod resource;
 pub mod response;
 pub mod search;
+pub mod tolerant;
 pub mod types;
 pub mod users;
 
@@ -152,7 +153,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             provlog::record,
         ));
-    Router::new()
+    let routes = Router::new()
         .nest("/scim/v2/{tenant}", scim)
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -164,6 +165,12 @@ pub fn router(state: AppState) -> Router {
                 "method not allowed here",
             )
         })
+        .with_state(state.clone());
+    // A layer on a router runs after its routing: the path is made
+    // canonical in a service wrapped around the routes instead.
+    let routes = tower::Layer::layer(&middleware::from_fn(tolerant::normalise_path), routes);
+    Router::new()
+        .fallback_service(routes)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
