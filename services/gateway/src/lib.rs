@@ -320,7 +320,7 @@ pub fn state(
     StartupError,
 > {
     let traced = telemetry::grpc::client(channel.clone());
-    let (recorder, log_entries) = provlog::Recorder::new();
+    let (recorder, log_entries) = provlog::Recorder::new(config.protection.keepalive_fold_window());
     let state = AppState {
         identity: IdentityServiceClient::new(traced)
             .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
@@ -350,6 +350,7 @@ pub struct Application {
     shutdown_delay: Duration,
     identity: IdentityServiceClient<Channel>,
     log_entries: tokio::sync::mpsc::Receiver<proto::identity::v1::RequestLogEntry>,
+    recorder: provlog::Recorder,
 }
 
 impl Application {
@@ -369,9 +370,11 @@ impl Application {
         let identity = IdentityServiceClient::new(state.identity_channel.clone())
             .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(proto::MAX_MESSAGE_BYTES);
+        let recorder = state.recorder.clone();
         Ok(Self {
             listener,
             addr,
+            recorder,
             router: router(state),
             idle_timeout: config.protection.idle_timeout(),
             draining,
@@ -407,7 +410,12 @@ impl Application {
             tracing::info!("no longer accepting connections; finishing requests in flight");
         };
         let (stop, stopped) = tokio::sync::oneshot::channel();
-        let log_sender = tokio::spawn(provlog::run(self.log_entries, self.identity, stopped));
+        let log_sender = tokio::spawn(provlog::run(
+            self.log_entries,
+            self.identity,
+            self.recorder,
+            stopped,
+        ));
         let app = self
             .router
             .into_make_service_with_connect_info::<protect::idle::Peer>();

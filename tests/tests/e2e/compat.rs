@@ -1,4 +1,5 @@
 //! Compatibility beyond the RFC: what Entra ID and Okta send that a strict
 //! reading of RFC 7644 would refuse, and what they need back.
 
+mod keepalive;
 mod routing;
