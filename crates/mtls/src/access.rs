@@ -30,6 +30,8 @@ const METHODS: Grants = &[
             "ListTenants",
             "SetTenantLimits",
             "GetTenantLimits",
+            "SetTenantProfile",
+            "GetTenantProfile",
             "PutTenantSchema",
             "ListTenantSchemas",
             "DeleteTenantSchema",
@@ -148,6 +150,8 @@ const DEFAULT_ROLES: &[(&str, Grants)] = &[
                     "ListGroups",
                     "ListRequestLog",
                     "GetTenantHealth",
+                    "SetTenantProfile",
+                    "GetTenantProfile",
                 ],
             ),
             (

@@ -73,6 +73,8 @@ pub fn error_body(error: &ScimError) -> serde_json::Value {
         body["scimType"] = t.as_str().into();
     }
     body["detail"] = error.detail.clone().into();
+    // The rule that fired, and the attribute path it concerns.
+    body[scim::error::DIAGNOSTIC_SCHEMA] = error.diagnostic().to_json();
     body
 }
 
@@ -103,6 +105,7 @@ impl IntoResponse for ApiError {
         }
         response.extensions_mut().insert(crate::provlog::ErrorNote {
             scim_type: self.0.scim_type.map(ScimType::as_str),
+            rule: self.0.diagnostic.clone(),
             detail: self.0.detail,
         });
         response

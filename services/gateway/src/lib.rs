@@ -20,6 +20,7 @@ pub mod render;
 pub mod resource;
 pub mod response;
 pub mod search;
+pub mod tolerance;
 pub mod tolerant;
 pub mod types;
 pub mod users;

@@ -261,6 +261,7 @@ pub fn request_log_entry(record: RequestLogRecord) -> pb::RequestLogEntry {
         client,
         token_id,
         test_connection,
+        idp_profile,
     } = record;
     pb::RequestLogEntry {
         id,
@@ -279,6 +280,7 @@ pub fn request_log_entry(record: RequestLogRecord) -> pb::RequestLogEntry {
         client,
         token_id,
         test_connection,
+        idp_profile,
     }
 }
 
@@ -302,6 +304,7 @@ pub fn request_log_record(entry: pb::RequestLogEntry, now: Micros) -> RequestLog
         client,
         token_id,
         test_connection,
+        idp_profile,
     } = entry;
     RequestLogRecord {
         id: 0,
@@ -320,6 +323,7 @@ pub fn request_log_record(entry: pb::RequestLogEntry, now: Micros) -> RequestLog
         client,
         token_id,
         test_connection,
+        idp_profile,
     }
 }
 
@@ -328,6 +332,25 @@ pub fn micros(t: &Timestamp) -> Micros {
     t.seconds
         .saturating_mul(1_000_000)
         .saturating_add(i64::from(t.nanos) / 1_000)
+}
+
+/// A tenant's profile as sent on the wire.
+pub fn profile(p: scim::IdpProfile) -> pb::IdpProfile {
+    match p {
+        scim::IdpProfile::Entra => pb::IdpProfile::Entra,
+        scim::IdpProfile::Okta => pb::IdpProfile::Okta,
+        scim::IdpProfile::Generic => pb::IdpProfile::Generic,
+    }
+}
+
+/// A profile from the wire; UNSPECIFIED (or an unknown number) is None.
+pub fn profile_from(p: i32) -> Option<scim::IdpProfile> {
+    match pb::IdpProfile::try_from(p) {
+        Ok(pb::IdpProfile::Entra) => Some(scim::IdpProfile::Entra),
+        Ok(pb::IdpProfile::Okta) => Some(scim::IdpProfile::Okta),
+        Ok(pb::IdpProfile::Generic) => Some(scim::IdpProfile::Generic),
+        Ok(pb::IdpProfile::Unspecified) | Err(_) => None,
+    }
 }
 
 #[cfg(test)]

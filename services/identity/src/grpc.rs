@@ -292,6 +292,40 @@ impl IdentityService for IdentityApi {
     }
 
     #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
+    async fn set_tenant_profile(
+        &self,
+        request: Request<pb::SetTenantProfileRequest>,
+    ) -> Result<Response<pb::SetTenantProfileResponse>, Status> {
+        let pb::SetTenantProfileRequest { tenant_id, profile } = request.into_inner();
+        let profile = convert::profile_from(profile).ok_or_else(|| {
+            IdentityError::InvalidArgument("profile must be entra, okta or generic".into())
+        })?;
+        self.store
+            .set_tenant_profile(&tenant(&tenant_id)?, profile)
+            .await?;
+        tracing::info!(%profile, "tenant profile set");
+        Ok(Response::new(pb::SetTenantProfileResponse {
+            profile: convert::profile(profile) as i32,
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
+    async fn get_tenant_profile(
+        &self,
+        request: Request<pb::GetTenantProfileRequest>,
+    ) -> Result<Response<pb::GetTenantProfileResponse>, Status> {
+        let id = tenant(&request.into_inner().tenant_id)?;
+        let profile = self
+            .store
+            .get_tenant_profile(&id)
+            .await?
+            .ok_or(IdentityError::NotFound("tenant"))?;
+        Ok(Response::new(pb::GetTenantProfileResponse {
+            profile: convert::profile(profile) as i32,
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
     async fn issue_token(
         &self,
         request: Request<pb::IssueTokenRequest>,
@@ -393,11 +427,13 @@ impl IdentityService for IdentityApi {
             tenant_id,
             token_id,
             limits,
+            profile,
         } = owner;
         Ok(Response::new(pb::AuthenticateTokenResponse {
             tenant_id,
             token_id,
             limits: Some(convert::limits(limits)),
+            profile: convert::profile(profile) as i32,
         }))
     }
 

@@ -3,4 +3,5 @@
 
 mod discovery;
 mod keepalive;
+mod profiles;
 mod routing;

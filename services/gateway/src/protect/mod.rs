@@ -290,6 +290,7 @@ mod tests {
             token_id: "k".into(),
             rate_per_second,
             burst,
+            profile: scim::IdpProfile::default(),
         }
     }
 

@@ -69,6 +69,8 @@ pub struct Note {
     pub resource_name: Option<String>,
     pub summary: Option<String>,
     pub test_connection: bool,
+    /// Attributes the tenant's profile ignored (unknown attributes).
+    pub ignored: Vec<String>,
 }
 
 /// What the recording layer shares with the request it wraps.
@@ -108,6 +110,8 @@ pub fn attribute(caller: &Caller) {
 #[derive(Debug, Clone)]
 pub struct ErrorNote {
     pub scim_type: Option<&'static str>,
+    /// The rule that refused the request (see [`scim::Diagnostic`]).
+    pub rule: Option<scim::Diagnostic>,
     pub detail: String,
 }
 
@@ -220,8 +224,16 @@ impl Pending {
         let note = &shared.note;
         let (kind, id) = resource_of(&self.path);
         let summary = match (&note.summary, error) {
-            (_, Some(e)) if status >= 400 => summary::error(status, e.scim_type, &e.detail),
-            (Some(s), _) => s.clone(),
+            (_, Some(e)) if status >= 400 => {
+                let text = summary::error(status, e.scim_type, &e.detail);
+                match &e.rule {
+                    Some(d) if d.attribute.is_empty() => format!("{text} [rule {}]", d.rule),
+                    Some(d) => format!("{text} [rule {} at {}]", d.rule, d.attribute),
+                    None => text,
+                }
+            }
+            (Some(s), _) if note.ignored.is_empty() => s.clone(),
+            (Some(s), _) => format!("{s} (ignored: {})", note.ignored.join(", ")),
             (None, _) if status >= 400 => status.to_string(),
             (None, _) => match self.method.as_str() {
                 "POST" => "created",
@@ -252,6 +264,7 @@ impl Pending {
             client: self.client.clone(),
             token_id: caller.token_id.clone(),
             test_connection: note.test_connection,
+            idp_profile: caller.profile.as_str().to_owned(),
         })
     }
 
@@ -289,6 +302,7 @@ impl Drop for Pending {
         };
         let error = ErrorNote {
             scim_type: None,
+            rule: None,
             detail: detail.to_owned(),
         };
         if let Some(entry) = self.entry(status, Some(&error)) {
@@ -327,6 +341,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
             let mut pending = pending;
             let error = ErrorNote {
                 scim_type: None,
+                rule: None,
                 detail: "internal error".to_owned(),
             };
             pending.finish_with(500, Some(&error));

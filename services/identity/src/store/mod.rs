@@ -86,6 +86,8 @@ pub struct TokenOwner {
     pub token_id: String,
     /// The tenant's rate limits, carried with the answer.
     pub limits: TenantLimits,
+    /// The tenant's IdP profile, likewise.
+    pub profile: scim::IdpProfile,
 }
 
 /// A tenant's rate limits (all its tokens together); `None` means the gateway's default.
@@ -151,6 +153,8 @@ pub struct RequestLogRecord {
     pub client: String,
     pub token_id: String,
     pub test_connection: bool,
+    /// The tenant's IdP profile when the request was answered.
+    pub idp_profile: String,
 }
 
 /// Which entries of a tenant's log to read, newest first.
@@ -282,6 +286,17 @@ pub trait Store: Send + Sync + 'static {
     /// The tenant's rate limits, or None for an unknown tenant.
     async fn get_tenant_limits(&self, id: &TenantId)
     -> Result<Option<TenantLimits>, IdentityError>;
+    /// Stores the tenant's IdP profile (NotFound for an unknown tenant).
+    async fn set_tenant_profile(
+        &self,
+        id: &TenantId,
+        profile: scim::IdpProfile,
+    ) -> Result<(), IdentityError>;
+    /// The tenant's IdP profile, or None for an unknown tenant.
+    async fn get_tenant_profile(
+        &self,
+        id: &TenantId,
+    ) -> Result<Option<scim::IdpProfile>, IdentityError>;
 
     /// Creates or replaces (by URN, case-insensitively) a tenant's extension
     /// schema; true when created. NotFound for an unknown tenant.

@@ -298,7 +298,7 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
 
 /// A live token and its tenant's limits by the secret's hash (`$1`; `$2`
 /// now), before the tenant is known.
-pub(super) const AUTHENTICATE: &str = "SELECT k.id, k.tenant_id, k.last_used, t.rate_per_second, t.burst \
+pub(super) const AUTHENTICATE: &str = "SELECT k.id, k.tenant_id, k.last_used, t.rate_per_second, t.burst, t.idp_profile \
      FROM tokens k JOIN tenants t ON t.id = k.tenant_id \
      WHERE k.hash = $1 AND k.revoked IS NULL AND (k.expires IS NULL OR k.expires > $2)";
 
@@ -386,6 +386,29 @@ impl Store for SqlStore {
         id: &TenantId,
     ) -> Result<Option<TenantLimits>, IdentityError> {
         self.get_limits_query(id).await
+    }
+
+    #[tracing::instrument(name = "db.set_tenant_profile", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "set_tenant_profile", tenant_id = %id,
+    ))]
+    async fn set_tenant_profile(
+        &self,
+        id: &TenantId,
+        profile: scim::IdpProfile,
+    ) -> Result<(), IdentityError> {
+        self.set_profile_query(id, profile).await
+    }
+
+    #[tracing::instrument(name = "db.get_tenant_profile", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "get_tenant_profile", tenant_id = %id,
+    ))]
+    async fn get_tenant_profile(
+        &self,
+        id: &TenantId,
+    ) -> Result<Option<scim::IdpProfile>, IdentityError> {
+        self.get_profile_query(id).await
     }
 
     #[tracing::instrument(name = "db.put_tenant_schema", skip_all, fields(
@@ -531,6 +554,7 @@ impl Store for SqlStore {
             tenant_id: row.try_get("tenant_id")?,
             token_id: row.try_get("id")?,
             limits: super::limits::limits_from_row(&row)?,
+            profile: super::limits::profile_from_row(&row)?,
         };
         let last_used: Option<Micros> = row.try_get("last_used")?;
         if last_used.is_none_or(|t| now - t >= LAST_USED_RESOLUTION) {
