@@ -78,3 +78,73 @@ pub async fn run(
         }
     }
 }
+
+/// The adoption policy as printed with `--json`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AdoptionView {
+    tenant_id: String,
+    adoption: &'static str,
+}
+
+fn policy_name(p: i32) -> &'static str {
+    match pb::AdoptionPolicy::try_from(p) {
+        Ok(pb::AdoptionPolicy::ExternalId) => "externalId",
+        Ok(pb::AdoptionPolicy::VerifiedEmail) => "email",
+        Ok(pb::AdoptionPolicy::UserName) => "userName",
+        Ok(pb::AdoptionPolicy::Off | pb::AdoptionPolicy::Unspecified) | Err(_) => "off",
+    }
+}
+
+fn policy_wire(name: &str) -> pb::AdoptionPolicy {
+    match name {
+        "externalId" => pb::AdoptionPolicy::ExternalId,
+        "email" => pb::AdoptionPolicy::VerifiedEmail,
+        "userName" => pb::AdoptionPolicy::UserName,
+        _ => pb::AdoptionPolicy::Off,
+    }
+}
+
+/// `scimctl tenant adoption`: shows the tenant's adoption policy, after
+/// setting it when `set` is given.
+pub async fn adoption(
+    mut client: Client,
+    tenant_id: String,
+    set: Option<String>,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let policy = match set {
+        Some(p) => {
+            client
+                .set_adoption_policy(pb::SetAdoptionPolicyRequest {
+                    tenant_id: tenant_id.clone(),
+                    policy: policy_wire(&p) as i32,
+                })
+                .await?
+                .into_inner()
+                .policy
+        }
+        None => {
+            client
+                .get_adoption_policy(pb::GetAdoptionPolicyRequest {
+                    tenant_id: tenant_id.clone(),
+                })
+                .await?
+                .into_inner()
+                .policy
+        }
+    };
+    let view = AdoptionView {
+        tenant_id,
+        adoption: policy_name(policy),
+    };
+    match format {
+        Format::Json => output::json(out, &view),
+        Format::Human => {
+            let mut table = Table::new(&["TENANT", "ADOPTION"]);
+            table.row(vec![view.tenant_id.clone(), view.adoption.to_owned()]);
+            Ok(table.write(out)?)
+        }
+    }
+}

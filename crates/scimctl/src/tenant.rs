@@ -67,6 +67,9 @@ pub async fn run(
         TenantCommand::Profile { tenant, set } => {
             crate::profile::run(client, tenant, set, format, out).await
         }
+        TenantCommand::Adoption { tenant, set } => {
+            crate::profile::adoption(client, tenant, set, format, out).await
+        }
         TenantCommand::List => {
             let response = client.list_tenants(pb::ListTenantsRequest {}).await?;
             let tenants = response.into_inner().tenants;

@@ -108,8 +108,17 @@ pub async fn create(
         })
         .await?
         .into_inner();
+    let adopted_by = response.adopted_by;
     let user = required(response.user)?;
-    note_user(&user, "created");
+    if adopted_by.is_empty() {
+        note_user(&user, "created");
+    } else {
+        // The audit entry of a takeover: which account, by which rule.
+        note_user(
+            &user,
+            format!("created: adopted the account that existed before SCIM (rule {adopted_by})"),
+        );
+    }
     let base = state.tenant_base(&caller.tenant_id);
     let location = format!("{base}/Users/{}", user.id);
     let rt = state.types(&caller.tenant_id).await?.user;

@@ -5,9 +5,10 @@ use prost_types::Timestamp;
 use proto::identity::v1 as pb;
 
 use crate::domain::Micros;
+use crate::error::IdentityError;
 use crate::store::{
-    ChangeRecord, GroupRecord, Keyset, MemberRecord, RequestLogRecord, RowKey, SortValue,
-    TenantLimits, TenantRecord, TokenRecord, UserRecord,
+    AdoptionPolicy, ChangeRecord, GroupRecord, ImportedAccount, Keyset, MemberRecord,
+    RequestLogRecord, RowKey, SortValue, TenantLimits, TenantRecord, TokenRecord, UserRecord,
 };
 
 pub fn timestamp(micros: Micros) -> Timestamp {
@@ -350,6 +351,48 @@ pub fn profile_from(p: i32) -> Option<scim::IdpProfile> {
         Ok(pb::IdpProfile::Okta) => Some(scim::IdpProfile::Okta),
         Ok(pb::IdpProfile::Generic) => Some(scim::IdpProfile::Generic),
         Ok(pb::IdpProfile::Unspecified) | Err(_) => None,
+    }
+}
+
+/// An imported account from the wire: a userName is required.
+pub fn imported_account(a: pb::ImportedAccount) -> Result<ImportedAccount, IdentityError> {
+    let pb::ImportedAccount {
+        user_name,
+        email,
+        email_verified,
+        external_id,
+    } = a;
+    if user_name.trim().is_empty() {
+        return Err(IdentityError::InvalidArgument(
+            "an imported account needs a userName".into(),
+        ));
+    }
+    Ok(ImportedAccount {
+        user_name,
+        email: Some(email).filter(|e| !e.is_empty()),
+        email_verified,
+        external_id: Some(external_id).filter(|e| !e.is_empty()),
+    })
+}
+
+/// An adoption policy as sent on the wire.
+pub fn adoption_policy(p: AdoptionPolicy) -> pb::AdoptionPolicy {
+    match p {
+        AdoptionPolicy::Off => pb::AdoptionPolicy::Off,
+        AdoptionPolicy::ExternalId => pb::AdoptionPolicy::ExternalId,
+        AdoptionPolicy::VerifiedEmail => pb::AdoptionPolicy::VerifiedEmail,
+        AdoptionPolicy::UserName => pb::AdoptionPolicy::UserName,
+    }
+}
+
+/// An adoption policy from the wire; UNSPECIFIED is None.
+pub fn adoption_policy_from(p: i32) -> Option<AdoptionPolicy> {
+    match pb::AdoptionPolicy::try_from(p) {
+        Ok(pb::AdoptionPolicy::Off) => Some(AdoptionPolicy::Off),
+        Ok(pb::AdoptionPolicy::ExternalId) => Some(AdoptionPolicy::ExternalId),
+        Ok(pb::AdoptionPolicy::VerifiedEmail) => Some(AdoptionPolicy::VerifiedEmail),
+        Ok(pb::AdoptionPolicy::UserName) => Some(AdoptionPolicy::UserName),
+        Ok(pb::AdoptionPolicy::Unspecified) | Err(_) => None,
     }
 }
 

@@ -540,11 +540,72 @@ impl IdentityService for IdentityApi {
         } = request.into_inner();
         let tenant = tenant(&tenant_id)?;
         let cols = new_user_columns(self.types(&tenant).await?.user, &resource_json)?;
-        let (record, restored) = self.store.create_user(&tenant, &cols).await?;
-        tracing::info!(user_id = %record.id, restored, "user created");
+        let (record, created) = self.store.create_user_adopting(&tenant, &cols).await?;
+        let adopted_by = match created {
+            crate::store::Created::Adopted(rule) => rule,
+            crate::store::Created::New | crate::store::Created::Restored => "",
+        };
+        let restored = created == crate::store::Created::Restored;
+        tracing::info!(user_id = %record.id, restored, adopted_by, "user created");
         Ok(Response::new(pb::CreateUserResponse {
             user: Some(convert::user(record, Vec::new())),
             restored,
+            adopted_by: adopted_by.to_owned(),
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
+    async fn import_accounts(
+        &self,
+        request: Request<pb::ImportAccountsRequest>,
+    ) -> Result<Response<pb::ImportAccountsResponse>, Status> {
+        let pb::ImportAccountsRequest {
+            tenant_id,
+            accounts,
+        } = request.into_inner();
+        let tenant = tenant(&tenant_id)?;
+        let accounts = accounts
+            .into_iter()
+            .map(convert::imported_account)
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids = self.store.import_accounts(&tenant, &accounts).await?;
+        tracing::info!(accounts = ids.len(), "accounts imported");
+        Ok(Response::new(pb::ImportAccountsResponse { ids }))
+    }
+
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
+    async fn set_adoption_policy(
+        &self,
+        request: Request<pb::SetAdoptionPolicyRequest>,
+    ) -> Result<Response<pb::SetAdoptionPolicyResponse>, Status> {
+        let pb::SetAdoptionPolicyRequest { tenant_id, policy } = request.into_inner();
+        let policy = convert::adoption_policy_from(policy).ok_or_else(|| {
+            IdentityError::InvalidArgument(
+                "policy must be off, externalId, verified email or userName".into(),
+            )
+        })?;
+        self.store
+            .set_adoption_policy(&tenant(&tenant_id)?, policy)
+            .await?;
+        tracing::info!(policy = policy.as_str(), "adoption policy set");
+        Ok(Response::new(pb::SetAdoptionPolicyResponse {
+            policy: convert::adoption_policy(policy) as i32,
+        }))
+    }
+
+    #[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
+    async fn get_adoption_policy(
+        &self,
+        request: Request<pb::GetAdoptionPolicyRequest>,
+    ) -> Result<Response<pb::GetAdoptionPolicyResponse>, Status> {
+        let id = tenant(&request.into_inner().tenant_id)?;
+        let policy = self
+            .store
+            .get_adoption_policy(&id)
+            .await?
+            .ok_or(IdentityError::NotFound("tenant"))?;
+        Ok(Response::new(pb::GetAdoptionPolicyResponse {
+            policy: convert::adoption_policy(policy) as i32,
         }))
     }
 

@@ -4,6 +4,8 @@
 //! `Any` driver, with a [`Dialect`] for the few places where they differ and
 //! a migration directory per backend.
 
+mod adoption;
+pub use adoption::{AdoptionPolicy, ImportedAccount};
 mod changes;
 mod console_links;
 mod filter_sql;
@@ -77,6 +79,16 @@ pub struct TenantSchemaRecord {
     /// The normalised RFC 7643 §7 representation (JSON text).
     pub definition: String,
     pub updated: Micros,
+}
+
+/// What a create did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New,
+    /// A deleted or inactive account with the same externalId came back.
+    Restored,
+    /// An imported account was taken over, by this adoption rule.
+    Adopted(&'static str),
 }
 
 /// The tenant and token a presented secret belongs to.
@@ -356,7 +368,32 @@ pub trait Store: Send + Sync + 'static {
         &self,
         tenant: &TenantId,
         user: &UserColumns,
-    ) -> Result<(UserRecord, bool), IdentityError>;
+    ) -> Result<(UserRecord, bool), IdentityError> {
+        let (record, outcome) = self.create_user_adopting(tenant, user).await?;
+        Ok((record, outcome == Created::Restored))
+    }
+    /// [`Store::create_user`], saying whether the user was new, restored
+    /// from a tombstone, or an imported account taken over (by which rule).
+    async fn create_user_adopting(
+        &self,
+        tenant: &TenantId,
+        user: &UserColumns,
+    ) -> Result<(UserRecord, Created), IdentityError>;
+    /// Imports accounts that exist before SCIM; their ids, in order.
+    async fn import_accounts(
+        &self,
+        tenant: &TenantId,
+        accounts: &[ImportedAccount],
+    ) -> Result<Vec<String>, IdentityError>;
+    async fn set_adoption_policy(
+        &self,
+        tenant: &TenantId,
+        policy: AdoptionPolicy,
+    ) -> Result<(), IdentityError>;
+    async fn get_adoption_policy(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<AdoptionPolicy>, IdentityError>;
     /// A live user; tombstones are not found.
     async fn get_user(
         &self,

@@ -603,11 +603,11 @@ impl Store for SqlStore {
         otel.kind = "client", db.system = self.db_system(),
         db.operation = "create_user", tenant_id = %tenant,
     ))]
-    async fn create_user(
+    async fn create_user_adopting(
         &self,
         tenant: &TenantId,
         user: &UserColumns,
-    ) -> Result<(UserRecord, bool), IdentityError> {
+    ) -> Result<(UserRecord, super::Created), IdentityError> {
         // Wakes `Watch` streams like every other write: without it a new
         // user reached policy only at the next poll (up to 200 ms later).
         self.wrote(
@@ -615,6 +615,41 @@ impl Store for SqlStore {
                 .await
                 .map_err(missing_tenant),
         )
+    }
+
+    #[tracing::instrument(name = "db.import_accounts", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "import_accounts", tenant_id = %tenant,
+    ))]
+    async fn import_accounts(
+        &self,
+        tenant: &TenantId,
+        accounts: &[super::ImportedAccount],
+    ) -> Result<Vec<String>, IdentityError> {
+        self.import_accounts_tx(tenant, accounts).await
+    }
+
+    #[tracing::instrument(name = "db.set_adoption_policy", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "set_adoption_policy", tenant_id = %tenant,
+    ))]
+    async fn set_adoption_policy(
+        &self,
+        tenant: &TenantId,
+        policy: super::AdoptionPolicy,
+    ) -> Result<(), IdentityError> {
+        self.set_adoption_policy_tx(tenant, policy).await
+    }
+
+    #[tracing::instrument(name = "db.get_adoption_policy", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "get_adoption_policy", tenant_id = %tenant,
+    ))]
+    async fn get_adoption_policy(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<super::AdoptionPolicy>, IdentityError> {
+        self.get_adoption_policy_tx(tenant).await
     }
 
     #[tracing::instrument(name = "db.get_user", skip_all, fields(
