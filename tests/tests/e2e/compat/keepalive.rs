@@ -51,6 +51,15 @@ async fn probes_are_answered_when_the_budget_is_spent(app: &TestApp) {
         }
     }
     assert!(refused > 0, "30 probes past the allowance all answered");
+    let metrics = telemetry::metrics::handle().render();
+    for result in ["allowance", "over_allowance"] {
+        assert!(
+            metrics.contains(&format!(
+                "gateway_keepalive_probes_total{{result=\"{result}\"}}"
+            )),
+            "no {result} probe counted"
+        );
+    }
     // A lookup of a real name is no probe.
     let r = t.get("/Users?filter=userName%20eq%20%22ann@x.com%22").await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
