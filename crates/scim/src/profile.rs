@@ -37,6 +37,11 @@ pub struct Behaviours {
     /// (`"members": ["<id>"]`) read as `{"value": "<id>"}` instead of 400
     /// `invalidValue`.
     pub bare_member_ids: bool,
+    /// Error bodies carry the rule that fired under the extension key
+    /// [`crate::error::DIAGNOSTIC_SCHEMA`]; off, the body is exactly
+    /// RFC 7644 §3.12's (strict clients refuse unknown keys) and a profile
+    /// rule is named at the end of `detail` instead.
+    pub diagnostic_extension: bool,
 }
 
 impl IdpProfile {
@@ -67,12 +72,14 @@ impl IdpProfile {
                 boolean_strings: true,
                 filtered_projection_paths: true,
                 bare_member_ids: true,
+                diagnostic_extension: true,
             },
             IdpProfile::Generic => Behaviours {
                 ignore_unknown_attributes: false,
                 boolean_strings: false,
                 filtered_projection_paths: false,
                 bare_member_ids: false,
+                diagnostic_extension: false,
             },
         }
     }

@@ -51,6 +51,15 @@ pub fn patch(
             kept.push(op);
             continue;
         };
+        // The path of a whole extension: its value is that extension's object.
+        let whole = path.to_string();
+        if let Some(ext) = rt.extensions.iter().find(|e| eq_ci(e.schema.id, &whole)) {
+            if let Some(Value::Object(members)) = &mut op.value {
+                walk_schema(ext.schema, members, b, &mut done)?;
+            }
+            kept.push(op);
+            continue;
+        }
         // A bare name may be an extension's (`manager`), as the PATCH
         // engine resolves it: core first, then each extension.
         let named = |s: &&SchemaDef| s.attributes.iter().any(|a| eq_ci(a.name, &path.attr.name));
@@ -165,6 +174,10 @@ fn walk_schema(
 ) -> Result<(), ScimError> {
     let keys: Vec<String> = obj.keys().cloned().collect();
     for key in keys {
+        // Clients repeat `schemas` inside an extension's object.
+        if eq_ci(&key, "schemas") {
+            continue;
+        }
         if !known_in(schema, &key.clone(), obj, &key, b, done)? {
             obj.remove(&key);
         }
@@ -374,6 +387,16 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.diagnostic.unwrap().rule, "bareMemberId");
+    }
+
+    #[test]
+    fn a_whole_extension_as_a_patch_path_is_known() {
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+            {"op": "add", "path": E, "value": {"schemas": [E], "employeeNumber": "1", "manager": {"value": "m"}}}]});
+        let mut ops = crate::patch::parse_patch_request(&body).unwrap();
+        let done = patch(&crate::USER, &mut ops, IdpProfile::Generic.behaviours()).unwrap();
+        assert!(done.ignored.is_empty());
+        assert_eq!(ops.len(), 1);
     }
 
     #[test]

@@ -106,6 +106,17 @@ pub fn attribute(caller: &Caller) {
     });
 }
 
+/// The profile of the tenant the current request is attributed to, if any.
+pub fn current_profile() -> Option<scim::IdpProfile> {
+    NOTE.try_with(|slot| {
+        slot.lock()
+            .ok()
+            .and_then(|shared| shared.caller.as_ref().map(|c| c.profile))
+    })
+    .ok()
+    .flatten()
+}
+
 /// The scimType and detail of an error response, put there by `ApiError`.
 #[derive(Debug, Clone)]
 pub struct ErrorNote {
