@@ -14,6 +14,7 @@ fi
 
 target="${CARGO_TARGET_DIR:-target}"
 cargo build --quiet -p all-in-one --bin scim-local
+cargo build --quiet -p scimctl --bin scimctl
 data="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 grpc="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -36,4 +37,8 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 url="$(sed -n 's/^Tenant URL: //p' "$data/out.txt")"
+# The checker is a strict RFC 7644 client: the tenant gets the generic
+# profile (RFC-shaped error bodies, no IdP tolerances; docs/tenant-admin.md,
+# "IdP profiles"), before its token's first use.
+"$target/debug/scimctl" --identity-url "http://127.0.0.1:$grpc" tenant profile "${url##*/}" --set generic >/dev/null
 "$venv/bin/python" scripts/conformance.py "$url" "$token"

@@ -699,6 +699,25 @@ pub async fn create_tenant(
 }
 
 impl TestApp {
+    /// Sets a tenant's IdP profile (`entra`, `okta`, `generic`); before
+    /// the tenant's first request, or the gateway's cached authentication
+    /// keeps the old one for its TTL.
+    pub async fn set_profile(&self, tenant: &str, profile: &str) {
+        let profile = match profile {
+            "okta" => pb::IdpProfile::Okta,
+            "generic" => pb::IdpProfile::Generic,
+            _ => pb::IdpProfile::Entra,
+        };
+        self.identity
+            .clone()
+            .set_tenant_profile(pb::SetTenantProfileRequest {
+                tenant_id: tenant.to_owned(),
+                profile: profile as i32,
+            })
+            .await
+            .unwrap();
+    }
+
     /// Creates a tenant with a unique id and issues a token for it.
     pub async fn tenant(&self, prefix: &str) -> Tenant {
         let (id, issued) = create_tenant(&mut self.identity.clone(), prefix).await;

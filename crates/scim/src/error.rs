@@ -107,6 +107,60 @@ pub struct ScimError {
     pub scim_type: Option<ScimType>,
     /// Short human sentence; never contains request values.
     pub detail: String,
+    /// The rule that refused the request and the attribute it refused, when
+    /// more precise than the `scimType` (see [`Diagnostic`]).
+    pub diagnostic: Option<Diagnostic>,
+}
+
+/// The extension of an error body naming the rule that fired.
+pub const DIAGNOSTIC_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error:Diagnostic";
+
+/// Which documented rule refused a request, and on which attribute path
+/// (empty when the rule concerns no attribute). Rendered under
+/// [`DIAGNOSTIC_SCHEMA`] in every error body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub rule: String,
+    pub attribute: String,
+}
+
+impl Diagnostic {
+    pub fn new(rule: impl Into<String>, attribute: impl Into<String>) -> Self {
+        Self {
+            rule: rule.into(),
+            attribute: attribute.into(),
+        }
+    }
+
+    /// The rule of an error that names none: its `scimType`, else its
+    /// status (`notFound`, `tooManyRequests`, …).
+    pub fn default_for(status: u16, scim_type: Option<ScimType>) -> Self {
+        let rule = match (scim_type, status) {
+            (Some(t), _) => t.as_str(),
+            (None, 401) => "unauthorized",
+            (None, 403) => "forbidden",
+            (None, 404) => "notFound",
+            (None, 405) => "methodNotAllowed",
+            (None, 406) => "notAcceptable",
+            (None, 408) => "requestTimeout",
+            (None, 409) => "conflict",
+            (None, 412) => "preconditionFailed",
+            (None, 413) => "payloadTooLarge",
+            (None, 415) => "unsupportedMediaType",
+            (None, 429) => "tooManyRequests",
+            (None, 501) => "notImplemented",
+            (None, 503) => "unavailable",
+            (None, 504) => "timeout",
+            (None, s) if s >= 500 => "internal",
+            (None, _) => "badRequest",
+        };
+        Self::new(rule, "")
+    }
+
+    /// The JSON object under [`DIAGNOSTIC_SCHEMA`].
+    pub fn to_json(&self) -> Value {
+        json!({"rule": self.rule, "attribute": self.attribute})
+    }
 }
 
 impl ScimError {
@@ -116,7 +170,22 @@ impl ScimError {
             status,
             scim_type,
             detail: detail.into(),
+            diagnostic: None,
         }
+    }
+
+    /// The same error, naming the rule that fired and the attribute path.
+    pub fn with_rule(mut self, rule: impl Into<String>, attribute: impl Into<String>) -> Self {
+        self.diagnostic = Some(Diagnostic::new(rule, attribute));
+        self
+    }
+
+    /// The diagnostic of this error: its own, else the default for its
+    /// status and `scimType`.
+    pub fn diagnostic(&self) -> Diagnostic {
+        self.diagnostic
+            .clone()
+            .unwrap_or_else(|| Diagnostic::default_for(self.status, self.scim_type))
     }
 
     /// An error with `scim_type` and the status the RFC pairs with it.
@@ -176,6 +245,7 @@ impl ScimError {
         }
         if let Some(map) = body.as_object_mut() {
             map.insert("detail".into(), Value::String(self.detail.clone()));
+            map.insert(DIAGNOSTIC_SCHEMA.into(), self.diagnostic().to_json());
         }
         body
     }

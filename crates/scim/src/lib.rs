@@ -17,16 +17,19 @@ pub mod filter;
 pub mod fuzz;
 pub mod patch;
 pub mod path;
+pub mod profile;
 pub mod projection;
 pub mod resource;
 pub mod schema;
 pub mod strict;
+pub mod tolerance;
 
 mod json;
 
-pub use error::{ScimError, ScimType};
+pub use error::{Diagnostic, ScimError, ScimType};
 pub use filter::{AttrPath, CompValue, CompareOp, Filter};
 pub use patch::{PatchOpKind, PatchOperation};
 pub use path::PatchPath;
+pub use profile::{Behaviours, IdpProfile};
 pub use resource::WriteMode;
 pub use schema::{GROUP, ResourceTypeDef, USER};

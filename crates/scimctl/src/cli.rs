@@ -178,6 +178,24 @@ pub enum TenantCommand {
         #[arg(long)]
         burst: Option<u32>,
     },
+    /// Show which account from before SCIM a SCIM create takes over (off, externalId, email,
+    /// userName), or set it with --set.
+    Adoption {
+        /// Tenant id.
+        tenant: String,
+        /// The policy to set.
+        #[arg(long, value_parser = ["off", "externalId", "email", "userName"])]
+        set: Option<String>,
+    },
+    /// Show the IdP profile of a tenant (entra, okta, generic), or set it with --set:
+    /// which documented deviations from RFC 7643/7644 its SCIM requests get.
+    Profile {
+        /// Tenant id.
+        tenant: String,
+        /// The profile to set.
+        #[arg(long, value_parser = ["entra", "okta", "generic"])]
+        set: Option<String>,
+    },
 }
 
 /// `scimctl token …`

@@ -11,6 +11,7 @@ mod error;
 mod limits;
 mod output;
 mod policy;
+mod profile;
 mod provlog;
 mod schema;
 mod table;

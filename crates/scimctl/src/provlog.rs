@@ -123,6 +123,7 @@ struct EntryView {
     client: String,
     token_id: String,
     test_connection: bool,
+    idp_profile: String,
 }
 
 impl From<pb::RequestLogEntry> for EntryView {
@@ -144,6 +145,7 @@ impl From<pb::RequestLogEntry> for EntryView {
             client,
             token_id,
             test_connection,
+            idp_profile,
         } = e;
         Self {
             id,
@@ -161,6 +163,7 @@ impl From<pb::RequestLogEntry> for EntryView {
             client,
             token_id,
             test_connection,
+            idp_profile,
         }
     }
 }
@@ -290,7 +293,7 @@ pub async fn log(
         ),
         Format::Human => {
             let mut table = Table::new(&[
-                "TIME", "METHOD", "PATH", "STATUS", "MS", "RESOURCE", "SUMMARY",
+                "TIME", "METHOD", "PATH", "STATUS", "MS", "PROFILE", "RESOURCE", "SUMMARY",
             ]);
             for e in &response.entries {
                 let resource = if e.resource_name.is_empty() {
@@ -304,6 +307,11 @@ pub async fn log(
                     e.path.clone(),
                     e.status.to_string(),
                     e.latency_ms.to_string(),
+                    if e.idp_profile.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        e.idp_profile.clone()
+                    },
                     resource,
                     e.summary.clone(),
                 ]);

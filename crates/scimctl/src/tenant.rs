@@ -64,6 +64,12 @@ pub async fn run(
             rate,
             burst,
         } => crate::limits::run(client, tenant, rate, burst, format, out).await,
+        TenantCommand::Profile { tenant, set } => {
+            crate::profile::run(client, tenant, set, format, out).await
+        }
+        TenantCommand::Adoption { tenant, set } => {
+            crate::profile::adoption(client, tenant, set, format, out).await
+        }
         TenantCommand::List => {
             let response = client.list_tenants(pb::ListTenantsRequest {}).await?;
             let tenants = response.into_inner().tenants;

@@ -30,6 +30,15 @@ pub struct Caller {
     pub rate_per_second: u32,
     /// The tenant's own burst; 0 = default.
     pub burst: u32,
+    /// The tenant's IdP profile: which documented deviations its requests get.
+    pub profile: scim::IdpProfile,
+}
+
+impl Caller {
+    /// The behaviours of the caller's profile.
+    pub fn behaviours(&self) -> scim::Behaviours {
+        self.profile.behaviours()
+    }
 }
 
 /// How long a token that authenticated stays known (see
@@ -129,6 +138,7 @@ pub async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller,
                         tenant_id,
                         token_id,
                         limits,
+                        profile,
                     } = r.into_inner();
                     let limits = limits.unwrap_or_default();
                     Some(Caller {
@@ -136,6 +146,7 @@ pub async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller,
                         token_id,
                         rate_per_second: limits.rate_per_second,
                         burst: limits.burst,
+                        profile: profile_from(profile),
                     })
                 }
                 Err(s) if s.code() == Code::Unauthenticated => None,
@@ -160,4 +171,15 @@ pub async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller,
         failures.failed(ip);
     }
     Err(refuse(rejected))
+}
+
+/// The profile identity sent (UNSPECIFIED, from an identity without
+/// profiles, is the default).
+fn profile_from(p: i32) -> scim::IdpProfile {
+    use proto::identity::v1::IdpProfile as P;
+    match P::try_from(p) {
+        Ok(P::Okta) => scim::IdpProfile::Okta,
+        Ok(P::Generic) => scim::IdpProfile::Generic,
+        Ok(P::Entra | P::Unspecified) | Err(_) => scim::IdpProfile::Entra,
+    }
 }

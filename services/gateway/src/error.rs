@@ -63,8 +63,38 @@ pub fn required<T>(resource: Option<T>) -> Result<T, ApiError> {
     })
 }
 
-/// The SCIM error document.
+/// The SCIM error document as the current request's tenant gets it: with
+/// the rule that fired under the diagnostic extension, or (a profile
+/// without it, or no tenant known yet) RFC 7644 §3.12's body with a
+/// profile rule named at the end of `detail`.
 pub fn error_body(error: &ScimError) -> serde_json::Value {
+    let extension =
+        crate::provlog::current_profile().is_some_and(|p| p.behaviours().diagnostic_extension);
+    if extension {
+        return error_body_with_diagnostic(error);
+    }
+    let mut body = plain_error_body(error);
+    if let Some(d) = &error.diagnostic {
+        let at = if d.attribute.is_empty() {
+            String::new()
+        } else {
+            format!(" at {}", d.attribute)
+        };
+        body["detail"] = format!("{} (rule {}{at})", error.detail, d.rule).into();
+    }
+    body
+}
+
+/// The error document with the diagnostic extension.
+pub fn error_body_with_diagnostic(error: &ScimError) -> serde_json::Value {
+    let mut body = plain_error_body(error);
+    // The rule that fired, and the attribute path it concerns.
+    body[scim::error::DIAGNOSTIC_SCHEMA] = error.diagnostic().to_json();
+    body
+}
+
+/// RFC 7644 §3.12's error document.
+fn plain_error_body(error: &ScimError) -> serde_json::Value {
     let mut body = serde_json::json!({
         "schemas": [scim::schema::ERROR_SCHEMA],
         "status": error.status.to_string(),
@@ -103,6 +133,7 @@ impl IntoResponse for ApiError {
         }
         response.extensions_mut().insert(crate::provlog::ErrorNote {
             scim_type: self.0.scim_type.map(ScimType::as_str),
+            rule: self.0.diagnostic.clone(),
             detail: self.0.detail,
         });
         response

@@ -18,7 +18,8 @@ use crate::provlog;
 use crate::render::{self, Projection, ProjectionParams};
 use crate::resource::Listing;
 use crate::response::{ScimJson, ScimResponse};
-use crate::users::{patch_operations, patch_summary};
+use crate::tolerance::{self, Kind};
+use crate::users::patch_summary;
 
 const MEMBERS: &str = "members";
 
@@ -98,10 +99,11 @@ pub async fn create(
     Query(params): Query<ProjectionParams>,
     ScimJson(body): ScimJson,
 ) -> Result<ScimResponse, ApiError> {
-    let projection = Projection::from_params(&params)?;
+    let projection = Projection::from_params(&params, caller.behaviours())?;
     if let Some(name) = body.get("displayName").and_then(Value::as_str) {
         provlog::note(|n| n.resource_name = Some(name.to_owned()));
     }
+    let body = tolerance::resource(&state, &caller, Kind::Group, body).await?;
     let members = body
         .get("members")
         .and_then(Value::as_array)
@@ -135,7 +137,7 @@ pub async fn get(
     Query(params): Query<ProjectionParams>,
     headers: HeaderMap,
 ) -> Result<ScimResponse, ApiError> {
-    let projection = Projection::from_params(&params)?;
+    let projection = Projection::from_params(&params, caller.behaviours())?;
     let response = state
         .identity
         .clone()
@@ -164,7 +166,8 @@ pub async fn replace(
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<ScimResponse, ApiError> {
-    let projection = Projection::from_params(&params)?;
+    let projection = Projection::from_params(&params, caller.behaviours())?;
+    let body = tolerance::resource(&state, &caller, Kind::Group, body).await?;
     let response = state
         .identity
         .clone()
@@ -194,10 +197,31 @@ pub async fn patch(
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<ScimResponse, ApiError> {
-    let projection = Projection::from_params(&params)?;
+    let projection = Projection::from_params(&params, caller.behaviours())?;
     let what = patch_summary(&body);
-    let operations = patch_operations(&body)?;
+    let operations = tolerance::patch(&state, &caller, Kind::Group, &body).await?;
     let wants_body = !projection.is_empty();
+    if operations.is_empty() {
+        // Every operation was on an attribute the profile ignores.
+        let group = state
+            .identity
+            .clone()
+            .get_group(pb::GetGroupRequest {
+                tenant_id: caller.tenant_id.clone(),
+                group_id: id,
+                include_members: wants_body && projection.wants(MEMBERS),
+            })
+            .await?
+            .into_inner()
+            .group;
+        let group = required(group)?;
+        note_group(&group, "patched: nothing it knows");
+        return if wants_body {
+            respond(&state, &group, &projection).await
+        } else {
+            Ok(ScimResponse::no_content().etag(&render::etag(group.version)))
+        };
+    }
     let response = state
         .identity
         .clone()

@@ -21,6 +21,8 @@ pub mod render;
 pub mod resource;
 pub mod response;
 pub mod search;
+pub mod tolerance;
+pub mod tolerant;
 pub mod types;
 pub mod users;
 
@@ -153,7 +155,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             provlog::record,
         ));
-    Router::new()
+    let routes = Router::new()
         .nest("/scim/v2/{tenant}", scim)
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -165,6 +167,12 @@ pub fn router(state: AppState) -> Router {
                 "method not allowed here",
             )
         })
+        .with_state(state.clone());
+    // A layer on a router runs after its routing: the path is made
+    // canonical in a service wrapped around the routes instead.
+    let routes = tower::Layer::layer(&middleware::from_fn(tolerant::normalise_path), routes);
+    Router::new()
+        .fallback_service(routes)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -317,7 +325,7 @@ pub fn state(
     StartupError,
 > {
     let traced = telemetry::grpc::client(channel.clone());
-    let (recorder, log_entries) = provlog::Recorder::new();
+    let (recorder, log_entries) = provlog::Recorder::new(config.protection.keepalive_fold_window());
     let state = AppState {
         identity: IdentityServiceClient::new(traced)
             .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
@@ -347,6 +355,7 @@ pub struct Application {
     shutdown_delay: Duration,
     identity: IdentityServiceClient<Channel>,
     log_entries: tokio::sync::mpsc::Receiver<proto::identity::v1::RequestLogEntry>,
+    recorder: provlog::Recorder,
 }
 
 impl Application {
@@ -366,9 +375,11 @@ impl Application {
         let identity = IdentityServiceClient::new(state.identity_channel.clone())
             .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(proto::MAX_MESSAGE_BYTES);
+        let recorder = state.recorder.clone();
         Ok(Self {
             listener,
             addr,
+            recorder,
             router: router(state),
             idle_timeout: config.protection.idle_timeout(),
             draining,
@@ -404,7 +415,12 @@ impl Application {
             tracing::info!("no longer accepting connections; finishing requests in flight");
         };
         let (stop, stopped) = tokio::sync::oneshot::channel();
-        let log_sender = tokio::spawn(provlog::run(self.log_entries, self.identity, stopped));
+        let log_sender = tokio::spawn(provlog::run(
+            self.log_entries,
+            self.identity,
+            self.recorder,
+            stopped,
+        ));
         let app = self
             .router
             .into_make_service_with_connect_info::<protect::idle::Peer>();

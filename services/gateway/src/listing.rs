@@ -66,17 +66,30 @@ impl ListParams {
 
     /// Parameter names are matched case-insensitively.
     pub fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
+        Self::from_query_with(query, scim::IdpProfile::default().behaviours())
+    }
+
+    /// [`Self::from_query`] as a profile with behaviours `b` reads it.
+    pub fn from_query_with(
+        query: &HashMap<String, String>,
+        b: scim::Behaviours,
+    ) -> Result<Self, ApiError> {
         let get = |name: &str| {
             query
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.clone())
         };
-        Self::from_getter(get)
+        Self::from_getter(get, b)
     }
 
     /// A `SearchRequest` body (RFC 7644 §3.4.3).
     pub fn from_search(body: &Value) -> Result<Self, ApiError> {
+        Self::from_search_with(body, scim::IdpProfile::default().behaviours())
+    }
+
+    /// [`Self::from_search`] as a profile with behaviours `b` reads it.
+    pub fn from_search_with(body: &Value, b: scim::Behaviours) -> Result<Self, ApiError> {
         let object = body
             .as_object()
             .ok_or_else(|| ScimError::invalid_syntax("a search request must be a JSON object"))?;
@@ -86,10 +99,13 @@ impl ListParams {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .and_then(|(_, v)| text(v))
         };
-        Self::from_getter(get)
+        Self::from_getter(get, b)
     }
 
-    fn from_getter(get: impl Fn(&str) -> Option<String>) -> Result<Self, ApiError> {
+    fn from_getter(
+        get: impl Fn(&str) -> Option<String>,
+        b: scim::Behaviours,
+    ) -> Result<Self, ApiError> {
         let integer = |name: &str| -> Result<Option<i64>, ApiError> {
             get(name)
                 .map(|v| {
@@ -132,9 +148,10 @@ impl ListParams {
                 )));
             }
         };
-        let projection = Projection::parse(
+        let projection = Projection::parse_with(
             get("attributes").as_deref(),
             get("excludedAttributes").as_deref(),
+            b,
         )?;
         Ok(Self {
             filter,

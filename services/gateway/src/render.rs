@@ -26,10 +26,29 @@ pub struct ProjectionParams {
 }
 
 impl Projection {
+    /// The lists as the default profile reads them.
     pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Result<Self, ApiError> {
+        Self::parse_with(
+            attributes,
+            excluded,
+            scim::IdpProfile::default().behaviours(),
+        )
+    }
+
+    /// The lists as a profile with behaviours `b` reads them: a filtered
+    /// path (`emails[type eq "work"]`) is its attribute (`emails`) where the
+    /// profile honours one, else 400 naming rule `filteredProjection`.
+    pub fn parse_with(
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+        b: scim::Behaviours,
+    ) -> Result<Self, ApiError> {
         let list = |s: Option<&str>| match s.map(str::trim) {
             None | Some("") => Ok(Vec::new()),
-            Some(s) => scim::filter::parse_attribute_list(s).map_err(ApiError::from),
+            Some(s) => {
+                let s = unfiltered(s, b)?;
+                scim::filter::parse_attribute_list(&s).map_err(ApiError::from)
+            }
         };
         Ok(Self {
             attributes: list(attributes)?,
@@ -37,9 +56,45 @@ impl Projection {
         })
     }
 
-    pub fn from_params(p: &ProjectionParams) -> Result<Self, ApiError> {
-        Self::parse(p.attributes.as_deref(), p.excluded_attributes.as_deref())
+    pub fn from_params(p: &ProjectionParams, b: scim::Behaviours) -> Result<Self, ApiError> {
+        Self::parse_with(p.attributes.as_deref(), p.excluded_attributes.as_deref(), b)
     }
+}
+
+/// An attribute list with every `[…]` filter (quotes respected) removed.
+fn unfiltered(list: &str, b: scim::Behaviours) -> Result<String, ApiError> {
+    if !list.contains('[') {
+        return Ok(list.to_owned());
+    }
+    if !b.filtered_projection_paths {
+        let path = list
+            .split(',')
+            .find(|p| p.contains('['))
+            .unwrap_or(list)
+            .trim();
+        let shown: String = path.chars().take(64).collect();
+        return Err(ApiError(
+            scim::ScimError::invalid_value(
+                "attributes and excludedAttributes take attribute paths without filters",
+            )
+            .with_rule(scim::profile::rules::FILTERED_PROJECTION, shown),
+        ));
+    }
+    let (mut out, mut depth, mut quoted) = (String::with_capacity(list.len()), 0u32, false);
+    for c in list.chars() {
+        match c {
+            '"' if depth > 0 => quoted = !quoted,
+            '[' if !quoted => depth += 1,
+            ']' if !quoted && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    // Unbalanced: left for the parser to refuse with its own error.
+    if depth != 0 || quoted {
+        return Ok(list.to_owned());
+    }
+    Ok(out)
 }
 
 pub fn rfc3339(ts: Option<&Timestamp>) -> String {

@@ -41,7 +41,7 @@ pub async fn list<R: Listing>(
     caller: Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<ScimResponse, ApiError> {
-    let params = ListParams::from_query(&query)?;
+    let params = ListParams::from_query_with(&query, caller.behaviours())?;
     list_with::<R>(&state, &caller, params).await
 }
 
@@ -52,7 +52,7 @@ pub async fn search<R: Listing>(
     caller: Caller,
     ScimJson(body): ScimJson,
 ) -> Result<ScimResponse, ApiError> {
-    let params = ListParams::from_search(&body)?;
+    let params = ListParams::from_search_with(&body, caller.behaviours())?;
     list_with::<R>(&state, &caller, params).await
 }
 

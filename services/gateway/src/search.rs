@@ -28,7 +28,7 @@ pub async fn search_all_types(
     caller: Caller,
     ScimJson(body): ScimJson,
 ) -> Result<ScimResponse, ApiError> {
-    let params = ListParams::from_search(&body)?;
+    let params = ListParams::from_search_with(&body, caller.behaviours())?;
     if params.cursor.is_some() {
         return Err(ApiError(scim::ScimError::invalid_value(
             "a search across resource types is paged with startIndex, not cursor",

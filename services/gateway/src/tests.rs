@@ -61,6 +61,7 @@ async fn known_caller(state: &AppState, rate_per_second: u32, burst: u32) {
         token_id: format!("token-{rate_per_second}-{burst}"),
         rate_per_second,
         burst,
+        profile: scim::IdpProfile::default(),
     };
     state.auth.remember("secret", caller).await;
 }

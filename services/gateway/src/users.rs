@@ -16,6 +16,7 @@ use crate::provlog::{self, summary};
 use crate::render::{self, Projection, ProjectionParams};
 use crate::resource::Listing;
 use crate::response::{ScimJson, ScimResponse};
+use crate::tolerance::{self, Kind};
 
 async fn respond(
     state: &AppState,
@@ -92,11 +93,12 @@ pub async fn create(
     Query(params): Query<ProjectionParams>,
     ScimJson(body): ScimJson,
 ) -> Result<ScimResponse, ApiError> {
-    let projection = Projection::from_params(&params)?;
+    let projection = Projection::from_params(&params, caller.behaviours())?;
     // Named before the call, so a refused create (409) shows whom it was for.
     if let Some(name) = body.get("userName").and_then(Value::as_str) {
         provlog::note(|n| n.resource_name = Some(name.to_owned()));
     }
+    let body = tolerance::resource(&state, &caller, Kind::User, body).await?;
     let response = state
         .identity
         .clone()
@@ -106,8 +108,17 @@ pub async fn create(
         })
         .await?
         .into_inner();
+    let adopted_by = response.adopted_by;
     let user = required(response.user)?;
-    note_user(&user, "created");
+    if adopted_by.is_empty() {
+        note_user(&user, "created");
+    } else {
+        // The audit entry of a takeover: which account, by which rule.
+        note_user(
+            &user,
+            format!("created: adopted the account that existed before SCIM (rule {adopted_by})"),
+        );
+    }
     let base = state.tenant_base(&caller.tenant_id);
     let location = format!("{base}/Users/{}", user.id);
     let rt = state.types(&caller.tenant_id).await?.user;
@@ -123,7 +134,7 @@ pub async fn get(
     Query(params): Query<ProjectionParams>,
     headers: HeaderMap,
 ) -> Result<ScimResponse, ApiError> {
-    let projection = Projection::from_params(&params)?;
+    let projection = Projection::from_params(&params, caller.behaviours())?;
     let response = state
         .identity
         .clone()
@@ -151,7 +162,8 @@ pub async fn replace(
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<ScimResponse, ApiError> {
-    let projection = Projection::from_params(&params)?;
+    let projection = Projection::from_params(&params, caller.behaviours())?;
+    let body = tolerance::resource(&state, &caller, Kind::User, body).await?;
     let response = state
         .identity
         .clone()
@@ -168,25 +180,6 @@ pub async fn replace(
     respond(&state, &user, &projection).await
 }
 
-/// PATCH ops parsed and checked here (400 before any write), sent typed.
-pub fn patch_operations(body: &Value) -> Result<Vec<pb::PatchOperation>, ApiError> {
-    let ops = scim::patch::parse_patch_request(body)?;
-    Ok(ops
-        .into_iter()
-        .map(
-            |scim::PatchOperation { op, path, value }| pb::PatchOperation {
-                op: match op {
-                    scim::PatchOpKind::Add => pb::PatchOp::Add,
-                    scim::PatchOpKind::Replace => pb::PatchOp::Replace,
-                    scim::PatchOpKind::Remove => pb::PatchOp::Remove,
-                } as i32,
-                path: path.map(|p| p.to_string()).unwrap_or_default(),
-                value_json: value.map(|v| v.to_string()).unwrap_or_default(),
-            },
-        )
-        .collect())
-}
-
 #[instrument(skip_all, fields(tenant_id = %caller.tenant_id, user_id = %id))]
 pub async fn patch(
     State(state): State<AppState>,
@@ -196,9 +189,25 @@ pub async fn patch(
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<ScimResponse, ApiError> {
-    let projection = Projection::from_params(&params)?;
+    let projection = Projection::from_params(&params, caller.behaviours())?;
     let what = patch_summary(&body);
-    let operations = patch_operations(&body)?;
+    let operations = tolerance::patch(&state, &caller, Kind::User, &body).await?;
+    if operations.is_empty() {
+        // Every operation was on an attribute the profile ignores.
+        let user = state
+            .identity
+            .clone()
+            .get_user(pb::GetUserRequest {
+                tenant_id: caller.tenant_id.clone(),
+                user_id: id,
+            })
+            .await?
+            .into_inner()
+            .user;
+        let user = required(user)?;
+        note_user(&user, "patched: nothing it knows");
+        return respond(&state, &user, &projection).await;
+    }
     let response = state
         .identity
         .clone()

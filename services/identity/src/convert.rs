@@ -5,9 +5,10 @@ use prost_types::Timestamp;
 use proto::identity::v1 as pb;
 
 use crate::domain::Micros;
+use crate::error::IdentityError;
 use crate::store::{
-    ChangeRecord, GroupRecord, Keyset, MemberRecord, RequestLogRecord, RowKey, SortValue,
-    TenantLimits, TenantRecord, TokenRecord, UserRecord,
+    AdoptionPolicy, ChangeRecord, GroupRecord, ImportedAccount, Keyset, MemberRecord,
+    RequestLogRecord, RowKey, SortValue, TenantLimits, TenantRecord, TokenRecord, UserRecord,
 };
 
 pub fn timestamp(micros: Micros) -> Timestamp {
@@ -261,6 +262,7 @@ pub fn request_log_entry(record: RequestLogRecord) -> pb::RequestLogEntry {
         client,
         token_id,
         test_connection,
+        idp_profile,
     } = record;
     pb::RequestLogEntry {
         id,
@@ -279,6 +281,7 @@ pub fn request_log_entry(record: RequestLogRecord) -> pb::RequestLogEntry {
         client,
         token_id,
         test_connection,
+        idp_profile,
     }
 }
 
@@ -302,6 +305,7 @@ pub fn request_log_record(entry: pb::RequestLogEntry, now: Micros) -> RequestLog
         client,
         token_id,
         test_connection,
+        idp_profile,
     } = entry;
     RequestLogRecord {
         id: 0,
@@ -320,6 +324,7 @@ pub fn request_log_record(entry: pb::RequestLogEntry, now: Micros) -> RequestLog
         client,
         token_id,
         test_connection,
+        idp_profile,
     }
 }
 
@@ -328,6 +333,67 @@ pub fn micros(t: &Timestamp) -> Micros {
     t.seconds
         .saturating_mul(1_000_000)
         .saturating_add(i64::from(t.nanos) / 1_000)
+}
+
+/// A tenant's profile as sent on the wire.
+pub fn profile(p: scim::IdpProfile) -> pb::IdpProfile {
+    match p {
+        scim::IdpProfile::Entra => pb::IdpProfile::Entra,
+        scim::IdpProfile::Okta => pb::IdpProfile::Okta,
+        scim::IdpProfile::Generic => pb::IdpProfile::Generic,
+    }
+}
+
+/// A profile from the wire; UNSPECIFIED (or an unknown number) is None.
+pub fn profile_from(p: i32) -> Option<scim::IdpProfile> {
+    match pb::IdpProfile::try_from(p) {
+        Ok(pb::IdpProfile::Entra) => Some(scim::IdpProfile::Entra),
+        Ok(pb::IdpProfile::Okta) => Some(scim::IdpProfile::Okta),
+        Ok(pb::IdpProfile::Generic) => Some(scim::IdpProfile::Generic),
+        Ok(pb::IdpProfile::Unspecified) | Err(_) => None,
+    }
+}
+
+/// An imported account from the wire: a userName is required.
+pub fn imported_account(a: pb::ImportedAccount) -> Result<ImportedAccount, IdentityError> {
+    let pb::ImportedAccount {
+        user_name,
+        email,
+        email_verified,
+        external_id,
+    } = a;
+    if user_name.trim().is_empty() {
+        return Err(IdentityError::InvalidArgument(
+            "an imported account needs a userName".into(),
+        ));
+    }
+    Ok(ImportedAccount {
+        user_name,
+        email: Some(email).filter(|e| !e.is_empty()),
+        email_verified,
+        external_id: Some(external_id).filter(|e| !e.is_empty()),
+    })
+}
+
+/// An adoption policy as sent on the wire.
+pub fn adoption_policy(p: AdoptionPolicy) -> pb::AdoptionPolicy {
+    match p {
+        AdoptionPolicy::Off => pb::AdoptionPolicy::Off,
+        AdoptionPolicy::ExternalId => pb::AdoptionPolicy::ExternalId,
+        AdoptionPolicy::VerifiedEmail => pb::AdoptionPolicy::VerifiedEmail,
+        AdoptionPolicy::UserName => pb::AdoptionPolicy::UserName,
+    }
+}
+
+/// An adoption policy from the wire; UNSPECIFIED is None.
+pub fn adoption_policy_from(p: i32) -> Option<AdoptionPolicy> {
+    match pb::AdoptionPolicy::try_from(p) {
+        Ok(pb::AdoptionPolicy::Off) => Some(AdoptionPolicy::Off),
+        Ok(pb::AdoptionPolicy::ExternalId) => Some(AdoptionPolicy::ExternalId),
+        Ok(pb::AdoptionPolicy::VerifiedEmail) => Some(AdoptionPolicy::VerifiedEmail),
+        Ok(pb::AdoptionPolicy::UserName) => Some(AdoptionPolicy::UserName),
+        Ok(pb::AdoptionPolicy::Unspecified) | Err(_) => None,
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use crate::token;
 use crate::types::{TenantTypes, TypesCache};
 use crate::{console_link, convert, watch};
 
+mod accounts;
 mod console;
 mod groups;
 mod log;
@@ -194,9 +195,9 @@ fn epoch_out(epoch: i64) -> u64 {
 }
 
 /// The service: each RPC is served by the function of the same name in its
-/// resource's module (`tenants`, `tokens`, `console`, `users`, `groups`,
-/// `stream`), or by `schemas.rs` and `log` for the tenant schemas and the
-/// provisioning log.
+/// resource's module (`tenants`, `tokens`, `console`, `users`, `accounts`,
+/// `groups`, `stream`), or by `schemas.rs` and `log` for the tenant schemas
+/// and the provisioning log.
 #[tonic::async_trait]
 impl IdentityService for IdentityApi {
     type WatchStream = watch::WatchStream;
@@ -258,6 +259,20 @@ impl IdentityService for IdentityApi {
         request: Request<pb::GetTenantLimitsRequest>,
     ) -> Result<Response<pb::GetTenantLimitsResponse>, Status> {
         tenants::get_tenant_limits(self, request).await
+    }
+
+    async fn set_tenant_profile(
+        &self,
+        request: Request<pb::SetTenantProfileRequest>,
+    ) -> Result<Response<pb::SetTenantProfileResponse>, Status> {
+        tenants::set_tenant_profile(self, request).await
+    }
+
+    async fn get_tenant_profile(
+        &self,
+        request: Request<pb::GetTenantProfileRequest>,
+    ) -> Result<Response<pb::GetTenantProfileResponse>, Status> {
+        tenants::get_tenant_profile(self, request).await
     }
 
     async fn issue_token(
@@ -328,6 +343,27 @@ impl IdentityService for IdentityApi {
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::CreateUserResponse>, Status> {
         users::create_user(self, request).await
+    }
+
+    async fn import_accounts(
+        &self,
+        request: Request<pb::ImportAccountsRequest>,
+    ) -> Result<Response<pb::ImportAccountsResponse>, Status> {
+        accounts::import_accounts(self, request).await
+    }
+
+    async fn set_adoption_policy(
+        &self,
+        request: Request<pb::SetAdoptionPolicyRequest>,
+    ) -> Result<Response<pb::SetAdoptionPolicyResponse>, Status> {
+        accounts::set_adoption_policy(self, request).await
+    }
+
+    async fn get_adoption_policy(
+        &self,
+        request: Request<pb::GetAdoptionPolicyRequest>,
+    ) -> Result<Response<pb::GetAdoptionPolicyResponse>, Status> {
+        accounts::get_adoption_policy(self, request).await
     }
 
     async fn get_user(

@@ -50,14 +50,27 @@ async fn malformed_bodies(app: &TestApp) {
         400,
         None,
     );
-    assert_scim_error(
-        &t.post(
+    // An unknown attribute: ignored by the default profile (entra),
+    // refused by the strict one.
+    let r = t
+        .post(
             "/Users",
-            json!({"userName": "a@b.c", "favouriteColour": "blue"}),
+            json!({"userName": "fc@b.c", "favouriteColour": "blue"}),
         )
-        .await,
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(r.body.get("favouriteColour").is_none());
+    let strict = app.tenant("strict").await;
+    app.set_profile(&strict.id, "generic").await;
+    assert_scim_error(
+        &strict
+            .post(
+                "/Users",
+                json!({"userName": "a@b.c", "favouriteColour": "blue"}),
+            )
+            .await,
         400,
-        None,
+        Some("invalidSyntax"),
     );
     // Read-only attributes from clients are ignored, as IdPs send them.
     let r = t
@@ -76,8 +89,8 @@ async fn malformed_bodies(app: &TestApp) {
     assert!(wrong_type.status.is_client_error());
     assert_eq!(
         t.get("/Users").await.body["totalResults"],
-        1,
-        "only the valid user was written"
+        2,
+        "only the valid users were written"
     );
 }
 

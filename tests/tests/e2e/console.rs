@@ -465,6 +465,53 @@ async fn forms_need_csrf_and_the_same_origin(app: &TestApp) {
     assert!(browser.cookie.is_none());
 }
 
+async fn the_idp_profile_is_set_on_the_setup_page(app: &TestApp) {
+    let console = app.spawn_console().await;
+    let t = app.tenant("profile").await;
+    let mut browser = signed_in(app, &console, &t.id).await;
+    let page = browser.get("/setup").await;
+    assert!(
+        page.body.contains(r#"value="entra" checked"#),
+        "entra is the default: {}",
+        page.body
+    );
+    let r = browser
+        .post("/setup/profile", &[("profile", "generic")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Profile set to generic"), "{}", r.body);
+    assert!(r.body.contains(r#"value="generic" checked"#), "{}", r.body);
+    let stored = app
+        .identity
+        .clone()
+        .get_tenant_profile(idpb::GetTenantProfileRequest {
+            tenant_id: t.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .profile;
+    assert_eq!(stored, idpb::IdpProfile::Generic as i32);
+    // The gateway reads it with its next authentication: this tenant's
+    // token was never used yet, so at once.
+    let r = t
+        .post(
+            "/Users",
+            json!({"userName": "a@x.com", "favouriteColour": "teal"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // A name that is no profile changes nothing.
+    let r = browser
+        .post("/setup/profile", &[("profile", "azure")])
+        .await;
+    assert!(
+        r.status.is_client_error() || r.body.contains("not found"),
+        "{}",
+        r.status
+    );
+}
+
 async fn tokens_are_issued_once_and_revoked(app: &TestApp) {
     let console = app.spawn_console().await;
     let t = app.tenant("tokens").await;
@@ -885,6 +932,7 @@ on_both_backends!(
     a_session_sees_one_tenant,
     forms_need_csrf_and_the_same_origin,
     tokens_are_issued_once_and_revoked,
+    the_idp_profile_is_set_on_the_setup_page,
     role_changes_are_previewed_then_applied,
     users_are_locked_and_explained,
     the_report_downloads_as_csv,

@@ -6,6 +6,7 @@ mod bad_input;
 mod browser;
 mod bulk;
 mod changes;
+mod compat;
 mod concurrency;
 mod console;
 mod cursors;

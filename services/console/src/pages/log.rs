@@ -102,7 +102,7 @@ pub async fn show(
                 div.table-wrap {
                     table #log {
                         caption.sr-only { "Recent SCIM requests, newest first" }
-                        thead { tr { th scope="col" { "Time" } th scope="col" { "Request" } th scope="col" { "Status" } th scope="col" { "Resource" } th scope="col" { "Summary" } th scope="col" { "Client" } } }
+                        thead { tr { th scope="col" { "Time" } th scope="col" { "Request" } th scope="col" { "Status" } th scope="col" { "Resource" } th scope="col" { "Summary" } th scope="col" { "Profile" } th scope="col" { "Client" } } }
                         tbody {
                             @for e in &log.entries {
                                 tr {
@@ -111,6 +111,7 @@ pub async fn show(
                                     td { span class={ "badge " (if e.status >= 400 { "off" } else { "on" }) } { (e.status) } @if !e.scim_type.is_empty() { " " (e.scim_type) } }
                                     td { (e.resource_name) }
                                     td { (e.summary) }
+                                    td.muted { (e.idp_profile) }
                                     td.muted { (e.client) }
                                 }
                             }

@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/setup", get(setup::show))
         .route("/setup/tokens", post(setup::issue))
+        .route("/setup/profile", post(setup::set_profile))
         .route("/setup/tokens/{id}/revoke", post(setup::revoke))
         .route("/setup/tokens/{id}/rotate", post(setup::rotate))
         .route("/roles", get(roles::show))

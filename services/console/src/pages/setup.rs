@@ -14,6 +14,97 @@ use crate::error::PageError;
 use crate::layout::{self, Nav, Notice, Page, when};
 use crate::session::Session;
 
+/// The IdP profiles an administrator may choose, with what each means.
+const PROFILES: &[(pb::IdpProfile, &str, &str)] = &[
+    (
+        pb::IdpProfile::Entra,
+        "entra",
+        "Microsoft Entra ID (default): unknown attributes ignored, \"True\"/\"False\" read as booleans, filtered attribute lists and bare member ids accepted",
+    ),
+    (
+        pb::IdpProfile::Okta,
+        "okta",
+        "Okta: the same tolerances as Entra ID",
+    ),
+    (
+        pb::IdpProfile::Generic,
+        "generic",
+        "Any other client: RFC 7643/7644 read strictly (each of those is a 400 naming its rule)",
+    ),
+];
+
+#[derive(Debug, Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    profile: String,
+}
+
+/// Sets the tenant's IdP profile.
+pub async fn set_profile(
+    State(state): State<AppState>,
+    session: Session,
+    PageForm(form): PageForm<ProfileForm>,
+) -> Result<Page, PageError> {
+    let result = async {
+        let (profile, name, _) = PROFILES
+            .iter()
+            .find(|(_, name, _)| *name == form.profile)
+            .ok_or(PageError::NotFound("That profile"))?;
+        state
+            .identity
+            .clone()
+            .set_tenant_profile(pb::SetTenantProfileRequest {
+                tenant_id: session.tenant.clone(),
+                profile: *profile as i32,
+            })
+            .await?;
+        tracing::info!(tenant = %session.tenant, profile = %name, "profile set in the console");
+        Ok(format!(
+            "Profile set to {name}. Requests follow it within 10 seconds."
+        ))
+    }
+    .await;
+    render(&state, &session, &Notice::from_result(result)?, None).await
+}
+
+async fn profile(state: &AppState, session: &Session) -> Result<i32, PageError> {
+    Ok(state
+        .identity
+        .clone()
+        .get_tenant_profile(pb::GetTenantProfileRequest {
+            tenant_id: session.tenant.clone(),
+        })
+        .await?
+        .into_inner()
+        .profile)
+}
+
+fn profile_section(session: &Session, current: i32) -> Markup {
+    let current = match pb::IdpProfile::try_from(current) {
+        Ok(pb::IdpProfile::Unspecified) | Err(_) => pb::IdpProfile::Entra,
+        Ok(p) => p,
+    };
+    html! {
+        section aria-labelledby="profile-h" {
+            h2 #profile-h { "Identity provider profile" }
+            p { "Which identity provider provisions this tenant: it decides which documented deviations from the SCIM standard are accepted." }
+            form method="post" action="/setup/profile" {
+                (layout::csrf(session))
+                fieldset {
+                    legend { "Profile" }
+                    @for (p, name, what) in PROFILES {
+                        div {
+                            input type="radio" name="profile" id={ "profile-" (name) } value=(name) checked[*p == current];
+                            label for={ "profile-" (name) } { code { (name) } " — " (what) }
+                        }
+                    }
+                }
+                button.primary type="submit" { "Save profile" }
+            }
+        }
+    }
+}
+
 /// A token just issued: its metadata and the secret, shown this once.
 struct Issued {
     token: pb::TokenInfo,
@@ -168,8 +259,13 @@ async fn render(
     notice: &Notice,
     issued: Option<Issued>,
 ) -> Result<Page, PageError> {
-    let (tokens, health) = tokio::join!(list_tokens(state, session), health(state, session));
+    let (tokens, health, current) = tokio::join!(
+        list_tokens(state, session),
+        health(state, session),
+        profile(state, session)
+    );
     let tokens = tokens?;
+    let current = current?;
     let tenant_url = state.tenant_url(&session.tenant);
     let body = html! {
         section aria-labelledby="conn-h" {
@@ -194,6 +290,7 @@ async fn render(
             }
         }
         (tokens_section(session, &tokens))
+        (profile_section(session, current))
         (status_section(health))
         (instructions(&tenant_url))
     };

@@ -14,6 +14,9 @@ const DEFAULT_TENANT_CONCURRENCY: usize = 32;
 const DEFAULT_QUEUE_WAIT_MS: u64 = 500;
 const DEFAULT_REQUEST_TIMEOUT: u64 = 30;
 const DEFAULT_IDLE_TIMEOUT: u64 = 75;
+const DEFAULT_KEEPALIVE_PER_MINUTE: u32 = 30;
+const DEFAULT_KEEPALIVE_BURST: u32 = 10;
+const DEFAULT_KEEPALIVE_FOLD: u64 = 3600;
 
 fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s))
@@ -82,6 +85,20 @@ pub struct ProtectionConfig {
     /// letters, digits and `-_.:`; any other is replaced by a fresh UUID.
     #[arg(long, env = "TRACE_CONTEXT_FROM_CLIENTS", default_value_t = false, action = clap::ArgAction::Set)]
     pub trace_context_from_clients: bool,
+    /// Keepalive probes (`GET /Users?filter=userName eq "<GUID>"`, Entra's
+    /// Test Connection and its checks between cycles) a tenant may send per
+    /// minute from their own allowance, outside its rate budget; past it a
+    /// probe is an ordinary request (counted in
+    /// `gateway_keepalive_probes_total{result}`).
+    #[arg(long, env = "KEEPALIVE_PROBES_PER_MINUTE", default_value_t = DEFAULT_KEEPALIVE_PER_MINUTE)]
+    pub keepalive_probes_per_minute: u32,
+    /// Keepalive probes a tenant may send at once from their allowance.
+    #[arg(long, env = "KEEPALIVE_PROBE_BURST", default_value_t = DEFAULT_KEEPALIVE_BURST)]
+    pub keepalive_probe_burst: u32,
+    /// The provisioning log shows a tenant's first keepalive probe in this
+    /// many seconds as a line and the others as one count.
+    #[arg(long, env = "KEEPALIVE_FOLD_SECONDS", default_value_t = DEFAULT_KEEPALIVE_FOLD)]
+    pub keepalive_fold_seconds: u64,
 }
 
 impl Default for ProtectionConfig {
@@ -103,11 +120,19 @@ impl Default for ProtectionConfig {
             auth_failure_burst: super::auth_failures::DEFAULT_BURST,
             trusted_proxy_cidrs: String::new(),
             trace_context_from_clients: false,
+            keepalive_probes_per_minute: DEFAULT_KEEPALIVE_PER_MINUTE,
+            keepalive_probe_burst: DEFAULT_KEEPALIVE_BURST,
+            keepalive_fold_seconds: DEFAULT_KEEPALIVE_FOLD,
         }
     }
 }
 
 impl ProtectionConfig {
+    /// The window over which keepalive probes are folded in the log.
+    pub fn keepalive_fold_window(&self) -> Duration {
+        Duration::from_secs(self.keepalive_fold_seconds)
+    }
+
     /// The Redis URLs, from `REDIS_URL` or else `REDIS_URL_FILE`; empty
     /// without Redis.
     pub fn redis_urls(&self) -> std::io::Result<Vec<String>> {

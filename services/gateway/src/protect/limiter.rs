@@ -133,6 +133,12 @@ impl RateLimiter {
         self.run(bucket, limits, class, cost, false).await
     }
 
+    /// Decides one request against `bucket` with GCRA parameters of its
+    /// own (the keepalive probes' allowance, see [`Self::decide`]).
+    pub async fn decide_params(&self, bucket: &str, params: Params) -> (Outcome, Backend) {
+        self.run_params(bucket, params, true).await
+    }
+
     async fn run(
         &self,
         bucket: &str,
@@ -141,7 +147,11 @@ impl RateLimiter {
         cost: u32,
         commit: bool,
     ) -> (Outcome, Backend) {
-        let params = limits.params(class, cost);
+        self.run_params(bucket, limits.params(class, cost), commit)
+            .await
+    }
+
+    async fn run_params(&self, bucket: &str, params: Params, commit: bool) -> (Outcome, Backend) {
         if let Some(redis) = &self.redis
             && self.should_try_redis()
         {

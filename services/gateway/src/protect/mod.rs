@@ -18,6 +18,7 @@ pub mod headers;
 pub mod hygiene;
 pub mod idle;
 pub mod inbound;
+pub mod keepalive;
 pub mod limiter;
 pub mod redis;
 
@@ -46,6 +47,8 @@ pub struct Protection {
     pub auth_failures: auth_failures::AuthFailures,
     /// What is believed of a client's headers (address, request id, trace).
     pub inbound: Arc<inbound::Inbound>,
+    /// The allowance of keepalive probes per tenant (see [`keepalive`]).
+    pub keepalive: gcra::Params,
 }
 
 /// Protection could not be set up from its configuration.
@@ -101,6 +104,10 @@ impl Protection {
                     .map_err(ProtectionError::TrustedProxies)?,
                 trace_context_from_clients: config.trace_context_from_clients,
             }),
+            keepalive: keepalive::params(
+                config.keepalive_probes_per_minute,
+                config.keepalive_probe_burst,
+            ),
         })
     }
 
@@ -231,7 +238,19 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
     } else {
         (body, provisional, 1)
     };
+    let probe = keepalive::is_probe(&parts.method, &parts.uri);
+    let from_allowance = match (&protection.limiter, probe) {
+        (Some(limiter), true) => {
+            let bucket = keepalive::bucket(&caller.tenant_id);
+            let (outcome, _) = limiter.decide_params(&bucket, protection.keepalive).await;
+            keepalive::count(outcome.allowed);
+            outcome.allowed
+        }
+        _ => false,
+    };
     let decision = match &protection.limiter {
+        // Outside the tenant's budget: no `RateLimit` headers either.
+        Some(_) if from_allowance => None,
         Some(limiter) => {
             let (outcome, backend) = limiter.decide(&caller.tenant_id, limits, class, cost).await;
             count_decision(outcome.allowed, backend);
@@ -271,6 +290,7 @@ mod tests {
             token_id: "k".into(),
             rate_per_second,
             burst,
+            profile: scim::IdpProfile::default(),
         }
     }
 

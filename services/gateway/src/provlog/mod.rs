@@ -21,10 +21,13 @@
 //!   whatever arrived within [`FLUSH_INTERVAL`], and flushes what is
 //!   buffered on graceful shutdown.
 //! * Bulk: one entry per request, summarised (`bulk: 10 operations, 2 failed`).
+//! * Keepalive probes are folded: the first of a tenant's in an hour is a
+//!   line, the rest one count (see [`fold`]).
 //! * A request that never produced a response here is recorded all the
 //!   same once attributed: 500 when its handler panicked, 408 when it ran
 //!   into the request timeout, 499 (the client closed the request) else.
 
+pub mod fold;
 pub mod summary;
 
 use std::panic::AssertUnwindSafe;
@@ -66,6 +69,8 @@ pub struct Note {
     pub resource_name: Option<String>,
     pub summary: Option<String>,
     pub test_connection: bool,
+    /// Attributes the tenant's profile ignored (unknown attributes).
+    pub ignored: Vec<String>,
 }
 
 /// What the recording layer shares with the request it wraps.
@@ -101,10 +106,23 @@ pub fn attribute(caller: &Caller) {
     });
 }
 
+/// The profile of the tenant the current request is attributed to, if any.
+pub fn current_profile() -> Option<scim::IdpProfile> {
+    NOTE.try_with(|slot| {
+        slot.lock()
+            .ok()
+            .and_then(|shared| shared.caller.as_ref().map(|c| c.profile))
+    })
+    .ok()
+    .flatten()
+}
+
 /// The scimType and detail of an error response, put there by `ApiError`.
 #[derive(Debug, Clone)]
 pub struct ErrorNote {
     pub scim_type: Option<&'static str>,
+    /// The rule that refused the request (see [`scim::Diagnostic`]).
+    pub rule: Option<scim::Diagnostic>,
     pub detail: String,
 }
 
@@ -114,18 +132,38 @@ pub struct ErrorNote {
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<pb::RequestLogEntry>,
+    folds: fold::Folds,
 }
 
 impl Recorder {
-    /// A recorder and the receiver its sender task drains.
-    pub fn new() -> (Self, mpsc::Receiver<pb::RequestLogEntry>) {
-        Self::with_capacity(QUEUE_CAPACITY)
+    /// A recorder and the receiver its sender task drains; keepalive
+    /// probes are folded over `fold_window`.
+    pub fn new(fold_window: Duration) -> (Self, mpsc::Receiver<pb::RequestLogEntry>) {
+        Self::with_capacity(QUEUE_CAPACITY, fold_window)
     }
 
     /// The same with a queue of `capacity` entries.
-    pub fn with_capacity(capacity: usize) -> (Self, mpsc::Receiver<pb::RequestLogEntry>) {
+    pub fn with_capacity(
+        capacity: usize,
+        fold_window: Duration,
+    ) -> (Self, mpsc::Receiver<pb::RequestLogEntry>) {
         let (tx, rx) = mpsc::channel(capacity);
-        (Self { tx }, rx)
+        let folds = fold::Folds::new(fold_window);
+        (Self { tx, folds }, rx)
+    }
+
+    /// Records the entry of a keepalive probe: folded, or a line.
+    fn push_probe(&self, entry: pb::RequestLogEntry) {
+        for entry in self.folds.probe(entry) {
+            self.push(entry);
+        }
+    }
+
+    /// Records the counts of the fold windows closed by now (all with `all`).
+    pub fn close_folds(&self, all: bool) {
+        for entry in self.folds.close(all) {
+            self.push(entry);
+        }
     }
 
     fn push(&self, entry: pb::RequestLogEntry) {
@@ -197,8 +235,16 @@ impl Pending {
         let note = &shared.note;
         let (kind, id) = resource_of(&self.path);
         let summary = match (&note.summary, error) {
-            (_, Some(e)) if status >= 400 => summary::error(status, e.scim_type, &e.detail),
-            (Some(s), _) => s.clone(),
+            (_, Some(e)) if status >= 400 => {
+                let text = summary::error(status, e.scim_type, &e.detail);
+                match &e.rule {
+                    Some(d) if d.attribute.is_empty() => format!("{text} [rule {}]", d.rule),
+                    Some(d) => format!("{text} [rule {} at {}]", d.rule, d.attribute),
+                    None => text,
+                }
+            }
+            (Some(s), _) if note.ignored.is_empty() => s.clone(),
+            (Some(s), _) => format!("{s} (ignored: {})", note.ignored.join(", ")),
             (None, _) if status >= 400 => status.to_string(),
             (None, _) => match self.method.as_str() {
                 "POST" => "created",
@@ -229,6 +275,7 @@ impl Pending {
             client: self.client.clone(),
             token_id: caller.token_id.clone(),
             test_connection: note.test_connection,
+            idp_profile: caller.profile.as_str().to_owned(),
         })
     }
 
@@ -240,7 +287,16 @@ impl Pending {
     fn finish_with(&mut self, status: u16, error: Option<&ErrorNote>) {
         self.finished = true;
         if let Some(entry) = self.entry(status, error) {
-            self.recorder.push(entry);
+            // `GET /Users` of a GUID that answered (see `fold`).
+            let probe = entry.test_connection
+                && status == 200
+                && self.method == "GET"
+                && self.path == "/Users";
+            if probe {
+                self.recorder.push_probe(entry);
+            } else {
+                self.recorder.push(entry);
+            }
         }
     }
 }
@@ -257,6 +313,7 @@ impl Drop for Pending {
         };
         let error = ErrorNote {
             scim_type: None,
+            rule: None,
             detail: detail.to_owned(),
         };
         if let Some(entry) = self.entry(status, Some(&error)) {
@@ -295,6 +352,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
             let mut pending = pending;
             let error = ErrorNote {
                 scim_type: None,
+                rule: None,
                 detail: "internal error".to_owned(),
             };
             pending.finish_with(500, Some(&error));
@@ -310,12 +368,18 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
 pub async fn run(
     mut rx: mpsc::Receiver<pb::RequestLogEntry>,
     identity: IdentityServiceClient<Channel>,
+    recorder: Recorder,
     mut stop: oneshot::Receiver<()>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut folds = tokio::time::interval(FLUSH_INTERVAL);
     loop {
         let first = tokio::select! {
             entry = rx.recv() => entry,
+            _ = folds.tick() => {
+                recorder.close_folds(false);
+                continue;
+            }
             _ = &mut stop => None,
         };
         let Some(first) = first else { break };
@@ -329,6 +393,8 @@ pub async fn run(
         }
         send(&identity, std::mem::take(&mut batch)).await;
     }
+    recorder.close_folds(true);
+    drop(recorder);
     rx.close();
     while let Ok(entry) = rx.try_recv() {
         batch.push(entry);
@@ -387,7 +453,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_instead_of_waiting() {
-        let (recorder, mut rx) = Recorder::with_capacity(2);
+        let (recorder, mut rx) = Recorder::with_capacity(2, Duration::from_secs(3600));
         for i in 0..5 {
             recorder.push(pb::RequestLogEntry {
                 id: i,

@@ -1,4 +1,4 @@
-//! Tenants and their limits: `CreateTenant`, `GetTenant`, `ListTenants`, `SetTenantLimits`, `GetTenantLimits`.
+//! Tenants, their limits and IdP profiles: `CreateTenant`, `GetTenant`, `ListTenants`, `SetTenantLimits`, `GetTenantLimits`, `SetTenantProfile`, `GetTenantProfile`.
 
 use proto::identity::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -81,5 +81,39 @@ pub(super) async fn get_tenant_limits(
         .ok_or(IdentityError::NotFound("tenant"))?;
     Ok(Response::new(pb::GetTenantLimitsResponse {
         limits: Some(convert::limits(limits)),
+    }))
+}
+
+#[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
+pub(super) async fn set_tenant_profile(
+    api: &IdentityApi,
+    request: Request<pb::SetTenantProfileRequest>,
+) -> Result<Response<pb::SetTenantProfileResponse>, Status> {
+    let pb::SetTenantProfileRequest { tenant_id, profile } = request.into_inner();
+    let profile = convert::profile_from(profile).ok_or_else(|| {
+        IdentityError::InvalidArgument("profile must be entra, okta or generic".into())
+    })?;
+    api.store
+        .set_tenant_profile(&tenant(&tenant_id)?, profile)
+        .await?;
+    tracing::info!(%profile, "tenant profile set");
+    Ok(Response::new(pb::SetTenantProfileResponse {
+        profile: convert::profile(profile) as i32,
+    }))
+}
+
+#[instrument(skip_all, fields(tenant_id = %request.get_ref().tenant_id))]
+pub(super) async fn get_tenant_profile(
+    api: &IdentityApi,
+    request: Request<pb::GetTenantProfileRequest>,
+) -> Result<Response<pb::GetTenantProfileResponse>, Status> {
+    let id = tenant(&request.into_inner().tenant_id)?;
+    let profile = api
+        .store
+        .get_tenant_profile(&id)
+        .await?
+        .ok_or(IdentityError::NotFound("tenant"))?;
+    Ok(Response::new(pb::GetTenantProfileResponse {
+        profile: convert::profile(profile) as i32,
     }))
 }

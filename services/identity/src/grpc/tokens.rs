@@ -108,10 +108,12 @@ pub(super) async fn authenticate_token(
         tenant_id,
         token_id,
         limits,
+        profile,
     } = owner;
     Ok(Response::new(pb::AuthenticateTokenResponse {
         tenant_id,
         token_id,
         limits: Some(convert::limits(limits)),
+        profile: convert::profile(profile) as i32,
     }))
 }

@@ -17,11 +17,17 @@ pub(super) async fn create_user(
     } = request.into_inner();
     let tenant = tenant(&tenant_id)?;
     let cols = new_user_columns(api.types(&tenant).await?.user, &resource_json)?;
-    let (record, restored) = api.store.create_user(&tenant, &cols).await?;
-    tracing::info!(user_id = %record.id, restored, "user created");
+    let (record, created) = api.store.create_user_adopting(&tenant, &cols).await?;
+    let adopted_by = match created {
+        crate::store::Created::Adopted(rule) => rule,
+        crate::store::Created::New | crate::store::Created::Restored => "",
+    };
+    let restored = created == crate::store::Created::Restored;
+    tracing::info!(user_id = %record.id, restored, adopted_by, "user created");
     Ok(Response::new(pb::CreateUserResponse {
         user: Some(convert::user(record, Vec::new())),
         restored,
+        adopted_by: adopted_by.to_owned(),
     }))
 }
 

@@ -1,5 +1,6 @@
 //! Tenants' rate limits: two nullable columns of `tenants` (NULL is "the
-//! gateway's default"), read with every authentication.
+//! gateway's default"), and the tenant's IdP profile, read with every
+//! authentication.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -23,7 +24,45 @@ pub(super) fn limits_from_row(row: &AnyRow) -> Result<TenantLimits, sqlx::Error>
     })
 }
 
+/// The profile in a row with an `idp_profile` column (an unknown name,
+/// which no write produces, reads as the default).
+pub(super) fn profile_from_row(row: &AnyRow) -> Result<scim::IdpProfile, sqlx::Error> {
+    let name: String = row.try_get("idp_profile")?;
+    Ok(scim::IdpProfile::parse(&name).unwrap_or_default())
+}
+
 impl SqlStore {
+    pub(super) async fn set_profile_query(
+        &self,
+        id: &TenantId,
+        profile: scim::IdpProfile,
+    ) -> Result<(), IdentityError> {
+        let mut tx = self.write_tx(Scope::Tenant(id)).await?;
+        let done = sqlx::query("UPDATE tenants SET idp_profile = $2 WHERE id = $1")
+            .bind(id.as_str())
+            .bind(profile.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if done.rows_affected() == 0 {
+            return Err(IdentityError::NotFound("tenant"));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn get_profile_query(
+        &self,
+        id: &TenantId,
+    ) -> Result<Option<scim::IdpProfile>, IdentityError> {
+        let mut tx = self.write_tx(Scope::Tenant(id)).await?;
+        let row = sqlx::query("SELECT idp_profile FROM tenants WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.as_ref().map(profile_from_row).transpose()?)
+    }
+
     pub(super) async fn set_limits_query(
         &self,
         id: &TenantId,

@@ -5,6 +5,8 @@
 //! `Any` driver, with a [`Dialect`] for the few places where they differ and
 //! a migration directory per backend.
 
+mod adoption;
+pub use adoption::{AdoptionPolicy, ImportedAccount};
 mod changes;
 mod console_links;
 mod filter_sql;
@@ -82,6 +84,16 @@ pub struct TenantSchemaRecord {
     pub updated: Micros,
 }
 
+/// What a create did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New,
+    /// A deleted or inactive account with the same externalId came back.
+    Restored,
+    /// An imported account was taken over, by this adoption rule.
+    Adopted(&'static str),
+}
+
 /// The tenant and token a presented secret belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenOwner {
@@ -89,6 +101,8 @@ pub struct TokenOwner {
     pub token_id: String,
     /// The tenant's rate limits, carried with the answer.
     pub limits: TenantLimits,
+    /// The tenant's IdP profile, likewise.
+    pub profile: scim::IdpProfile,
 }
 
 /// A tenant's rate limits (all its tokens together); `None` means the gateway's default.
@@ -154,6 +168,8 @@ pub struct RequestLogRecord {
     pub client: String,
     pub token_id: String,
     pub test_connection: bool,
+    /// The tenant's IdP profile when the request was answered.
+    pub idp_profile: String,
 }
 
 /// Which entries of a tenant's log to read, newest first.
@@ -285,6 +301,17 @@ pub trait Store: Send + Sync + 'static {
     /// The tenant's rate limits, or None for an unknown tenant.
     async fn get_tenant_limits(&self, id: &TenantId)
     -> Result<Option<TenantLimits>, IdentityError>;
+    /// Stores the tenant's IdP profile (NotFound for an unknown tenant).
+    async fn set_tenant_profile(
+        &self,
+        id: &TenantId,
+        profile: scim::IdpProfile,
+    ) -> Result<(), IdentityError>;
+    /// The tenant's IdP profile, or None for an unknown tenant.
+    async fn get_tenant_profile(
+        &self,
+        id: &TenantId,
+    ) -> Result<Option<scim::IdpProfile>, IdentityError>;
 
     /// Creates or replaces (by URN, case-insensitively) a tenant's extension
     /// schema; true when created. NotFound for an unknown tenant.
@@ -344,7 +371,32 @@ pub trait Store: Send + Sync + 'static {
         &self,
         tenant: &TenantId,
         user: &UserColumns,
-    ) -> Result<(UserRecord, bool), IdentityError>;
+    ) -> Result<(UserRecord, bool), IdentityError> {
+        let (record, outcome) = self.create_user_adopting(tenant, user).await?;
+        Ok((record, outcome == Created::Restored))
+    }
+    /// [`Store::create_user`], saying whether the user was new, restored
+    /// from a tombstone, or an imported account taken over (by which rule).
+    async fn create_user_adopting(
+        &self,
+        tenant: &TenantId,
+        user: &UserColumns,
+    ) -> Result<(UserRecord, Created), IdentityError>;
+    /// Imports accounts that exist before SCIM; their ids, in order.
+    async fn import_accounts(
+        &self,
+        tenant: &TenantId,
+        accounts: &[ImportedAccount],
+    ) -> Result<Vec<String>, IdentityError>;
+    async fn set_adoption_policy(
+        &self,
+        tenant: &TenantId,
+        policy: AdoptionPolicy,
+    ) -> Result<(), IdentityError>;
+    async fn get_adoption_policy(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<AdoptionPolicy>, IdentityError>;
     /// A live user; tombstones are not found.
     async fn get_user(
         &self,

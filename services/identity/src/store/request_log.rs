@@ -13,10 +13,10 @@ use crate::error::IdentityError;
 
 const COLUMNS: &str = "id, tenant_id, at, request_id, method, path, status, scim_type, \
      latency_ms, resource_type, resource_id, resource_name, summary, client, token_id, \
-     test_connection";
+     test_connection, idp_profile";
 
 /// Columns an insert binds per row.
-const INSERT_COLUMNS: usize = 16;
+const INSERT_COLUMNS: usize = 17;
 
 /// The answers Entra ID does not count towards quarantine: 404 on a GET of
 /// one resource (a lookup of something gone) and 409 (a per-object conflict
@@ -46,6 +46,7 @@ fn record_from_row(row: &AnyRow) -> Result<RequestLogRecord, sqlx::Error> {
         client: row.try_get("client")?,
         token_id: row.try_get("token_id")?,
         test_connection: probe != 0,
+        idp_profile: row.try_get("idp_profile")?,
     })
 }
 
@@ -118,7 +119,7 @@ impl SqlStore {
         let mut sql = String::from(
             "INSERT INTO request_log (tenant_id, at, request_id, method, path, status, \
              scim_type, latency_ms, resource_type, resource_id, resource_name, \
-             resource_name_ci, summary, client, token_id, test_connection) VALUES ",
+             resource_name_ci, summary, client, token_id, test_connection, idp_profile) VALUES ",
         );
         for i in 0..entries.len() {
             if i > 0 {
@@ -148,7 +149,8 @@ impl SqlStore {
                 .bind(&e.summary)
                 .bind(&e.client)
                 .bind(&e.token_id)
-                .bind(i64::from(e.test_connection));
+                .bind(i64::from(e.test_connection))
+                .bind(&e.idp_profile);
         }
         let mut tx = self.write_tx(Scope::Tenant(tenant)).await?;
         let done = insert.execute(&mut *tx).await?;

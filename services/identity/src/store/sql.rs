@@ -298,7 +298,7 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
 
 /// A live token and its tenant's limits by the secret's hash (`$1`; `$2`
 /// now), before the tenant is known.
-pub(super) const AUTHENTICATE: &str = "SELECT k.id, k.tenant_id, k.last_used, t.rate_per_second, t.burst \
+pub(super) const AUTHENTICATE: &str = "SELECT k.id, k.tenant_id, k.last_used, t.rate_per_second, t.burst, t.idp_profile \
      FROM tokens k JOIN tenants t ON t.id = k.tenant_id \
      WHERE k.hash = $1 AND k.revoked IS NULL AND (k.expires IS NULL OR k.expires > $2)";
 
@@ -386,6 +386,29 @@ impl Store for SqlStore {
         id: &TenantId,
     ) -> Result<Option<TenantLimits>, IdentityError> {
         self.get_limits_query(id).await
+    }
+
+    #[tracing::instrument(name = "db.set_tenant_profile", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "set_tenant_profile", tenant_id = %id,
+    ))]
+    async fn set_tenant_profile(
+        &self,
+        id: &TenantId,
+        profile: scim::IdpProfile,
+    ) -> Result<(), IdentityError> {
+        self.set_profile_query(id, profile).await
+    }
+
+    #[tracing::instrument(name = "db.get_tenant_profile", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "get_tenant_profile", tenant_id = %id,
+    ))]
+    async fn get_tenant_profile(
+        &self,
+        id: &TenantId,
+    ) -> Result<Option<scim::IdpProfile>, IdentityError> {
+        self.get_profile_query(id).await
     }
 
     #[tracing::instrument(name = "db.put_tenant_schema", skip_all, fields(
@@ -531,6 +554,7 @@ impl Store for SqlStore {
             tenant_id: row.try_get("tenant_id")?,
             token_id: row.try_get("id")?,
             limits: super::limits::limits_from_row(&row)?,
+            profile: super::limits::profile_from_row(&row)?,
         };
         let last_used: Option<Micros> = row.try_get("last_used")?;
         if last_used.is_none_or(|t| now - t >= LAST_USED_RESOLUTION) {
@@ -579,11 +603,11 @@ impl Store for SqlStore {
         otel.kind = "client", db.system = self.db_system(),
         db.operation = "create_user", tenant_id = %tenant,
     ))]
-    async fn create_user(
+    async fn create_user_adopting(
         &self,
         tenant: &TenantId,
         user: &UserColumns,
-    ) -> Result<(UserRecord, bool), IdentityError> {
+    ) -> Result<(UserRecord, super::Created), IdentityError> {
         // Wakes `Watch` streams like every other write: without it a new
         // user reached policy only at the next poll (up to 200 ms later).
         self.wrote(
@@ -591,6 +615,41 @@ impl Store for SqlStore {
                 .await
                 .map_err(missing_tenant),
         )
+    }
+
+    #[tracing::instrument(name = "db.import_accounts", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "import_accounts", tenant_id = %tenant,
+    ))]
+    async fn import_accounts(
+        &self,
+        tenant: &TenantId,
+        accounts: &[super::ImportedAccount],
+    ) -> Result<Vec<String>, IdentityError> {
+        self.import_accounts_tx(tenant, accounts).await
+    }
+
+    #[tracing::instrument(name = "db.set_adoption_policy", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "set_adoption_policy", tenant_id = %tenant,
+    ))]
+    async fn set_adoption_policy(
+        &self,
+        tenant: &TenantId,
+        policy: super::AdoptionPolicy,
+    ) -> Result<(), IdentityError> {
+        self.set_adoption_policy_tx(tenant, policy).await
+    }
+
+    #[tracing::instrument(name = "db.get_adoption_policy", skip_all, fields(
+        otel.kind = "client", db.system = self.db_system(),
+        db.operation = "get_adoption_policy", tenant_id = %tenant,
+    ))]
+    async fn get_adoption_policy(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<super::AdoptionPolicy>, IdentityError> {
+        self.get_adoption_policy_tx(tenant).await
     }
 
     #[tracing::instrument(name = "db.get_user", skip_all, fields(

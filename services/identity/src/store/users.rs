@@ -5,12 +5,13 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row};
 
+use super::adoption;
 use super::changes::{self, Change};
 use super::filter_sql::{Bind, Dialect, SqlBuf, Table, USERS, compile};
 use super::paging::total_in;
 use super::scope::Scope;
 use super::sql::{SqlStore, unique_violation};
-use super::{ListQuery, Page, UserChange, UserRecord};
+use super::{Created, ListQuery, Page, UserChange, UserRecord};
 use crate::domain::{Micros, ResourceId, TenantId, UserColumns, fold_case, now_micros};
 use crate::error::IdentityError;
 use crate::quota::Counted;
@@ -226,7 +227,7 @@ impl SqlStore {
         &self,
         tenant: &TenantId,
         cols: &UserColumns,
-    ) -> Result<(UserRecord, bool), IdentityError> {
+    ) -> Result<(UserRecord, Created), IdentityError> {
         let mut tx = self.write_tx(Scope::Tenant(tenant)).await?;
         let now = now_micros();
         // Restore rather than duplicate: an IdP that deleted or deactivated a
@@ -254,10 +255,17 @@ impl SqlStore {
                 }
                 let change = user_changed("user.restored", &user);
                 changes::record(&mut tx, self.dialect, tenant, &change, now).await?;
-                (user, true)
+                (user, Created::Restored)
             }
             None => {
-                let user = record(tenant, ResourceId::new().as_str(), cols, 1, now, now);
+                // An account from before SCIM the tenant's policy lets this
+                // create take over keeps its id.
+                let adoption = adoption::adoption_for(&mut tx, tenant, cols).await?;
+                let id = match &adoption {
+                    Some(a) => a.id.clone(),
+                    None => ResourceId::new().as_str().to_owned(),
+                };
+                let user = record(tenant, &id, cols, 1, now, now);
                 sqlx::query(INSERT_USER)
                     .bind(tenant.as_str())
                     .bind(&user.id)
@@ -278,7 +286,13 @@ impl SqlStore {
                 replace_emails(&mut tx, tenant, &user.id, cols, true).await?;
                 let change = user_changed("user.created", &user);
                 changes::record(&mut tx, self.dialect, tenant, &change, now).await?;
-                (user, false)
+                match adoption {
+                    Some(a) => {
+                        adoption::mark_adopted(&mut tx, tenant, &a, now).await?;
+                        (user, Created::Adopted(a.rule))
+                    }
+                    None => (user, Created::New),
+                }
             }
         };
         tx.commit().await?;

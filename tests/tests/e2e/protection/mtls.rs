@@ -306,6 +306,39 @@ async fn refusals(app: &TestApp) {
         "{status:?}"
     );
 
+    // Accounts from before SCIM: the product imports them, the gateway may
+    // not; the adoption policy is the operators'.
+    let import = || id::ImportAccountsRequest {
+        tenant_id: t.id.clone(),
+        accounts: vec![id::ImportedAccount {
+            user_name: format!("pre-{}@x.com", uuid::Uuid::new_v4()),
+            ..Default::default()
+        }],
+    };
+    let ch = channel(&app.identity_url, &gateway).await.unwrap();
+    let status = IdentityServiceClient::new(ch.clone())
+        .import_accounts(import())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let product = mtls::ClientTls::load_once(&pki.ca.issue("product", &["product"])).unwrap();
+    let ch = channel(&app.identity_url, &product).await.unwrap();
+    let ids = IdentityServiceClient::new(ch.clone())
+        .import_accounts(import())
+        .await
+        .unwrap()
+        .into_inner()
+        .ids;
+    assert_eq!(ids.len(), 1);
+    let status = IdentityServiceClient::new(ch)
+        .set_adoption_policy(id::SetAdoptionPolicyRequest {
+            tenant_id: t.id.clone(),
+            policy: id::AdoptionPolicy::UserName as i32,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+
     // Nothing any refused caller sent changed anything.
     assert_eq!(token_count(app, &t.id).await, tokens);
     let metrics = telemetry::metrics::handle().render();
