@@ -35,8 +35,7 @@ async fn list(
 
 /// Waits until the tenant's log holds `n` entries; returns them oldest first.
 async fn logged(app: &TestApp, tenant: &str, n: usize) -> Vec<pb::RequestLogEntry> {
-    let deadline = tokio::time::Instant::now() + DELIVERY;
-    loop {
+    let page = e2e::wait_until("the log's entries delivered", DELIVERY, || async {
         let page = list(
             app,
             tenant,
@@ -47,18 +46,16 @@ async fn logged(app: &TestApp, tenant: &str, n: usize) -> Vec<pb::RequestLogEntr
         )
         .await;
         if page.entries.len() >= n {
-            assert_eq!(page.entries.len(), n, "{:#?}", page.entries);
-            let mut entries = page.entries;
-            entries.reverse();
-            return entries;
+            Ok(page)
+        } else {
+            Err(format!("{} of {n} entries", page.entries.len()))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of {n} entries after {DELIVERY:?}",
-            page.entries.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    assert_eq!(page.entries.len(), n, "{:#?}", page.entries);
+    let mut entries = page.entries;
+    entries.reverse();
+    entries
 }
 
 fn micros(t: &prost_types::Timestamp) -> i64 {

@@ -43,27 +43,31 @@ fn summaries(log: &Value) -> Vec<&str> {
 
 /// Waits until identity holds `n` entries for the tenant.
 async fn delivered(app: &TestApp, tenant: &str, n: usize) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let got = app
-            .identity
-            .clone()
-            .list_request_log(pb::ListRequestLogRequest {
-                tenant_id: tenant.to_owned(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .entries
-            .len();
-        if got >= n {
-            assert_eq!(got, n);
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{got} of {n}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let got = e2e::wait_until(
+        "the log's entries delivered",
+        Duration::from_secs(15),
+        || async {
+            let got = app
+                .identity
+                .clone()
+                .list_request_log(pb::ListRequestLogRequest {
+                    tenant_id: tenant.to_owned(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .entries
+                .len();
+            if got >= n {
+                Ok(got)
+            } else {
+                Err(format!("{got} of {n}"))
+            }
+        },
+    )
+    .await;
+    assert_eq!(got, n);
 }
 
 async fn support_reads_the_log_and_the_health_of_a_tenant(app: &TestApp) {

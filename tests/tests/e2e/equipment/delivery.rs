@@ -38,19 +38,17 @@ async fn survives_a_down_receiver_and_a_restart(backend: Backend) {
     checkout(&app, &t.id, &alice, "LT-9").await.unwrap();
     deactivate(&t, &alice).await;
 
-    let until = tokio::time::Instant::now() + DEADLINE;
-    let failed = loop {
+    let failed = e2e::wait_until("a failed attempt logged", DEADLINE, || async {
         let log = deliveries(&app, &t.id).await;
-        if let Some(d) = log.deliveries.iter().find(|d| d.outcome == "retry") {
-            assert_eq!(d.http_status, 0);
-            break d.event_id.clone();
+        match log.deliveries.iter().find(|d| d.outcome == "retry") {
+            Some(d) => {
+                assert_eq!(d.http_status, 0);
+                Ok(d.event_id.clone())
+            }
+            None => Err(format!("{log:?}")),
         }
-        assert!(
-            tokio::time::Instant::now() < until,
-            "no failed attempt logged: {log:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    })
+    .await;
     app.restart_policy().await;
     // The receiver comes back on the same port.
     let hook = Receiver::on(TcpListener::bind(addr).await.unwrap(), 0);
@@ -81,17 +79,17 @@ async fn duplicates_carry_the_same_key(backend: Backend) {
     );
     assert_eq!(got[0].body, got[1].body, "a retry resends the same body");
     got[1].assert_signed_with(SECRET);
-    let until = tokio::time::Instant::now() + DEADLINE;
-    loop {
+    e2e::wait_until("a retry and a delivery logged", DEADLINE, || async {
         let log = deliveries(&app, &t.id).await;
         let outcomes: Vec<&str> = log.deliveries.iter().map(|d| d.outcome.as_str()).collect();
         if outcomes == ["delivered", "retry"] && log.pending_events == 0 {
             assert_eq!(log.deliveries[1].http_status, 500);
-            break;
+            Ok(())
+        } else {
+            Err(format!("{log:?}"))
         }
-        assert!(tokio::time::Instant::now() < until, "log: {log:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await;
 }
 
 mod postgres {
