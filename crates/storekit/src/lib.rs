@@ -3,8 +3,9 @@
 //! identity and the role-change log of policy), the partitioning of
 //! tenants across replicas ([`partition_of`]) and the check that a
 //! service's database role is one that row-level security binds
-//! ([`roles`]), and how the tables that grow with use are pruned
-//! ([`retention`]).
+//! ([`roles`]), the transactions scoped to a tenant or a named
+//! cross-tenant path that every query runs in ([`scope`]), and how the
+//! tables that grow with use are pruned ([`retention`]).
 //!
 //! Tenants are the unit of order and of partitioning. Nothing here is
 //! shared by all tenants on a write path: a stream's order is kept per
@@ -14,6 +15,7 @@ mod dialect;
 mod partition;
 pub mod retention;
 pub mod roles;
+pub mod scope;
 pub mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;

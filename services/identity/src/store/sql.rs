@@ -8,9 +8,10 @@ use sqlx::{AnyPool, Executor, Row};
 
 use super::filter_sql::Dialect;
 use super::paging::Continuations;
-use super::scope::{CrossTenant, Scope, ScopedPool};
+use super::scope::{CrossTenant, Scope};
 use std::collections::HashMap;
 use std::sync::Arc;
+use storekit::scope::ScopedPool;
 
 use super::{
     ChangeRecord, GroupChange, GroupRecord, HealthCounts, ListQuery, NewToken, Page,
@@ -130,8 +131,8 @@ impl SqlStore {
         let (signal, _) = tokio::sync::watch::channel(0);
         Self {
             dialect,
-            read: ScopedPool::new(read, dialect),
-            write: ScopedPool::new(write, dialect),
+            read: ScopedPool::new(read, dialect, "identity"),
+            write: ScopedPool::new(write, dialect, "identity"),
             signal: Arc::new(signal),
             continuations: Continuations::default(),
             list_member_cap: super::groups::LIST_MEMBER_CAP,
@@ -215,7 +216,7 @@ impl SqlStore {
         &self,
         scope: Scope<'_>,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        self.read.begin(scope).await
+        self.read.begin(&scope, None).await
     }
 
     /// A write transaction bound to `scope` (see [`scope`]).
@@ -223,7 +224,7 @@ impl SqlStore {
         &self,
         scope: Scope<'_>,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        self.write.begin(scope).await
+        self.write.begin(&scope, None).await
     }
 }
 

@@ -13,7 +13,8 @@
 //! this module, so store code has no executor but a scoped transaction.
 
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Transaction};
+use storekit::scope::ScopedPool;
 
 use super::sql::Dialect;
 use crate::domain::TenantId;
@@ -28,7 +29,7 @@ use crate::domain::TenantId;
 pub(super) const TENANT_LOCK: i32 = 0x504f_4c49;
 
 /// (open, idle, max) connections of a pool.
-pub(super) type PoolStats = (u32, usize, u32);
+pub(super) type PoolStats = storekit::scope::PoolStats;
 
 /// The paths that read or write across tenants on purpose, each named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,27 +51,29 @@ pub enum CrossTenant {
 }
 
 /// Whose rows a transaction may see and write.
-#[derive(Debug, Clone, Copy)]
-pub enum Scope<'a> {
-    Tenant(&'a TenantId),
-    AllTenants(CrossTenant),
+pub type Scope<'a> = storekit::scope::Scope<'a, TenantId, CrossTenant>;
+
+impl storekit::scope::TenantKey for TenantId {
+    fn key(&self) -> &str {
+        self.as_str()
+    }
 }
 
 /// The connection pools, handing out scoped transactions only.
 #[derive(Clone)]
 pub struct Pools {
     /// Reads. On Postgres the same pool as `write`.
-    read: AnyPool,
+    read: ScopedPool,
     /// Writes. On SQLite a single connection (SQLite has one writer).
-    write: AnyPool,
+    write: ScopedPool,
     dialect: Dialect,
 }
 
 impl Pools {
     pub(super) fn new(read: AnyPool, write: AnyPool, dialect: Dialect) -> Self {
         Self {
-            read,
-            write,
+            read: ScopedPool::new(read, dialect, "policy"),
+            write: ScopedPool::new(write, dialect, "policy"),
             dialect,
         }
     }
@@ -80,17 +83,17 @@ impl Pools {
         &self,
         scope: Scope<'_>,
     ) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        begin(&self.read, self.dialect, scope, false).await
+        self.read.begin(&scope, None).await
     }
 
     /// A write transaction bound to `scope`, serialised with the other
-    /// writers of its tenant (on SQLite with every writer, by its single
-    /// writer connection).
+    /// writers of its tenant by [`TENANT_LOCK`] (on SQLite with every
+    /// writer, by its single writer connection).
     pub(super) async fn write(
         &self,
         scope: Scope<'_>,
     ) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        begin(&self.write, self.dialect, scope, true).await
+        self.write.begin(&scope, Some(TENANT_LOCK)).await
     }
 
     /// A write transaction bound to `scope` that does not take its tenant's
@@ -100,43 +103,24 @@ impl Pools {
         &self,
         scope: Scope<'_>,
     ) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        begin(&self.write, self.dialect, scope, false).await
+        self.write.begin(&scope, None).await
     }
 
-    /// Applies migrations (DDL, which row-level security does not govern)
-    /// on a connection without the pool's timeouts, which an index build
-    /// over a large table outlasts; the connection is closed afterwards.
+    /// Applies migrations without the pools' timeouts (see
+    /// `storekit::scope::ScopedPool::migrate`).
     pub(super) async fn migrate(&self, migrator: &Migrator) -> Result<(), MigrateError> {
-        if self.dialect != Dialect::Postgres {
-            return migrator.run(&self.write).await;
-        }
-        let mut conn = self.write.acquire().await?;
-        (&mut *conn)
-            .execute(sqlx::AssertSqlSafe(storekit::timeouts::session_sql(0, 0)))
-            .await?;
-        let result = migrator.run(&mut *conn).await;
-        conn.close().await?;
-        result
+        self.write.migrate(migrator).await
     }
 
     /// True when the database answers (on SQLite, the writer too).
     pub(super) async fn ping(&self) -> bool {
-        self.read.execute("SELECT 1").await.is_ok()
-            && (self.dialect == Dialect::Postgres || self.write.execute("SELECT 1").await.is_ok())
+        self.read.ping().await && (self.dialect == Dialect::Postgres || self.write.ping().await)
     }
 
     /// Refuses a role that row-level security does not bind, unless
     /// `allow` (Postgres only; see `storekit::roles`).
     pub(super) async fn check_role(&self, allow: bool) -> Result<(), storekit::roles::RoleProblem> {
-        if self.dialect != Dialect::Postgres {
-            return Ok(());
-        }
-        let mut conn = self
-            .write
-            .acquire()
-            .await
-            .map_err(storekit::roles::RoleProblem::Unchecked)?;
-        storekit::roles::enforce_unprivileged(&mut conn, "policy", allow).await
+        self.write.check_role(allow).await
     }
 
     /// Closes both pools (waits for connections in use to come back).
@@ -147,56 +131,7 @@ impl Pools {
 
     /// (open, idle, max) of the read pool and, on SQLite, of the writer.
     pub(super) fn stats(&self) -> (PoolStats, Option<PoolStats>) {
-        let stats = |p: &AnyPool| (p.size(), p.num_idle(), p.options().get_max_connections());
-        let writer = (self.dialect == Dialect::Sqlite).then(|| stats(&self.write));
-        (stats(&self.read), writer)
+        let writer = (self.dialect == Dialect::Sqlite).then(|| self.write.stats());
+        (self.read.stats(), writer)
     }
-}
-
-async fn begin(
-    pool: &AnyPool,
-    dialect: Dialect,
-    scope: Scope<'_>,
-    write: bool,
-) -> Result<Transaction<'static, Any>, sqlx::Error> {
-    if let Scope::AllTenants(path) = scope {
-        tracing::trace!(?path, "cross-tenant transaction");
-    }
-    if dialect != Dialect::Postgres {
-        return pool.begin().await;
-    }
-    let (name, value) = match scope {
-        Scope::Tenant(t) => ("app.tenant_id", t.as_str()),
-        Scope::AllTenants(_) => ("app.all_tenants", "on"),
-    };
-    let tenant_lock = write && matches!(scope, Scope::Tenant(_));
-    let lock = if tenant_lock {
-        format!("; SELECT pg_advisory_xact_lock({TENANT_LOCK}, hashtext('{value}'))")
-    } else {
-        String::new()
-    };
-    // One round trip: the setting (and a writer's lock) travel in the BEGIN
-    // batch. Inlining is safe for the values a TenantId allows
-    // ([a-z0-9-]); anything else is bound.
-    if value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        let begin = format!("BEGIN; SELECT set_config('{name}', '{value}', true){lock}");
-        return pool.begin_with(sqlx::AssertSqlSafe(begin)).await;
-    }
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config($1, $2, true)")
-        .bind(name)
-        .bind(value)
-        .execute(&mut *tx)
-        .await?;
-    if tenant_lock {
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind(TENANT_LOCK)
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
-    }
-    Ok(tx)
 }
