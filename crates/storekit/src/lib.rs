@@ -12,6 +12,7 @@
 //! tenant, by a counter row of that tenant.
 
 mod dialect;
+pub mod errors;
 mod partition;
 pub mod retention;
 pub mod roles;

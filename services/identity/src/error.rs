@@ -137,24 +137,7 @@ impl From<IdentityError> for Status {
                 tracing::error!(error = ?e, "random source failed");
                 Status::unavailable(e.to_string())
             }
-            IdentityError::Storage(source) => storage_status(&source),
-        }
-    }
-}
-
-// Storage text never reaches clients: it may hold SQL or data.
-fn storage_status(source: &sqlx::Error) -> Status {
-    if let Some(status) = storekit::timeouts::timeout_status(source) {
-        return status;
-    }
-    match source {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            tracing::warn!(error = %source, "database unavailable");
-            Status::unavailable("database unavailable")
-        }
-        _ => {
-            tracing::error!(error = %source, "database error");
-            Status::internal("internal storage error")
+            IdentityError::Storage(source) => storekit::errors::storage_status(&source),
         }
     }
 }

@@ -113,24 +113,7 @@ impl From<PolicyError> for Status {
                 tracing::warn!(code = ?status.code(), message = status.message(), "identity call failed");
                 Status::unavailable("identity is unavailable")
             }
-            PolicyError::Storage(source) => storage_status(&source),
-        }
-    }
-}
-
-// Storage text never reaches clients: it may hold SQL or data.
-fn storage_status(source: &sqlx::Error) -> Status {
-    if let Some(status) = storekit::timeouts::timeout_status(source) {
-        return status;
-    }
-    match source {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            tracing::warn!(error = %source, "database unavailable");
-            Status::unavailable("database unavailable")
-        }
-        _ => {
-            tracing::error!(error = %source, "database error");
-            Status::internal("internal storage error")
+            PolicyError::Storage(source) => storekit::errors::storage_status(&source),
         }
     }
 }
