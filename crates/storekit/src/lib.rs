@@ -17,6 +17,7 @@ mod partition;
 pub mod retention;
 pub mod roles;
 pub mod scope;
+pub mod server;
 pub mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -25,7 +25,6 @@ use std::sync::Arc;
 
 use proto::identity::v1::identity_service_server::IdentityServiceServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::Config;
 pub use error::IdentityError;
@@ -142,14 +141,8 @@ impl Application {
                 async move { store.ping().await }
             },
         ));
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
+        let (reflection, reflection_alpha) =
+            storekit::server::reflection(proto::FILE_DESCRIPTOR_SET)?;
         let pool_store = self.store.clone();
         let pool_metrics = tokio::spawn(async move {
             loop {
@@ -186,7 +179,10 @@ impl Application {
             }
             None => {
                 router
-                    .serve_with_incoming_shutdown(nodelay(self.listener), shutdown)
+                    .serve_with_incoming_shutdown(
+                        storekit::server::nodelay(self.listener),
+                        shutdown,
+                    )
                     .await
             }
         };
@@ -195,18 +191,4 @@ impl Application {
         health.abort();
         served.map_err(|e| StartupError::Io(std::io::Error::other(e)))
     }
-}
-
-/// The listener's connections with `TCP_NODELAY`: tonic sets it only on
-/// listeners it binds itself, and without it a response whose frames are
-/// written separately waits for the peer's delayed ACK (40 ms on Linux).
-fn nodelay(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt;
-    TcpListenerStream::new(listener).map(|conn| {
-        let conn = conn?;
-        conn.set_nodelay(true)?;
-        Ok(conn)
-    })
 }

@@ -76,7 +76,6 @@ use proto::identity::v1::identity_service_client::IdentityServiceClient;
 use proto::policy::v1::policy_service_server::PolicyServiceServer;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Channel, Endpoint};
 
 pub use alerts::egress::{Cidr, Egress};
@@ -266,14 +265,8 @@ impl Application {
                 async move { store.ping().await }
             },
         )));
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
+        let (reflection, reflection_alpha) =
+            storekit::server::reflection(proto::FILE_DESCRIPTOR_SET)?;
         tracing::info!(addr = %self.addr, "policy serving gRPC");
         let (tls, authorize) = match self.security {
             Some(s) => (Some(s.tls), Some(s.authorize)),
@@ -304,7 +297,7 @@ impl Application {
             }
             None => {
                 router
-                    .serve_with_incoming_shutdown(nodelay(self.listener), stopped)
+                    .serve_with_incoming_shutdown(storekit::server::nodelay(self.listener), stopped)
                     .await
             }
         };
@@ -352,18 +345,4 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// The listener's connections with `TCP_NODELAY`: tonic sets it only on
-/// listeners it binds itself, and without it a response whose frames are
-/// written separately waits for the peer's delayed ACK (40 ms on Linux).
-fn nodelay(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt;
-    TcpListenerStream::new(listener).map(|conn| {
-        let conn = conn?;
-        conn.set_nodelay(true)?;
-        Ok(conn)
-    })
 }
