@@ -21,10 +21,7 @@ use tokio::net::TcpListener;
 use tonic::transport::Channel;
 
 /// Where the Postgres server for tests is (`TEST_POSTGRES_URL` to override).
-pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
+pub use storekit::testing::postgres_admin_url;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -382,35 +379,7 @@ fn identity_options(url: String, options: &Options) -> identity::StoreOptions {
 /// table privileges of a service on the (migrated) database at `url`;
 /// returns the URL that connects as `role`.
 pub async fn role_url(url: &str, role: &str) -> String {
-    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&postgres_admin_url())
-        .await
-        .unwrap();
-    // Roles are the cluster's: tests racing to make one tolerate each other.
-    let create = format!(
-        "DO $$ BEGIN CREATE ROLE \"{role}\" LOGIN NOSUPERUSER NOBYPASSRLS; \
-         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(create))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
-        .await
-        .unwrap();
-    for grant in [
-        format!(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\""
-        ),
-        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\""),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(grant))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    format!("{scheme}://{role}@{host}")
+    storekit::testing::service_role_url(url, role).await
 }
 
 /// Starts a gateway against identity at `identity_url`; returns its address.

@@ -69,11 +69,23 @@ pub async fn run(
         tenant_id,
         profile: name(profile),
     };
+    show(out, format, &view, "PROFILE", &view.tenant_id, view.profile)
+}
+
+/// A tenant's setting as one table row, or `view` as JSON.
+fn show(
+    out: &mut impl Write,
+    format: Format,
+    view: &impl Serialize,
+    column: &str,
+    tenant_id: &str,
+    value: &str,
+) -> Result<(), CliError> {
     match format {
-        Format::Json => output::json(out, &view),
+        Format::Json => output::json(out, view),
         Format::Human => {
-            let mut table = Table::new(&["TENANT", "PROFILE"]);
-            table.row(vec![view.tenant_id.clone(), view.profile.to_owned()]);
+            let mut table = Table::new(&["TENANT", column]);
+            table.row(vec![tenant_id.to_owned(), value.to_owned()]);
             Ok(table.write(out)?)
         }
     }
@@ -139,12 +151,12 @@ pub async fn adoption(
         tenant_id,
         adoption: policy_name(policy),
     };
-    match format {
-        Format::Json => output::json(out, &view),
-        Format::Human => {
-            let mut table = Table::new(&["TENANT", "ADOPTION"]);
-            table.row(vec![view.tenant_id.clone(), view.adoption.to_owned()]);
-            Ok(table.write(out)?)
-        }
-    }
+    show(
+        out,
+        format,
+        &view,
+        "ADOPTION",
+        &view.tenant_id,
+        view.adoption,
+    )
 }

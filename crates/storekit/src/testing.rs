@@ -361,29 +361,7 @@ pub const PLAN_ROLE: &str = "storekit_plan_service";
 /// function in it is leakproof. (The owner and superusers bypass the
 /// policies, so their plans can hide a read of a whole table.)
 pub async fn connect_as_service(url: &str, tenant: &str) -> AnyConnection {
-    let mut owner = AnyConnection::connect(url).await.unwrap();
-    // Roles are the cluster's: tests racing to make it tolerate each other.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DO $$ BEGIN CREATE ROLE {PLAN_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; \
-         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-    )))
-    .execute(&mut owner)
-    .await
-    .unwrap();
-    for grant in [
-        format!(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {PLAN_ROLE}"
-        ),
-        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {PLAN_ROLE}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(grant))
-            .execute(&mut owner)
-            .await
-            .unwrap();
-    }
-    let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
-    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    let mut conn = AnyConnection::connect(&format!("{scheme}://{PLAN_ROLE}@{host}"))
+    let mut conn = AnyConnection::connect(&service_role_url(url, PLAN_ROLE).await)
         .await
         .unwrap();
     sqlx::query("SELECT set_config('app.tenant_id', $1, false)")
@@ -392,4 +370,36 @@ pub async fn connect_as_service(url: &str, tenant: &str) -> AnyConnection {
         .await
         .unwrap();
     conn
+}
+
+/// Makes `role` when it does not exist (a plain login role: no superuser,
+/// no `BYPASSRLS`), grants it a service's table rights on the migrated
+/// database at `url` (connected as its owner), and returns the URL that
+/// connects as `role`.
+pub async fn service_role_url(url: &str, role: &str) -> String {
+    sqlx::any::install_default_drivers();
+    let mut admin = AnyConnection::connect(&postgres_admin_url()).await.unwrap();
+    // Roles are the cluster's: tests racing to make one tolerate each other.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DO $$ BEGIN CREATE ROLE \"{role}\" LOGIN NOSUPERUSER NOBYPASSRLS; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let mut owner = AnyConnection::connect(url).await.unwrap();
+    for grant in [
+        format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\""
+        ),
+        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\""),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(grant))
+            .execute(&mut owner)
+            .await
+            .unwrap();
+    }
+    let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{role}@{host}")
 }

@@ -6,6 +6,7 @@
 
 use sqlx::{AnyConnection, Row};
 
+use super::limits::TenantSetting;
 use super::scope::Scope;
 use super::sql::{SqlStore, unique_violation};
 use crate::domain::{ResourceId, TenantId, UserColumns, fold_case, now_micros};
@@ -209,32 +210,17 @@ impl SqlStore {
         tenant: &TenantId,
         policy: AdoptionPolicy,
     ) -> Result<(), IdentityError> {
-        let mut tx = self.write_tx(Scope::Tenant(tenant)).await?;
-        let done = sqlx::query("UPDATE tenants SET adoption_policy = $2 WHERE id = $1")
-            .bind(tenant.as_str())
-            .bind(policy.as_str())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        if done.rows_affected() == 0 {
-            return Err(IdentityError::NotFound("tenant"));
-        }
-        Ok(())
+        self.set_tenant_setting(tenant, TenantSetting::AdoptionPolicy, policy.as_str())
+            .await
     }
 
     pub(super) async fn get_adoption_policy_tx(
         &self,
         tenant: &TenantId,
     ) -> Result<Option<AdoptionPolicy>, IdentityError> {
-        let mut tx = self.write_tx(Scope::Tenant(tenant)).await?;
-        let row = sqlx::query("SELECT adoption_policy FROM tenants WHERE id = $1")
-            .bind(tenant.as_str())
-            .fetch_optional(&mut *tx)
+        let name = self
+            .tenant_setting(tenant, TenantSetting::AdoptionPolicy)
             .await?;
-        tx.commit().await?;
-        Ok(row
-            .map(|r| r.try_get::<String, _>("adoption_policy"))
-            .transpose()?
-            .map(|s| AdoptionPolicy::parse(&s)))
+        Ok(name.map(|s| AdoptionPolicy::parse(&s)))
     }
 }

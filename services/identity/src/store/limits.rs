@@ -31,16 +31,58 @@ pub(super) fn profile_from_row(row: &AnyRow) -> Result<scim::IdpProfile, sqlx::E
     Ok(scim::IdpProfile::parse(&name).unwrap_or_default())
 }
 
+/// A text setting kept on the tenant's row (each its own column).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum TenantSetting {
+    IdpProfile,
+    AdoptionPolicy,
+}
+
+impl TenantSetting {
+    fn update_sql(self) -> &'static str {
+        match self {
+            Self::IdpProfile => "UPDATE tenants SET idp_profile = $2 WHERE id = $1",
+            Self::AdoptionPolicy => "UPDATE tenants SET adoption_policy = $2 WHERE id = $1",
+        }
+    }
+
+    fn select_sql(self) -> &'static str {
+        match self {
+            Self::IdpProfile => "SELECT idp_profile FROM tenants WHERE id = $1",
+            Self::AdoptionPolicy => "SELECT adoption_policy FROM tenants WHERE id = $1",
+        }
+    }
+}
+
 impl SqlStore {
     pub(super) async fn set_profile_query(
         &self,
         id: &TenantId,
         profile: scim::IdpProfile,
     ) -> Result<(), IdentityError> {
+        self.set_tenant_setting(id, TenantSetting::IdpProfile, profile.as_str())
+            .await
+    }
+
+    pub(super) async fn get_profile_query(
+        &self,
+        id: &TenantId,
+    ) -> Result<Option<scim::IdpProfile>, IdentityError> {
+        let name = self.tenant_setting(id, TenantSetting::IdpProfile).await?;
+        Ok(name.map(|n| scim::IdpProfile::parse(&n).unwrap_or_default()))
+    }
+
+    /// Sets a setting kept on the tenant's row; `NotFound` without the tenant.
+    pub(super) async fn set_tenant_setting(
+        &self,
+        id: &TenantId,
+        setting: TenantSetting,
+        value: &str,
+    ) -> Result<(), IdentityError> {
         let mut tx = self.write_tx(Scope::Tenant(id)).await?;
-        let done = sqlx::query("UPDATE tenants SET idp_profile = $2 WHERE id = $1")
+        let done = sqlx::query(setting.update_sql())
             .bind(id.as_str())
-            .bind(profile.as_str())
+            .bind(value)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -50,17 +92,19 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(super) async fn get_profile_query(
+    /// A setting kept on the tenant's row; `None` without the tenant.
+    pub(super) async fn tenant_setting(
         &self,
         id: &TenantId,
-    ) -> Result<Option<scim::IdpProfile>, IdentityError> {
-        let mut tx = self.write_tx(Scope::Tenant(id)).await?;
-        let row = sqlx::query("SELECT idp_profile FROM tenants WHERE id = $1")
+        setting: TenantSetting,
+    ) -> Result<Option<String>, IdentityError> {
+        let mut tx = self.read_tx(Scope::Tenant(id)).await?;
+        let row = sqlx::query(setting.select_sql())
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(row.as_ref().map(profile_from_row).transpose()?)
+        Ok(row.map(|r| r.try_get::<String, _>(0)).transpose()?)
     }
 
     pub(super) async fn set_limits_query(
